@@ -1,0 +1,77 @@
+"""The one error tree of egov.
+
+Library code raises these; ``egov/cli.py`` is the only place that turns them into words on
+stderr and an exit code. Every error carries a hint telling the user what to do next.
+Messages must never contain a secret value: builders mask them before raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes of every egov command."""
+
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    CHANGES_PENDING = 3
+    INTERNAL = 70
+
+
+class EgovError(Exception):
+    """Base of every error egov expects; carries an exit code and a hint."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(EgovError):
+    """Bad input or configuration: nothing was touched on any host."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InventoryError(InputError):
+    """The inventory file cannot be read, parsed or validated.
+
+    ``problems`` holds one line per problem, each ``file:line:column: message``.
+    """
+
+    def __init__(self, problems: Sequence[str], hint: str = "") -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems), hint)
+
+
+class LabError(EgovError):
+    """The lab could not be built, started, changed or stopped."""
+
+
+class LabInputError(InputError):
+    """The lab was asked something impossible (not root, unknown host, overlapping network)."""
+
+
+class CommandFailed(EgovError):
+    """A subprocess egov ran exited non-zero.
+
+    ``argv`` must already have its secrets masked by the caller.
+    """
+
+    def __init__(
+        self, argv: Sequence[str], returncode: int, stderr_tail: str = "", hint: str = ""
+    ) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        shown = " ".join(self.argv)
+        detail = f": {stderr_tail.strip()}" if stderr_tail.strip() else ""
+        super().__init__(f"command failed with exit code {returncode}: {shown}{detail}", hint)

@@ -1,0 +1,182 @@
+"""The backup policy of the estate: schedule, retention, repositories, replication, datasets.
+
+Only declarations live here; the jobs that act on them are in ``egov/backup/``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from egov.inventory.fields import Duration, Name, SecretReference
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class Schedule(_Strict):
+    """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals."""
+
+    interval: Duration = Field(
+        default=timedelta(days=1),
+        description="Time between two runs: a divisor of one day (15m, 1h, 6h) or whole days.",
+        examples=["24h", "15m", "7d"],
+    )
+    at: Annotated[str, Field(pattern=TIME_OF_DAY_PATTERN)] = Field(
+        default="01:30",
+        description="Local time of day (HH:MM) of the first run of the day.",
+        examples=["01:30"],
+    )
+    randomized_delay: Duration = Field(
+        default=timedelta(minutes=30),
+        description="Random delay added to each start so hosts do not all start at once.",
+        examples=["30m"],
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_fits_a_day(cls, value: timedelta) -> timedelta:
+        seconds = int(value.total_seconds())
+        day = 86400
+        if seconds < 60:
+            raise ValueError("the interval must be at least 1m")
+        if seconds < day and day % seconds != 0:
+            raise ValueError("an interval shorter than a day must divide the day: 15m, 1h, 6h, 12h")
+        if seconds > day and seconds % day != 0:
+            raise ValueError("an interval longer than a day must be whole days: 2d, 7d")
+        return value
+
+
+class Retention(_Strict):
+    """Grandfather-father-son retention, applied by the repository's own host.
+
+    ``within`` protects every snapshot younger than it whatever the other counts say: on
+    append-only repositories forged snapshots could otherwise crowd out the real ones.
+    """
+
+    within: Duration = Field(
+        default=timedelta(days=7), description="Keep every snapshot younger than this."
+    )
+    daily: int = Field(default=14, ge=0, description="Daily snapshots kept.")
+    weekly: int = Field(default=8, ge=0, description="Weekly snapshots kept.")
+    monthly: int = Field(default=12, ge=0, description="Monthly snapshots kept.")
+    yearly: int = Field(default=3, ge=0, description="Yearly snapshots kept.")
+
+
+class RepositoryKind(StrEnum):
+    """How restic reaches a repository."""
+
+    REST = "rest"
+    S3 = "s3"
+
+
+class Repository(_Strict):
+    """A restic repository at one site."""
+
+    site: Name = Field(description="Site where the repository's storage lives.")
+    kind: RepositoryKind = Field(description="`rest` (restic REST server) or `s3`.")
+    host: Name | None = Field(
+        default=None,
+        description="For `rest`: the host of that site serving the repository.",
+        examples=["store-01"],
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="For `rest`: the server's port.")
+    endpoint: str | None = Field(
+        default=None,
+        description="For `s3`: the endpoint URL of the S3-compatible object store.",
+        examples=["https://198.51.100.10"],
+    )
+    bucket: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="For `s3`: the bucket name.",
+    )
+    password: SecretReference = Field(description="The restic repository password.")
+    access_key: SecretReference | None = Field(
+        default=None, description="For `s3`: the access key id of the backup client."
+    )
+    secret_key: SecretReference | None = Field(
+        default=None, description="For `s3`: the secret access key of the backup client."
+    )
+
+
+class DatasetKind(StrEnum):
+    """What a dataset backs up."""
+
+    FILES = "files"
+    POSTGRES = "postgres"
+
+
+HOST_SELECTOR_PATTERN = r"^(\*|[a-z][a-z0-9-]*/(\*|[a-z][a-z0-9-]*))$"
+
+
+class Dataset(_Strict):
+    """One thing backed up, with its own tags so its history is one restic query."""
+
+    kind: DatasetKind
+    hosts: list[Annotated[str, Field(pattern=HOST_SELECTOR_PATTERN)]] = Field(
+        min_length=1,
+        description="Where the data lives: `site/host`, `site/*` (every host of a site) or `*`.",
+        examples=[["primary/store-01"], ["*"]],
+    )
+    paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
+        default_factory=list, description="For `files`: absolute paths to back up."
+    )
+    exclude: list[str] = Field(default_factory=list, description="restic --exclude patterns.")
+    databases: list[Name] = Field(
+        default_factory=list, description="For `postgres`: databases dumped, one stream each."
+    )
+    sanity_queries: list[str] = Field(
+        default_factory=list,
+        description="For `postgres`: SQL run on a restored copy; each must return a row.",
+        examples=[["SELECT 1 FROM pg_tables LIMIT 1"]],
+    )
+    schedule: Schedule | None = Field(
+        default=None, description="Overrides the policy's schedule for this dataset."
+    )
+    repository: Name | None = Field(
+        default=None,
+        description="Repository written to; default: the first of the replication order.",
+    )
+    tags: list[Name] = Field(default_factory=list, description="Extra restic tags.")
+
+    @field_validator("sanity_queries")
+    @classmethod
+    def _queries_are_single_statements(cls, value: list[str]) -> list[str]:
+        for query in value:
+            if re.search(r";\s*\S", query):
+                raise ValueError("a sanity query must be one SQL statement")
+        return value
+
+
+class BackupPolicy(_Strict):
+    """Everything the nightly backups need to know."""
+
+    schedule: Schedule = Field(default_factory=Schedule)
+    retention: Retention = Field(default_factory=Retention)
+    repositories: dict[Name, Repository] = Field(
+        default_factory=dict, description="Repositories by name."
+    )
+    replication: list[Name] = Field(
+        default_factory=list,
+        description=(
+            "Replication order: backups are written to the first repository, then new "
+            "snapshots are copied to each following one in turn."
+        ),
+        examples=[["primary", "vnpt", "site2"]],
+    )
+    verify_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Read every pack of every repository once over this many days.",
+    )
+    datasets: dict[Name, Dataset] = Field(default_factory=dict, description="Datasets by name.")

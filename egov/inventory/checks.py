@@ -1,0 +1,423 @@
+"""Cross-checks the types cannot express: references, overlaps, targets, secrets, placeholders.
+
+Each check is a pure function of the validated estate returning findings; an error stops the
+estate from being used, a warning means it can still run but something deserves attention.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from egov.inventory.addresses import get_url_address, is_placeholder, is_placeholder_network
+from egov.inventory.backup import Dataset, DatasetKind, RepositoryKind
+from egov.inventory.fields import format_duration, is_secret_reference
+from egov.inventory.model import Environment, Estate, HostRef
+from egov.inventory.roles import LAB_ONLY_ROLES, ROLES
+from egov.inventory.yamlsource import PathKey
+
+
+class Severity(StrEnum):
+    """How bad a finding is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of the estate, at a path of the inventory."""
+
+    severity: Severity
+    path: PathKey
+    message: str
+    hint: str = ""
+
+
+def _error(path: PathKey, message: str, hint: str = "") -> Finding:
+    return Finding(Severity.ERROR, path, message, hint)
+
+
+def _warning(path: PathKey, message: str, hint: str = "") -> Finding:
+    return Finding(Severity.WARNING, path, message, hint)
+
+
+Check = Callable[[Estate], Iterator[Finding]]
+
+
+def check_estate(estate: Estate) -> list[Finding]:
+    """Run every cross-check; errors first, each group in inventory order."""
+    findings = [finding for check in CHECKS for finding in check(estate)]
+    return sorted(findings, key=lambda finding: finding.severity is not Severity.ERROR)
+
+
+def check_host_names(estate: Estate) -> Iterator[Finding]:
+    """Qualified names (``site-host``) must be unique: they name lab machines and metrics."""
+    seen: dict[str, HostRef] = {}
+    for ref in estate.iter_hosts():
+        other = seen.get(ref.qualified_name)
+        if other is not None:
+            yield _error(
+                ("sites", ref.site, "hosts", ref.name),
+                f"host {ref.selector} and {other.selector} both become "
+                f"{ref.qualified_name!r} when qualified by their site",
+                "rename one of them",
+            )
+        seen[ref.qualified_name] = ref
+
+
+def check_addresses(estate: Estate) -> Iterator[Finding]:
+    """Addresses are unique and inside their site's range; placeholders are flagged."""
+    seen: dict[Any, HostRef] = {}
+    for ref in estate.iter_hosts():
+        path: PathKey = ("sites", ref.site, "hosts", ref.name, "address")
+        address = ref.host.address
+        network = estate.sites[ref.site].network
+        if address in seen:
+            yield _error(
+                path,
+                f"address {address} of {ref.selector} is also used by {seen[address].selector}",
+                "give every host its own address",
+            )
+        seen[address] = ref
+        if address not in network:
+            yield _error(
+                path,
+                f"address {address} of {ref.selector} is outside its site's network {network}",
+                f"use an address in {network} or correct sites.{ref.site}.network",
+            )
+        elif address in (network.network_address, network.broadcast_address):
+            yield _error(path, f"{address} is the network or broadcast address of {network}")
+        if is_placeholder(address):
+            yield _placeholder(estate, path, f"{ref.selector} has placeholder address {address}")
+
+
+def check_site_networks(estate: Estate) -> Iterator[Finding]:
+    """Site networks must not overlap: routing between sites would be ambiguous."""
+    names = list(estate.sites)
+    for index, name in enumerate(names):
+        network = estate.sites[name].network
+        for other in names[index + 1 :]:
+            if network.overlaps(estate.sites[other].network):
+                yield _error(
+                    ("sites", other, "network"),
+                    f"network of site {other} overlaps site {name} ({network})",
+                    "give each site its own range",
+                )
+        if is_placeholder_network(network) and estate.environment is Environment.LAB:
+            yield _error(("sites", name, "network"), "a lab site uses a documentation range")
+
+
+def check_roles(estate: Estate) -> Iterator[Finding]:
+    """Every role has a deploy; replicas name an existing upstream database host."""
+    for ref in estate.iter_hosts():
+        path: PathKey = ("sites", ref.site, "hosts", ref.name)
+        for index, role in enumerate(ref.host.roles):
+            if role not in ROLES:
+                yield _error(
+                    (*path, "roles", index),
+                    f"unknown role {role!r} on {ref.selector}",
+                    f"known roles: {', '.join(ROLES)}",
+                )
+            elif role in LAB_ONLY_ROLES and estate.environment is Environment.PRODUCTION:
+                yield _warning(
+                    (*path, "roles", index),
+                    f"role {role!r} is a lab stand-in; production uses the real service",
+                )
+        yield from _check_upstream(estate, ref, path)
+
+
+def _check_upstream(estate: Estate, ref: HostRef, path: PathKey) -> Iterator[Finding]:
+    upstream = ref.host.upstream
+    if "db-replica" in ref.host.roles and upstream is None:
+        yield _error(
+            path,
+            f"{ref.selector} has role db-replica but no upstream",
+            "add `upstream: db-01` (same site) or `upstream: primary/db-01`",
+        )
+    if upstream is None:
+        return
+    site, _, name = upstream.rpartition("/")
+    target = estate.find_host(site or ref.site, name)
+    if target is None:
+        yield _error((*path, "upstream"), f"upstream {upstream!r} of {ref.selector} is not a host")
+    elif not {"db", "db-replica"} & set(target.host.roles):
+        yield _error(
+            (*path, "upstream"),
+            f"upstream {target.selector} of {ref.selector} has no db or db-replica role",
+        )
+
+
+def check_services(estate: Estate) -> Iterator[Finding]:
+    """Services are placed on hosts that exist, and own data on hosts that exist."""
+    primary = estate.primary_site
+    for service_name, service in estate.services.items():
+        base: PathKey = ("services", service_name)
+        for site_name, placement in service.sites.items():
+            site_path: PathKey = (*base, "sites", site_name)
+            if site_name not in estate.sites:
+                yield _error(site_path, f"service {service_name} is placed at unknown site")
+                continue
+            names = list(placement.hosts)
+            if placement.entrypoint is not None:
+                names.append(placement.entrypoint)
+            for host_name in names:
+                if estate.find_host(site_name, host_name) is None:
+                    yield _error(
+                        site_path,
+                        f"service {service_name} names host {site_name}/{host_name}, "
+                        "which does not exist",
+                        f"hosts at {site_name}: {', '.join(estate.sites[site_name].hosts) or '-'}",
+                    )
+        for index, database in enumerate(service.data.databases):
+            target = estate.find_host(primary, database.host)
+            if target is None or "db" not in target.host.roles:
+                yield _error(
+                    (*base, "data", "databases", index, "host"),
+                    f"database {database.name} of {service_name} is on {primary}/{database.host},"
+                    " which is not a host with the db role",
+                )
+        for index, files in enumerate(service.data.files):
+            if estate.find_host(primary, files.host) is None:
+                yield _error(
+                    (*base, "data", "files", index, "host"),
+                    f"files {files.path} of {service_name} are on {primary}/{files.host},"
+                    " which does not exist",
+                )
+
+
+def check_repositories(estate: Estate) -> Iterator[Finding]:
+    """Repositories sit at real sites, on storage hosts or complete S3 settings."""
+    for name, repository in estate.backup.repositories.items():
+        path: PathKey = ("backup", "repositories", name)
+        if repository.site not in estate.sites:
+            yield _error((*path, "site"), f"repository {name} is at unknown site")
+            continue
+        if repository.kind is RepositoryKind.REST:
+            if repository.host is None:
+                yield _error(path, f"rest repository {name} needs `host:`")
+                continue
+            target = estate.find_host(repository.site, repository.host)
+            if target is None:
+                yield _error(
+                    (*path, "host"),
+                    f"repository {name} is served by unknown host "
+                    f"{repository.site}/{repository.host}",
+                )
+            elif "storage" not in target.host.roles:
+                yield _error(
+                    (*path, "host"),
+                    f"repository {name} is served by {target.selector}, which lacks the "
+                    "storage role",
+                    "add `storage` to that host's roles",
+                )
+        else:
+            missing = [
+                key
+                for key in ("endpoint", "bucket", "access_key", "secret_key")
+                if getattr(repository, key) is None
+            ]
+            if missing:
+                yield _error(path, f"s3 repository {name} needs {', '.join(missing)}")
+            elif repository.endpoint is not None:
+                address = get_url_address(repository.endpoint)
+                if address is not None and is_placeholder(address):
+                    yield _placeholder(
+                        estate, (*path, "endpoint"), f"repository {name} has placeholder endpoint"
+                    )
+    for index, name in enumerate(estate.backup.replication):
+        if name not in estate.backup.repositories:
+            yield _error(
+                ("backup", "replication", index), f"replication names unknown repository {name}"
+            )
+    if len(set(estate.backup.replication)) != len(estate.backup.replication):
+        yield _error(("backup", "replication"), "a repository appears twice in replication")
+
+
+def check_datasets(estate: Estate) -> Iterator[Finding]:
+    """Datasets have a repository, hosts that exist, and what their kind needs."""
+    for name, dataset in estate.backup.datasets.items():
+        path: PathKey = ("backup", "datasets", name)
+        repository = get_dataset_repository(estate, dataset)
+        if repository is None:
+            yield _error(
+                path,
+                f"dataset {name} has no repository",
+                "add `repository:` to it, or list repositories under backup.replication",
+            )
+        elif repository not in estate.backup.repositories:
+            yield _error(
+                (*path, "repository"), f"dataset {name} names unknown repository {repository}"
+            )
+        for index, selector in enumerate(dataset.hosts):
+            hosts = resolve_host_selector(estate, selector)
+            if not hosts:
+                yield _error(
+                    (*path, "hosts", index), f"dataset {name}: {selector!r} matches no host"
+                )
+            if dataset.kind is DatasetKind.POSTGRES:
+                for ref in hosts:
+                    if not {"db", "db-replica"} & set(ref.host.roles):
+                        yield _error(
+                            (*path, "hosts", index),
+                            f"postgres dataset {name} runs on {ref.selector}, "
+                            "which has no database role",
+                        )
+        if dataset.kind is DatasetKind.FILES and not dataset.paths:
+            yield _error(path, f"files dataset {name} lists no paths", "add `paths: [/srv/...]`")
+        if dataset.kind is DatasetKind.POSTGRES and not dataset.databases:
+            yield _error(path, f"postgres dataset {name} lists no databases")
+
+
+def check_rpo_targets(estate: Estate) -> Iterator[Finding]:
+    """An RPO shorter than the backup interval needs continuous replication to be met."""
+    primary = estate.primary_site
+    for service_name, service in estate.services.items():
+        path: PathKey = ("services", service_name, "rpo")
+        for database in service.data.databases:
+            if _has_remote_replica(estate, primary, database.host):
+                continue
+            interval = _covering_interval(
+                estate, primary, database.host, database_name=database.name
+            )
+            yield from _rpo_finding(
+                path,
+                service_name,
+                database.rpo or service.rpo,
+                f"database {database.name}",
+                interval,
+            )
+        for files in service.data.files:
+            interval = _covering_interval(estate, primary, files.host, path=files.path)
+            yield from _rpo_finding(
+                path, service_name, files.rpo or service.rpo, f"files {files.path}", interval
+            )
+
+
+def _rpo_finding(
+    path: PathKey, service: str, rpo: timedelta, what: str, interval: timedelta | None
+) -> Iterator[Finding]:
+    if interval is None:
+        yield _warning(
+            path,
+            f"service {service}: {what} is in no backup dataset",
+            "add a dataset under backup.datasets covering it",
+        )
+    elif interval > rpo:
+        yield _warning(
+            path,
+            f"service {service}: RPO target {format_duration(rpo)} is shorter than the backup "
+            f"interval {format_duration(interval)} of {what}, and nothing replicates it "
+            "continuously",
+            "back it up more often, add a streaming replica at another site, or relax the target",
+        )
+
+
+def _has_remote_replica(estate: Estate, site: str, host: str) -> bool:
+    """Whether a db-replica at another site streams (directly or chained) from site/host."""
+    for ref in estate.iter_hosts():
+        if ref.site == site or "db-replica" not in ref.host.roles:
+            continue
+        current: HostRef | None = ref
+        for _ in range(8):  # replication chains are short; the bound stops a cycle
+            if current is None or current.host.upstream is None:
+                break
+            upstream_site, _, upstream_name = current.host.upstream.rpartition("/")
+            current = estate.find_host(upstream_site or current.site, upstream_name)
+            if current is not None and (current.site, current.name) == (site, host):
+                return True
+    return False
+
+
+def _covering_interval(
+    estate: Estate,
+    site: str,
+    host: str,
+    *,
+    database_name: str | None = None,
+    path: str | None = None,
+) -> timedelta | None:
+    """The shortest interval of the datasets covering a database or a path on a host."""
+    intervals = []
+    for dataset in estate.backup.datasets.values():
+        hosts = {
+            (ref.site, ref.name)
+            for selector in dataset.hosts
+            for ref in resolve_host_selector(estate, selector)
+        }
+        if (site, host) not in hosts:
+            continue
+        covers = (database_name is not None and database_name in dataset.databases) or (
+            path is not None
+            and any(
+                path == root or path.startswith(root.rstrip("/") + "/") for root in dataset.paths
+            )
+        )
+        if covers:
+            intervals.append((dataset.schedule or estate.backup.schedule).interval)
+    return min(intervals, default=None)
+
+
+_SECRET_KEY_RE = re.compile(r"(password|passwd|secret|token|private_key|api_key)$", re.IGNORECASE)
+
+
+def check_inline_secrets(estate: Estate) -> Iterator[Finding]:
+    """Host data must not carry secrets: they belong in files referenced as ``file:``."""
+    for ref in estate.iter_hosts():
+        for path, value in _walk(ref.host.data, ("sites", ref.site, "hosts", ref.name, "data")):
+            key = str(path[-1])
+            if _SECRET_KEY_RE.search(key) and value is not None and not is_secret_reference(value):
+                yield _error(
+                    path,
+                    f"inline secret in host data key {key!r} of {ref.selector} (value not shown)",
+                    "keep it in a file (mode 0600) and write file:/etc/egov/secrets/NAME",
+                )
+
+
+def _walk(value: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield (*path, str(key)), child
+            yield from _walk(child, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _walk(child, (*path, index))
+
+
+def _placeholder(estate: Estate, path: PathKey, message: str) -> Finding:
+    hint = "replace it with the real address before deploying; egov will not connect to it"
+    if estate.environment is Environment.LAB:
+        return _error(path, message, hint)
+    return _warning(path, message, hint)
+
+
+def get_dataset_repository(estate: Estate, dataset: Dataset) -> str | None:
+    """The repository a dataset is written to: its own, else the first of the replication."""
+    if dataset.repository is not None:
+        return dataset.repository
+    return estate.backup.replication[0] if estate.backup.replication else None
+
+
+def resolve_host_selector(estate: Estate, selector: str) -> list[HostRef]:
+    """Hosts matched by ``*``, ``site/*`` or ``site/host``."""
+    if selector == "*":
+        return list(estate.iter_hosts())
+    site, _, name = selector.partition("/")
+    return [ref for ref in estate.iter_hosts() if ref.site == site and name in ("*", ref.name)]
+
+
+CHECKS: tuple[Check, ...] = (
+    check_host_names,
+    check_addresses,
+    check_site_networks,
+    check_roles,
+    check_services,
+    check_repositories,
+    check_datasets,
+    check_rpo_targets,
+    check_inline_secrets,
+)

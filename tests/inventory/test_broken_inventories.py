@@ -1,0 +1,269 @@
+"""Broken inventories: each gives one clear ``file:line`` message, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from egov.cli import run
+
+# A small valid estate; every case below breaks one thing in it. Line numbers count from 1.
+BASE = """\
+name: test
+title: Test estate
+sites:
+  main:
+    role: primary
+    title: Main
+    network: 10.50.0.0/24
+    hosts:
+      db-01: {address: 10.50.0.10, roles: [db]}
+      store-01: {address: 10.50.0.11, roles: [storage]}
+  dr:
+    role: dr
+    title: DR
+    network: 10.51.0.0/24
+    hosts:
+      db-01: {address: 10.51.0.10, roles: [db-replica], upstream: main/db-01}
+services:
+  web:
+    title: Web
+    sites:
+      main: {hosts: [db-01]}
+    rto: 1h
+    rpo: 1d
+backup:
+  repositories:
+    local: {site: main, kind: rest, host: store-01, password: "file:/etc/egov/secrets/r"}
+  replication: [local]
+  datasets:
+    db: {kind: postgres, hosts: [main/db-01], databases: [web]}
+"""
+
+
+def replace(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+CASES: list[tuple[str, str, int, str]] = [
+    # (id, text, expected line, expected words)
+    ("yaml-indentation", replace("    role: dr\n", "   role: dr\n"), 13, "YAML syntax error"),
+    ("yaml-unclosed-flow", replace("roles: [db]}", "roles: [db}"), 9, "YAML syntax error"),
+    ("yaml-tab", replace("    title: DR\n", "\ttitle: DR\n"), 13, "YAML syntax error"),
+    ("duplicate-host", replace("      store-01:", "      db-01:"), 10, "duplicate key 'db-01'"),
+    ("not-a-mapping", "- just\n- a list\n", 1, "must be a mapping"),
+    ("unknown-top-key", BASE + "colour: blue\n", 30, "unknown key 'colour'"),
+    (
+        "unknown-host-key-typo",
+        replace("roles: [storage]", "rolse: [storage]"),
+        10,
+        "did you mean 'roles'",
+    ),
+    ("missing-title", replace("title: Test estate\n", ""), 1, "missing required key 'title'"),
+    ("address-not-ip", replace("10.50.0.11", "ten.fifty"), 10, "address"),
+    (
+        "port-not-number",
+        replace("host: store-01,", "host: store-01, port: eighty,"),
+        26,
+        "valid integer",
+    ),
+    ("bad-duration", replace("rto: 1h", "rto: one hour"), 22, "not a duration"),
+    ("bad-enum-role", replace("role: dr", "role: backup"), 12, "use one of"),
+    (
+        "bad-host-name",
+        replace("store-01: {address", "Store_01: {address"),
+        10,
+        "name 'Store_01' has the wrong form",
+    ),
+    ("duplicate-address", replace("10.50.0.11", "10.50.0.10"), 10, "also used by main/db-01"),
+    ("address-outside-site", replace("10.50.0.11", "10.60.0.11"), 10, "outside its site's network"),
+    (
+        "overlapping-sites",
+        replace("10.51.0.0/24", "10.50.0.0/16").replace("10.51.0.10", "10.50.9.10"),
+        14,
+        "overlaps",
+    ),
+    ("service-unknown-host", replace("hosts: [db-01]}", "hosts: [web-01]}"), 21, "does not exist"),
+    (
+        "service-unknown-site",
+        replace("      main: {hosts: [db-01]}", "      moon: {hosts: [db-01]}"),
+        21,
+        "unknown site",
+    ),
+    (
+        "unknown-role",
+        replace("roles: [storage]", "roles: [storage, mailserver]"),
+        10,
+        "unknown role 'mailserver'",
+    ),
+    ("replica-without-upstream", replace(", upstream: main/db-01", ""), 16, "no upstream"),
+    (
+        "upstream-missing",
+        replace("upstream: main/db-01", "upstream: main/db-09"),
+        16,
+        "is not a host",
+    ),
+    (
+        "dataset-without-repository",
+        replace("  replication: [local]\n", ""),
+        28,
+        "has no repository",
+    ),
+    (
+        "dataset-unknown-repository",
+        replace("databases: [web]}", "databases: [web], repository: far}"),
+        29,
+        "unknown repository far",
+    ),
+    (
+        "dataset-no-host",
+        replace("hosts: [main/db-01], databases", "hosts: [main/db-07], databases"),
+        29,
+        "matches no host",
+    ),
+    (
+        "repository-not-storage",
+        replace("host: store-01, password", "host: db-01, password"),
+        26,
+        "lacks the storage role",
+    ),
+    ("inline-secret", replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), 26, "inline secret"),
+    (
+        "inline-secret-host-data",
+        replace("roles: [storage]}", "roles: [storage], data: {db_password: hunter2}}"),
+        10,
+        "inline secret",
+    ),
+    (
+        "two-primaries",
+        replace("role: dr", "role: primary"),
+        1,
+        "exactly one site must have role primary",
+    ),
+    (
+        "placeholder-in-lab",
+        replace("title: Test estate\n", "title: Test estate\nenvironment: lab\n")
+        .replace("10.50.0.0/24", "192.0.2.0/24")
+        .replace("10.50.0.10", "192.0.2.10")
+        .replace("10.50.0.11", "192.0.2.11"),
+        10,
+        "placeholder address",
+    ),
+    (
+        "schedule-not-dividing-day",
+        replace("  replication: [local]\n", "  replication: [local]\n  schedule: {interval: 7h}\n"),
+        28,
+        "must divide the day",
+    ),
+    (
+        "unknown-replication-repository",
+        replace("replication: [local]", "replication: [local, vnpt]"),
+        27,
+        "unknown repository vnpt",
+    ),
+    ("yes-as-name", replace("name: test", "name: yes"), 1, "got True"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_broken_inventory_gives_positioned_message_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, line: int, words: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    code = run(["inventory", "validate", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert "Traceback" not in captured.err
+    messages = [entry for entry in captured.err.splitlines() if entry.startswith("egov: ")]
+    matching = [entry for entry in messages if words in entry]
+    assert matching, captured.err
+    assert matching[0].startswith(f"egov: {path}:{line}:"), matching[0]
+
+
+def test_at_least_25_kinds_of_broken_inventory() -> None:
+    assert len(CASES) + len(FILE_CASES) >= 25
+
+
+def _empty(path: Path) -> None:
+    path.write_text("# only a comment\n", encoding="utf-8")
+
+
+def _binary(path: Path) -> None:
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+
+
+def _latin1(path: Path) -> None:
+    path.write_bytes("name: c\u00e0mau\n".encode("latin-1"))
+
+
+def _huge(path: Path) -> None:
+    line = "# " + "x" * 1022 + "\n"
+    path.write_text(BASE + line * (10 * 1024), encoding="utf-8")
+
+
+def _alias_bomb(path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 9):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+FILE_CASES = [
+    ("empty", _empty, 1, "is empty"),
+    ("binary", _binary, 1, "binary content"),
+    ("not-utf8", _latin1, 1, "not valid UTF-8"),
+    ("ten-megabytes", _huge, 1, "MiB"),
+    ("alias-bomb", _alias_bomb, 1, "more than"),
+    ("directory", _directory, 1, "is a directory"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "line", "words"), [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES]
+)
+def test_unreadable_inventory_file_gives_positioned_message_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, line: int, words: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    make(path)  # type: ignore[operator]
+    code = run(["inventory", "validate", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    first = captured.err.splitlines()[0]
+    assert first.startswith(f"egov: {path}:") and words in first, captured.err
+    assert f":{line}:" in first
+
+
+def test_missing_file_names_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["inventory", "validate", str(tmp_path / "nope.yaml")])
+    assert code == 2
+    assert "nope.yaml:1:1: no such file" in capsys.readouterr().err
+
+
+def test_inline_secret_is_never_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text(replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), encoding="utf-8")
+    assert run(["inventory", "validate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "Sup3rS3cret" not in captured.err + captured.out
+    path.write_text(replace("roles: [storage]}", "roles: [storage], data: {api_token: tok-123}}"))
+    assert run(["inventory", "validate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "tok-123" not in captured.err + captured.out
+
+
+def test_base_of_the_broken_cases_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "base.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    assert run(["inventory", "validate", str(path)]) == 0

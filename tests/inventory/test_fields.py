@@ -1,0 +1,49 @@
+"""Durations, sizes and secret references as sysadmins write them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from egov.inventory.fields import check_secret_reference, format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("4h", 14400),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("2w", 1209600),
+        (90, 90),
+    ],
+)
+def test_duration_parses_short_forms(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "15", "1.5h", "h", "15 minutes", "-1m", "1m1h"])
+def test_duration_refuses_other_forms(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("seconds", [0, 5, 60, 5400, 86400, 91 * 86400, 93784])
+def test_duration_round_trips(seconds: int) -> None:
+    value = timedelta(seconds=seconds)
+    assert parse_duration(format_duration(value)) == value
+
+
+def test_secret_reference_accepts_file_and_env() -> None:
+    assert check_secret_reference("file:/etc/egov/secrets/x") == "file:/etc/egov/secrets/x"
+    assert check_secret_reference("env:EGOV_PASSWORD") == "env:EGOV_PASSWORD"
+
+
+@pytest.mark.parametrize("value", ["hunter2", "file:relative", "env:1BAD", "vault:x", 1234])
+def test_secret_reference_refuses_without_echoing(value: object) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_secret_reference(value)
+    assert str(value) not in str(caught.value)
