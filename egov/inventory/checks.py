@@ -410,6 +410,32 @@ def resolve_host_selector(estate: Estate, selector: str) -> list[HostRef]:
     return [ref for ref in estate.iter_hosts() if ref.site == site and name in ("*", ref.name)]
 
 
+def check_postgres_settings(estate: Estate) -> Iterator[Finding]:
+    """Database hosts need the clusters' credentials declared."""
+    if estate.postgres is None and any(
+        {"db", "db-replica"} & set(ref.host.roles) for ref in estate.iter_hosts()
+    ):
+        yield _error(
+            (),
+            "hosts have the db role but the inventory has no `postgres:` section",
+            "add postgres: {replication_password: file:..., app_password: file:...}",
+        )
+
+
+def check_object_stores(estate: Estate) -> Iterator[Finding]:
+    """A site's S3 endpoint is a connection target too: placeholders are flagged."""
+    for name, site in estate.sites.items():
+        if site.object_store is None:
+            continue
+        address = get_url_address(site.object_store.endpoint)
+        if address is not None and is_placeholder(address):
+            yield _placeholder(
+                estate,
+                ("sites", name, "object_store", "endpoint"),
+                f"site {name} has placeholder object store endpoint {address}",
+            )
+
+
 CHECKS: tuple[Check, ...] = (
     check_host_names,
     check_addresses,
@@ -420,4 +446,6 @@ CHECKS: tuple[Check, ...] = (
     check_datasets,
     check_rpo_targets,
     check_inline_secrets,
+    check_postgres_settings,
+    check_object_stores,
 )

@@ -187,6 +187,18 @@ class Service(_Strict):
     data: ServiceData = Field(default_factory=ServiceData)
 
 
+class PostgresSettings(_Strict):
+    """Credentials of the PostgreSQL clusters (the `db` and `db-replica` hosts)."""
+
+    version: int = Field(default=15, ge=13, le=17, description="PostgreSQL major version.")
+    replication_password: SecretReference = Field(
+        description="Password of the `replicator` role the replicas stream with."
+    )
+    app_password: SecretReference = Field(
+        description="Password of each service's database role (named after the service)."
+    )
+
+
 class DrillSchedule(_Strict):
     """How often failover is proven, and with which scenarios."""
 
@@ -203,9 +215,18 @@ class Estate(_Strict):
     environment: Environment = Environment.PRODUCTION
     timezone: str = Field(default="Asia/Ho_Chi_Minh", pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")
     ssh: SshSettings = Field(default_factory=SshSettings)
+    control_nodes: list[IPv4Network] = Field(
+        default_factory=list,
+        description=(
+            "Addresses egov runs from besides the monitoring hosts (which always count): "
+            "the firewall lets them in over SSH and to the metrics ports."
+        ),
+        examples=[["10.213.1.1/32"]],
+    )
     admins: list[Admin] = Field(default_factory=list)
     sites: dict[Name, Site] = Field(min_length=1)
     services: dict[Name, Service] = Field(default_factory=dict)
+    postgres: PostgresSettings | None = None
     backup: BackupPolicy = Field(default_factory=BackupPolicy)
     drills: DrillSchedule = Field(default_factory=DrillSchedule)
 

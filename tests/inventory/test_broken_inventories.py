@@ -33,6 +33,7 @@ services:
       main: {hosts: [db-01]}
     rto: 1h
     rpo: 1d
+postgres: {replication_password: "file:/etc/egov/secrets/pg-r", app_password: "env:PG_APP"}
 backup:
   repositories:
     local: {site: main, kind: rest, host: store-01, password: "file:/etc/egov/secrets/r"}
@@ -40,6 +41,9 @@ backup:
   datasets:
     db: {kind: postgres, hosts: [main/db-01], databases: [web]}
 """
+
+
+POSTGRES_LINE = next(line for line in BASE.splitlines(keepends=True) if "postgres:" in line)
 
 
 def replace(old: str, new: str) -> str:
@@ -54,7 +58,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("yaml-tab", replace("    title: DR\n", "\ttitle: DR\n"), 13, "YAML syntax error"),
     ("duplicate-host", replace("      store-01:", "      db-01:"), 10, "duplicate key 'db-01'"),
     ("not-a-mapping", "- just\n- a list\n", 1, "must be a mapping"),
-    ("unknown-top-key", BASE + "colour: blue\n", 30, "unknown key 'colour'"),
+    ("unknown-top-key", BASE + "colour: blue\n", 31, "unknown key 'colour'"),
     (
         "unknown-host-key-typo",
         replace("roles: [storage]", "rolse: [storage]"),
@@ -66,7 +70,7 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "port-not-number",
         replace("host: store-01,", "host: store-01, port: eighty,"),
-        26,
+        27,
         "valid integer",
     ),
     ("bad-duration", replace("rto: 1h", "rto: one hour"), 22, "not a duration"),
@@ -108,28 +112,28 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "dataset-without-repository",
         replace("  replication: [local]\n", ""),
-        28,
+        29,
         "has no repository",
     ),
     (
         "dataset-unknown-repository",
         replace("databases: [web]}", "databases: [web], repository: far}"),
-        29,
+        30,
         "unknown repository far",
     ),
     (
         "dataset-no-host",
         replace("hosts: [main/db-01], databases", "hosts: [main/db-07], databases"),
-        29,
+        30,
         "matches no host",
     ),
     (
         "repository-not-storage",
         replace("host: store-01, password", "host: db-01, password"),
-        26,
+        27,
         "lacks the storage role",
     ),
-    ("inline-secret", replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), 26, "inline secret"),
+    ("inline-secret", replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), 27, "inline secret"),
     (
         "inline-secret-host-data",
         replace("roles: [storage]}", "roles: [storage], data: {db_password: hunter2}}"),
@@ -154,14 +158,20 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "schedule-not-dividing-day",
         replace("  replication: [local]\n", "  replication: [local]\n  schedule: {interval: 7h}\n"),
-        28,
+        29,
         "must divide the day",
     ),
     (
         "unknown-replication-repository",
         replace("replication: [local]", "replication: [local, vnpt]"),
-        27,
+        28,
         "unknown repository vnpt",
+    ),
+    (
+        "db-without-postgres-settings",
+        replace(POSTGRES_LINE, ""),
+        1,
+        "no `postgres:` section",
     ),
     ("yes-as-name", replace("name: test", "name: yes"), 1, "got True"),
 ]
