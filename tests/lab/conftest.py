@@ -1,0 +1,79 @@
+"""The lab suite's fixture: the 14-host lab, up once per session, down at the end.
+
+``lab`` is session-scoped and shared by every test under ``tests/lab/`` (later issues add theirs
+beside these). When a lab of the estate is already up before the session it is reused and left
+up; otherwise the fixture brings it up and takes it down (purging the host disks) at the end.
+Tests that inject faults restore them in ``finally`` so the next test starts from a healthy lab.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import egov.lab as api
+from egov.errors import LabInputError
+from egov.inventory import load_estate
+from egov.lab.estate import create_lab_secrets, make_lab_spec
+from egov.lab.spec import LabSpec
+from egov.lab.state import load_state
+
+LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab.yaml"
+
+
+@dataclass
+class Lab:
+    """The running lab: its spec and the ``egov.lab`` API, with shortcuts for tests."""
+
+    spec: LabSpec
+    api: ModuleType
+
+    def exec(
+        self, machine: str, *argv: str, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in ``machine`` through nsenter (works with links cut)."""
+        return api.lab_exec(self.spec, machine, list(argv), timeout_seconds=timeout)
+
+    def ssh(
+        self, machine: str, *argv: str, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in ``machine`` over SSH with strict host keys; never raises on failure."""
+        return subprocess.run(
+            api.ssh_argv(self.spec, machine, list(argv)),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def address(self, machine: str) -> str:
+        """Return ``machine``'s lab address."""
+        return str(self.spec.get_host(machine).address)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """Bring the lab up once for the session (skipped where the lab cannot run)."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    try:
+        api.check_host_prerequisites()
+    except LabInputError as error:
+        pytest.skip(f"the lab cannot run here: {error.message}")
+    estate = load_estate(LAB_INVENTORY).estate
+    spec = make_lab_spec(estate)
+    was_up = load_state(spec.name) is not None
+    api.lab_up(spec)
+    create_lab_secrets(estate)
+    try:
+        yield Lab(spec=spec, api=api)
+    finally:
+        if not was_up:
+            api.lab_down(spec, purge=True)
