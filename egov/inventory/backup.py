@@ -106,6 +106,13 @@ class Repository(_Strict):
     secret_key: SecretReference | None = Field(
         default=None, description="For `s3`: the secret access key of the backup client."
     )
+    rest_password: SecretReference | None = Field(
+        default=None,
+        description=(
+            "For `rest`: the password the clients give the REST server as user `backup` "
+            "(HTTP basic auth; not the restic repository password)."
+        ),
+    )
 
 
 class DatasetKind(StrEnum):

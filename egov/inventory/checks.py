@@ -201,6 +201,13 @@ def check_repositories(estate: Estate) -> Iterator[Finding]:
             if repository.host is None:
                 yield _error(path, f"rest repository {name} needs `host:`")
                 continue
+            if repository.rest_password is None:
+                yield _error(
+                    path,
+                    f"rest repository {name} needs `rest_password:` (the backup clients' "
+                    "login to its REST server)",
+                    "add rest_password: file:/etc/egov/secrets/rest-NAME",
+                )
             target = estate.find_host(repository.site, repository.host)
             if target is None:
                 yield _error(

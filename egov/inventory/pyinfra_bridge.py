@@ -7,7 +7,7 @@ would silently trust a replaced server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyinfra.api.inventory import Inventory
@@ -34,6 +34,25 @@ def check_connectable(hosts: Iterable[HostRef]) -> None:
             f"placeholder addresses, egov will not connect to them: {names}",
             "fill in the real addresses in the inventory (see the comments in camau.yaml)",
         )
+
+
+def check_ssh_files(estate: Estate, hosts: Iterable[HostRef]) -> None:
+    """Refuse, before any connection, a missing or readable SSH key or known_hosts file."""
+    from pathlib import Path
+
+    from egov.secrets import read_secret
+
+    for ref in hosts:
+        key = ref.host.ssh.key or estate.ssh.key
+        if key is not None:
+            read_secret(key)  # exists, non-empty, 0600: or an InputError naming the file
+        known_hosts = ref.host.ssh.known_hosts or estate.ssh.known_hosts
+        if known_hosts is not None and not Path(known_hosts).is_file():
+            raise InputError(
+                f"known_hosts file {known_hosts} (for {ref.selector}) does not exist",
+                "collect the hosts' keys into it (ssh-keyscan, checked by hand); "
+                "in the lab `egov lab up` writes it",
+            )
 
 
 def make_host_data(estate: Estate, ref: HostRef) -> dict[str, Any]:
@@ -82,11 +101,16 @@ def get_key_path(reference: str) -> str:
     return value
 
 
-def make_pyinfra_inventory(estate: Estate, hosts: Iterable[HostRef] | None = None) -> Inventory:
+def make_pyinfra_inventory(
+    estate: Estate,
+    hosts: Iterable[HostRef] | None = None,
+    global_data: Mapping[str, Any] | None = None,
+) -> Inventory:
     """Build the pyinfra inventory of ``hosts`` (default: every host of the estate).
 
     Groups: ``site_<site>``, ``role_<role>`` and ``service_<service>``, names with dashes
-    turned into underscores. Raise InputError for placeholder addresses or a non-file key.
+    turned into underscores; ``global_data`` is shared by every host. Raise InputError for
+    placeholder addresses or a non-file key.
     """
     selected = list(estate.iter_hosts() if hosts is None else hosts)
     check_connectable(selected)
@@ -106,4 +130,4 @@ def make_pyinfra_inventory(estate: Estate, hosts: Iterable[HostRef] | None = Non
     group_arguments: dict[str, tuple[list[str], dict[str, Any]]] = {
         group: (members, {}) for group, members in groups.items()
     }
-    return Inventory((names, {}), **group_arguments)  # type: ignore[no-untyped-call]
+    return Inventory((names, dict(global_data or {})), **group_arguments)  # type: ignore[no-untyped-call]

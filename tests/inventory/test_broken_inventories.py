@@ -36,7 +36,7 @@ services:
 postgres: {replication_password: "file:/etc/egov/secrets/pg-r", app_password: "env:PG_APP"}
 backup:
   repositories:
-    local: {site: main, kind: rest, host: store-01, password: "file:/etc/egov/secrets/r"}
+    local: {site: main, kind: rest, host: store-01, password: "env:P", rest_password: "env:R"}
   replication: [local]
   datasets:
     db: {kind: postgres, hosts: [main/db-01], databases: [web]}
@@ -133,7 +133,7 @@ CASES: list[tuple[str, str, int, str]] = [
         27,
         "lacks the storage role",
     ),
-    ("inline-secret", replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), 27, "inline secret"),
+    ("inline-secret", replace('"env:P"', "Sup3rS3cret!"), 27, "inline secret"),
     (
         "inline-secret-host-data",
         replace("roles: [storage]}", "roles: [storage], data: {db_password: hunter2}}"),
@@ -263,7 +263,7 @@ def test_missing_file_names_the_path(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_inline_secret_is_never_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "secret.yaml"
-    path.write_text(replace('"file:/etc/egov/secrets/r"', "Sup3rS3cret!"), encoding="utf-8")
+    path.write_text(replace('"env:P"', "Sup3rS3cret!"), encoding="utf-8")
     assert run(["inventory", "validate", str(path)]) == 2
     captured = capsys.readouterr()
     assert "Sup3rS3cret" not in captured.err + captured.out

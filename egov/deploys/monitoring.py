@@ -1,0 +1,189 @@
+"""The ``monitoring`` role: Prometheus, Alertmanager and the blackbox exporter, from Debian.
+
+The configurations come from ``egov.monitoring.prometheus_config``; the daemons' flags go in
+Debian's ``/etc/default/*`` files, which their units read as ``$ARGS``. A changed flag
+restarts a daemon; a changed configuration is checked with the daemon's own tool, then
+reloaded (SIGHUP via ``systemctl reload``), so Prometheus keeps its in-memory state and the
+Alertmanagers their silences.
+
+Prometheus and Alertmanager listen on every address (the firewall lets only the monitoring
+hosts and control nodes in); the blackbox exporter listens on loopback, as only its own
+Prometheus asks it to probe. The Alertmanagers of all monitoring hosts form one cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import apt, files, server, systemd
+
+from egov.deploys import topology
+from egov.deploys.context import get_context
+from egov.deploys.packages import PACKAGES_BY_ROLE
+from egov.deploys.render import as_file, render
+from egov.inventory.model import Estate, HostRef
+from egov.monitoring import prometheus_config
+
+RETENTION_TIME = "15d"
+PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
+ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml"
+BLACKBOX_CONFIG = "/etc/prometheus/blackbox.yml"
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One Debian-packaged daemon: its unit, its files, and how to check its configuration."""
+
+    title: str
+    unit: str
+    defaults: str
+    config: str
+    check: str
+
+
+PROMETHEUS = Daemon(
+    "Prometheus",
+    "prometheus.service",
+    "/etc/default/prometheus",
+    PROMETHEUS_CONFIG,
+    f"promtool check config {PROMETHEUS_CONFIG}",
+)
+ALERTMANAGER = Daemon(
+    "Alertmanager",
+    "prometheus-alertmanager.service",
+    "/etc/default/prometheus-alertmanager",
+    ALERTMANAGER_CONFIG,
+    f"amtool check-config {ALERTMANAGER_CONFIG}",
+)
+BLACKBOX = Daemon(
+    "blackbox exporter",
+    "prometheus-blackbox-exporter.service",
+    "/etc/default/prometheus-blackbox-exporter",
+    BLACKBOX_CONFIG,
+    f"prometheus-blackbox-exporter --config.check --config.file={BLACKBOX_CONFIG}",
+)
+
+
+def make_prometheus_arguments() -> list[str]:
+    """Prometheus's flags: Debian's paths, a modest retention, every address."""
+    return [
+        f"--config.file={PROMETHEUS_CONFIG}",
+        "--storage.tsdb.path=/var/lib/prometheus/metrics2/",
+        f"--storage.tsdb.retention.time={RETENTION_TIME}",
+        f"--web.listen-address=0.0.0.0:{topology.PROMETHEUS_PORT}",
+    ]
+
+
+def make_alertmanager_arguments(estate: Estate, ref: HostRef) -> list[str]:
+    """Alertmanager's flags: clustered with every other monitoring host, if there is one.
+
+    The cluster listens and advertises on the host's own address (the peers' only way in);
+    without peers clustering is off (an empty listen address).
+    """
+    peers = [
+        other
+        for other in prometheus_config.get_monitoring_hosts(estate)
+        if (other.site, other.name) != (ref.site, ref.name)
+    ]
+    arguments = [
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        "--storage.path=/var/lib/prometheus/alertmanager/",
+        f"--web.listen-address=:{topology.ALERTMANAGER_PORT}",
+    ]
+    if not peers:
+        return [*arguments, "--cluster.listen-address="]
+    own = f"{ref.host.address}:{topology.ALERTMANAGER_CLUSTER_PORT}"
+    arguments += [f"--cluster.listen-address={own}", f"--cluster.advertise-address={own}"]
+    arguments += [
+        f"--cluster.peer={peer.host.address}:{topology.ALERTMANAGER_CLUSTER_PORT}" for peer in peers
+    ]
+    return arguments
+
+
+def make_blackbox_arguments() -> list[str]:
+    """The blackbox exporter's flags: loopback only, where its Prometheus reaches it."""
+    return [
+        f"--config.file={BLACKBOX_CONFIG}",
+        f"--web.listen-address={prometheus_config.BLACKBOX_ADDRESS}",
+    ]
+
+
+def make_defaults_file(daemon: Daemon, arguments: list[str]) -> str:
+    """The ``/etc/default`` file giving ``daemon`` its ``arguments``."""
+    return render("monitoring/default.j2", title=daemon.title, arguments=arguments)
+
+
+@deploy("monitoring")
+def monitoring() -> None:
+    """Apply the monitoring role to the current host."""
+    context = get_context()
+    estate, ref = context.estate, context.ref
+    apt.packages(
+        name="Install Prometheus, Alertmanager and the blackbox exporter",
+        packages=list(PACKAGES_BY_ROLE["monitoring"]),
+        no_recommends=True,
+    )
+    files.directory(name="Rules directory", path=prometheus_config.RULES_DIRECTORY, mode="755")
+    _run(
+        BLACKBOX,
+        make_blackbox_arguments(),
+        prometheus_config.to_yaml(prometheus_config.build_blackbox_config(estate), "blackbox"),
+    )
+    _run(
+        ALERTMANAGER,
+        make_alertmanager_arguments(estate, ref),
+        prometheus_config.to_yaml(prometheus_config.build_alertmanager_config(), "alertmanager"),
+    )
+    _run(
+        PROMETHEUS,
+        make_prometheus_arguments(),
+        prometheus_config.to_yaml(
+            prometheus_config.build_prometheus_config(estate, ref), "prometheus"
+        ),
+    )
+
+
+def _run(daemon: Daemon, arguments: list[str], config_text: str) -> None:
+    """Write a daemon's flags and configuration; restart, reload or just keep it running."""
+    defaults = files.put(
+        name=f"{daemon.title} flags",
+        src=as_file(make_defaults_file(daemon, arguments)),
+        dest=daemon.defaults,
+        mode="644",
+    )
+    config = files.put(
+        name=f"{daemon.title} configuration",
+        src=as_file(config_text),
+        dest=daemon.config,
+        mode="644",
+    )
+    server.shell(
+        name=f"Check the {daemon.title} configuration",
+        commands=[daemon.check],
+        _if=config.did_change,
+    )
+    systemd.service(
+        name=f"Restart {daemon.title}",
+        service=daemon.unit,
+        running=True,
+        enabled=True,
+        restarted=True,
+        _if=defaults.did_change,
+    )
+    systemd.service(
+        name=f"Reload {daemon.title}",
+        service=daemon.unit,
+        reloaded=True,
+        _if=_only_second_changed(defaults, config),
+    )
+    systemd.service(
+        name=f"Keep {daemon.title} running", service=daemon.unit, running=True, enabled=True
+    )
+
+
+def _only_second_changed(first: OperationMeta, second: OperationMeta) -> Callable[[], bool]:
+    # A restart (first changed) already read the new configuration: reloading would be noise.
+    return lambda: second.did_change() and not first.did_change()
