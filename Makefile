@@ -9,16 +9,22 @@ STAMP := $(VENV)/.installed
 INVENTORY ?= inventory/lab.yaml
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Debian packages the tests and the demo need on the control machine.
-SYSTEM_PACKAGES := python3-venv
+# Debian packages the control machine needs: the lab (containers, bridges, firewall, image
+# build), and the real tools the tests check generated files and repositories with.
+SYSTEM_PACKAGES := python3-venv systemd-container debootstrap util-linux nftables iproute2 \
+	e2fsprogs openssh-client apt-utils restic rclone prometheus prometheus-alertmanager \
+	prometheus-blackbox-exporter
 
-.PHONY: demo test lint unit system-packages install clean
+.PHONY: demo test lint unit lab-test system-packages install clean
 
+# The main job on the lab: bring it up, deploy every host, show the recap and the lab.
 demo: install
 	$(BIN)/egov inventory validate -i $(INVENTORY)
-	$(BIN)/egov inventory show -i $(INVENTORY)
+	$(BIN)/egov lab up -i $(INVENTORY)
+	$(BIN)/egov deploy -i $(INVENTORY)
+	$(BIN)/egov lab status -i $(INVENTORY)
 
-test: install lint unit
+test: install lint unit lab-test
 
 lint: install
 	$(BIN)/ruff check egov tests bench
@@ -28,10 +34,13 @@ lint: install
 unit: install
 	$(BIN)/pytest -q tests --ignore=tests/lab
 
-install: $(STAMP)
+# The end-to-end suite: one lab brought up for the whole session, down at the end.
+lab-test: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/lab --durations=15
+
+install: system-packages $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(MAKE) system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -43,7 +52,7 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "egov: need root to install:$$missing" >&2; exit 2; fi; \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 clean:
