@@ -1,0 +1,216 @@
+"""The state egov's jobs keep, and the exporter and ``egov backup status`` read.
+
+Backups, the repository catalog, verification, restore tests and drills each leave one small
+JSON record per subject, written atomically after every run, success or failure. Readers never
+run restic nor list a repository: they read these files, so a scrape or a status call costs
+the same whatever the number of snapshots.
+
+Layout under the state directory (``$EGOV_STATE_DIR``, default ``/var/lib/egov/state``)::
+
+    backup/<dataset>@<host>.json        BackupRecord      (written by the agent on each host)
+    catalog/<repository>.json           CatalogRecord     (written by the catalog refresh)
+    verify/<repository>.json            VerificationRecord
+    restore/<dataset>@<repository>.json RestoreTestRecord
+    drills/<scenario>.json              DrillRecord
+
+Times are Unix epoch seconds (float). Records never hold a secret: errors are masked first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import abstractmethod
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+STATE_DIR_ENVIRONMENT_VARIABLE = "EGOV_STATE_DIR"
+DEFAULT_STATE_DIR = Path("/var/lib/egov/state")
+RECORD_FILE_MODE = 0o640
+
+
+class Result(StrEnum):
+    """How a run ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    #: the sub-directory of the state directory this kind of record lives in
+    KIND: ClassVar[str] = ""
+
+    @abstractmethod
+    def key(self) -> str:
+        """The file name (without ``.json``) of this record."""
+
+
+class BackupRecord(_Record):
+    """The last backup of one dataset from one host, and its last success."""
+
+    KIND: ClassVar[str] = "backup"
+    dataset: str
+    host: str = Field(description="Qualified host name, e.g. primary-db-01.")
+    site: str
+    repository: str
+    started_at: float
+    finished_at: float
+    result: Result
+    error: str = ""
+    snapshot_id: str | None = None
+    snapshot_time: float | None = None
+    bytes_added: int = 0
+    bytes_processed: int = 0
+    files_processed: int = 0
+    last_success_at: float | None = Field(
+        default=None, description="Kept across failures so the series never vanishes."
+    )
+    last_success_snapshot_time: float | None = None
+
+    def key(self) -> str:
+        return f"{self.dataset}@{self.host}"
+
+
+class LatestSnapshot(BaseModel):
+    """The newest snapshot of one dataset from one host in a repository."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    time: float
+
+
+class CatalogRecord(_Record):
+    """What one repository holds, summarised: it never grows with the number of snapshots."""
+
+    KIND: ClassVar[str] = "catalog"
+    repository: str
+    site: str
+    refreshed_at: float
+    result: Result
+    error: str = ""
+    snapshot_count: int = 0
+    size_bytes: int | None = None
+    latest: dict[str, dict[str, LatestSnapshot]] = Field(
+        default_factory=dict, description="dataset → host → newest snapshot."
+    )
+    last_success_at: float | None = None
+
+    def key(self) -> str:
+        return self.repository
+
+
+class VerificationRecord(_Record):
+    """Rolling ``restic check --read-data-subset=n/t``: where the rotation stands."""
+
+    KIND: ClassVar[str] = "verify"
+    repository: str
+    site: str
+    checked_at: float
+    result: Result
+    error: str = ""
+    subset: int = Field(description="n of the last n/t checked.")
+    subsets: int = Field(description="t: the rotation reads everything over t runs.")
+    cycle_started_at: float | None = None
+    last_full_cycle_at: float | None = Field(
+        default=None, description="When a whole rotation last completed without error."
+    )
+    last_success_at: float | None = None
+
+    def key(self) -> str:
+        return self.repository
+
+    @property
+    def coverage_ratio(self) -> float:
+        """Share of the repository read in the current rotation."""
+        return min(self.subset / self.subsets, 1.0) if self.subsets else 0.0
+
+
+class RestoreTestRecord(_Record):
+    """The last restore test of one dataset from one repository."""
+
+    KIND: ClassVar[str] = "restore"
+    dataset: str
+    repository: str
+    site: str
+    tested_at: float
+    result: Result
+    error: str = ""
+    snapshot_id: str | None = None
+    duration_seconds: float = 0.0
+    files_checked: int = 0
+    last_success_at: float | None = None
+
+    def key(self) -> str:
+        return f"{self.dataset}@{self.repository}"
+
+
+class DrillRecord(_Record):
+    """The last run of one drill scenario, with what it measured per service."""
+
+    KIND: ClassVar[str] = "drills"
+    scenario: str
+    mode: str
+    started_at: float
+    finished_at: float
+    result: Result
+    error: str = ""
+    rto_seconds: dict[str, float] = Field(default_factory=dict, description="service → RTO.")
+    rpo_seconds: dict[str, float] = Field(default_factory=dict, description="service → RPO.")
+    last_success_at: float | None = None
+
+    def key(self) -> str:
+        return self.scenario
+
+
+RecordT = TypeVar("RecordT", bound=_Record)
+
+
+def get_state_dir() -> Path:
+    """The state directory: ``$EGOV_STATE_DIR`` or /var/lib/egov/state."""
+    return Path(os.environ.get(STATE_DIR_ENVIRONMENT_VARIABLE, str(DEFAULT_STATE_DIR)))
+
+
+def write_record(record: _Record, state_dir: Path | None = None) -> Path:
+    """Write ``record`` atomically (a reader sees the old file or the new, never half)."""
+    directory = (state_dir or get_state_dir()) / record.KIND
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{record.key()}.json"
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{record.key()}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(record.model_dump_json(indent=1))
+        Path(temporary).chmod(RECORD_FILE_MODE)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_record(kind: type[RecordT], key: str, state_dir: Path | None = None) -> RecordT | None:
+    """The record ``key`` of ``kind``, or None when absent or unreadable."""
+    path = (state_dir or get_state_dir()) / kind.KIND / f"{key}.json"
+    return _load(kind, path)
+
+
+def read_records(kind: type[RecordT], state_dir: Path | None = None) -> list[RecordT]:
+    """Every readable record of ``kind``, sorted by key; unreadable files are skipped."""
+    directory = (state_dir or get_state_dir()) / kind.KIND
+    if not directory.is_dir():
+        return []
+    records = [_load(kind, path) for path in sorted(directory.glob("*.json"))]
+    return [record for record in records if record is not None]
+
+
+def _load(kind: type[RecordT], path: Path) -> RecordT | None:
+    try:
+        return kind.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError):
+        return None
