@@ -14,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -801,14 +800,18 @@ def run(argv: list[str]) -> int:
         result = app(args=argv, prog_name="egov", standalone_mode=False)
     except EgovError as error:
         return _report(error)
-    except click.exceptions.Abort:
+    except typer.Abort:
         stderr.print("egov: interrupted")
         return 130
-    except click.exceptions.ClickException as error:
-        error.show(file=sys.stderr)
-        return int(ExitCode.BAD_INPUT)
-    except click.exceptions.Exit as error:
+    except typer.Exit as error:
         return int(error.exit_code)
+    except typer.TyperException as error:  # usage errors: unknown option, bad value, …
+        show = getattr(error, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            stderr.print(f"egov: {error}", markup=False)
+        return int(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         stderr.print("egov: interrupted")
         return 130

@@ -24,8 +24,10 @@ def run_command(
     timeout_seconds: float | None = None,
     environment: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    capture: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` to completion, capturing its output.
+    """Run ``argv`` to completion, capturing its output (unless ``capture`` is false: then
+    it goes to our own stdout and stderr as it comes).
 
     Raise CommandFailed when it exits non-zero (and ``check``), cannot start, or outlives
     ``timeout_seconds``.
@@ -35,7 +37,7 @@ def run_command(
             list(argv),
             input=input_text,
             stdin=None if input_text is not None else subprocess.DEVNULL,
-            capture_output=True,
+            capture_output=capture,
             text=True,
             errors="replace",
             timeout=timeout_seconds,

@@ -46,6 +46,7 @@ class DeployResult:
     dry_run: bool
     seconds: float
     aborted: str = ""
+    slowest_operations: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -78,6 +79,10 @@ class DeployResult:
             "failed_hosts": self.failed_hosts,
             "aborted": self.aborted,
             "exit_code": int(self.exit_code()),
+            "slowest_operations": [
+                {"operation": name, "seconds": round(seconds, 2)}
+                for name, seconds in self.slowest_operations
+            ],
             "hosts": [
                 {**asdict(host), "status": host.status.value, "seconds": round(host.seconds, 3)}
                 for host in self.hosts

@@ -41,6 +41,7 @@ from egov.inventory.model import Estate, HostRef
 from egov.inventory.pyinfra_bridge import make_pyinfra_inventory
 
 CONNECT_TIMEOUT_SECONDS = 10
+SLOWEST_REPORTED = 10
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DIFF_HEADER = re.compile(r"Will (create|modify) (\S+)")
 
@@ -80,6 +81,8 @@ class _Tracker(BaseStateCallback):
     started: dict[str, float] = field(default_factory=dict)
     finished: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    operation_seconds: dict[str, float] = field(default_factory=dict)
+    _operation_started: dict[str, float] = field(default_factory=dict)
 
     def host_before_connect(  # type: ignore[override]
         self, state: State, host: Host
@@ -103,6 +106,18 @@ class _Tracker(BaseStateCallback):
     ) -> None:
         names = sorted(state.get_op_meta(op_hash).names)
         self.progress.operation(names[0] if names else op_hash)
+        self._operation_started[op_hash] = time.monotonic()
+
+    def operation_end(  # type: ignore[override]
+        self, state: State, op_hash: str
+    ) -> None:
+        started = self._operation_started.pop(op_hash, None)
+        if started is not None:
+            names = sorted(state.get_op_meta(op_hash).names)
+            label = names[0] if names else op_hash
+            self.operation_seconds[label] = (
+                self.operation_seconds.get(label, 0.0) + time.monotonic() - started
+            )
 
     def operation_host_success(  # type: ignore[override]
         self, state: State, host: Host, op_hash: str, retry_count: int = 0
@@ -311,10 +326,12 @@ def run_deploy(
         _outcome(state, host, tracker, unreachable, prepare_errors, logs, dry_run)
         for host in inventory
     ]
+    slowest = sorted(tracker.operation_seconds.items(), key=lambda item: -item[1])
     return DeployResult(
         hosts=outcomes,
         dry_run=dry_run,
         seconds=time.monotonic() - started,
+        slowest_operations=slowest[:SLOWEST_REPORTED],
         aborted=_clean(aborted) if aborted and aborted != "No hosts remaining!" else "",
     )
 

@@ -12,9 +12,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from egov.errors import CommandFailed
-
-STDERR_TAIL_CHARS = 2000
+from egov.execute import run_command
 
 
 def run(
@@ -27,33 +25,21 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` to completion and return its result.
+    """Run ``argv`` to completion through :func:`egov.execute.run_command`.
 
     Raise CommandFailed when it exits non-zero and ``check`` is true, or when it cannot be started
     or outlives ``timeout_seconds``. With ``capture`` false, output goes to our own stdout/stderr
     (used by ``lab exec`` so a user sees the command's output as it comes).
     """
-    try:
-        result = subprocess.run(
-            list(argv),
-            input=input_text,
-            # Captured commands get no terminal input; uncaptured ones (``lab exec``) share ours.
-            stdin=None if input_text is not None or not capture else subprocess.DEVNULL,
-            capture_output=capture,
-            text=True,
-            errors="replace",
-            timeout=timeout_seconds,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            check=False,
-        )
-    except FileNotFoundError as error:
-        raise CommandFailed(argv, 127, str(error)) from error
-    except subprocess.TimeoutExpired as error:
-        raise CommandFailed(argv, 124, f"timed out after {timeout_seconds} s") from error
-    if check and result.returncode != 0:
-        raise CommandFailed(argv, result.returncode, (result.stderr or "")[-STDERR_TAIL_CHARS:])
-    return result
+    return run_command(
+        argv,
+        input_text=input_text,
+        check=check,
+        timeout_seconds=timeout_seconds,
+        environment=env,
+        cwd=cwd,
+        capture=capture,
+    )
 
 
 def spawn_detached(argv: Sequence[str], log_path: Path) -> int:

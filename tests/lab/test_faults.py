@@ -48,12 +48,22 @@ def _ping(lab: Lab, machine: str, address: str) -> bool:
     return lab.exec(machine, "ping", "-c", "1", "-W", "1", address).returncode == 0
 
 
+# A deployed host's firewall admits only what its roles need: open the test port for the
+# measurement, then reload the host's own rules (a no-op on a host not yet deployed).
+OPEN_TEST_PORT = "nft insert rule inet egov input tcp dport 5001 accept 2>/dev/null || true"
+RELOAD_RULES = "if [ -f /etc/nftables.conf ]; then nft -f /etc/nftables.conf; fi"
+
+
 def _throughput(lab: Lab, sender: str, receiver: str) -> float:
     """Return bytes/s received by ``receiver`` while ``sender`` sends for 2 s."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        measured = pool.submit(lab.exec, receiver, "python3", "-c", RECEIVER)
-        lab.exec(sender, "python3", "-c", SENDER, lab.address(receiver))
-        result = measured.result(timeout=60)
+    lab.exec(receiver, "sh", "-c", OPEN_TEST_PORT)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            measured = pool.submit(lab.exec, receiver, "python3", "-c", RECEIVER)
+            lab.exec(sender, "python3", "-c", SENDER, lab.address(receiver))
+            result = measured.result(timeout=60)
+    finally:
+        lab.exec(receiver, "sh", "-c", RELOAD_RULES)
     assert result.returncode == 0, result.stderr
     return float(result.stdout.strip())
 
