@@ -72,7 +72,6 @@ def main() -> None:
     pyinfra_argv = [
         str(BIN / "pyinfra"),
         "-y",
-        "--quiet",
         str(ROOT / "egov/deploys/pyinfra_inventory.py"),
         str(ROOT / "egov/deploys/site.py"),
     ]

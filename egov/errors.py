@@ -60,6 +60,10 @@ class LabInputError(InputError):
     """The lab was asked something impossible (not root, unknown host, overlapping network)."""
 
 
+class BackupError(EgovError):
+    """A backup, copy, check or restore failed; the message names dataset, repository, site."""
+
+
 class CommandFailed(EgovError):
     """A subprocess egov ran exited non-zero.
 
@@ -75,3 +79,7 @@ class CommandFailed(EgovError):
         shown = " ".join(self.argv)
         detail = f": {stderr_tail.strip()}" if stderr_tail.strip() else ""
         super().__init__(f"command failed with exit code {returncode}: {shown}{detail}", hint)
+
+
+class MonitoringError(EgovError):
+    """Prometheus could not be reached or answered nonsense."""

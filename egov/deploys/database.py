@@ -17,11 +17,20 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from egov.deploys import topology
+from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
 from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
 from egov.inventory.model import Estate, HostRef
+from egov.monitoring.heartbeat import (
+    EXPORTER_QUERIES_PATH,
+    HEARTBEAT_UNIT,
+    make_create_database_sql,
+    make_exporter_defaults,
+    make_exporter_queries,
+    make_heartbeat_unit,
+)
 from egov.secrets import read_secret
 
 MAX_SLOT_WAL_KEEP = "4GB"
@@ -91,6 +100,7 @@ def make_roles_sql(
         _ensure_role("replicator", "LOGIN REPLICATION", quote(replication_password)),
         _ensure_role(MONITORING_ROLE, "LOGIN", None),
         f"GRANT pg_monitor TO {MONITORING_ROLE};",
+        make_create_database_sql().rstrip("\n"),
     ]
     for name, service in estate.services.items():
         databases = [db.name for db in service.data.databases if db.host == ref.name]
@@ -234,7 +244,7 @@ def primary() -> None:
         server.shell(
             name="Update roles, databases and slots", commands=apply, _if=written.did_change
         )
-    _exporter()
+    _exporter(context)
 
 
 @deploy("db-replica")
@@ -271,7 +281,7 @@ def replica() -> None:
             ),
         )
     systemd.service(name="Run the replica", service=unit, running=True, enabled=True)
-    _exporter()
+    _exporter(context)
 
 
 def make_clone_commands(data_dir: str, unit: str, upstream: str, slot: str) -> list[str]:
@@ -292,13 +302,21 @@ def make_clone_commands(data_dir: str, unit: str, upstream: str, slot: str) -> l
     ]
 
 
-def _exporter() -> None:
+def _exporter(context: DeployContext) -> None:
+    """postgres_exporter, with the heartbeat query, and the heartbeat writer itself.
+
+    The writer runs on every member of the chain and writes only on the one not in recovery,
+    so after a promotion the new primary keeps the heartbeat going by itself.
+    """
+    queries = files.put(
+        name="Heartbeat query of postgres_exporter",
+        src=as_file(make_exporter_queries()),
+        dest=EXPORTER_QUERIES_PATH,
+        mode="644",
+    )
     defaults = files.put(
         name="Configure postgres_exporter",
-        src=as_file(
-            'DATA_SOURCE_NAME="user=prometheus host=/run/postgresql dbname=postgres"\n'
-            f'ARGS="--web.listen-address=:{topology.POSTGRES_EXPORTER_PORT}"\n'
-        ),
+        src=as_file(make_exporter_defaults(topology.POSTGRES_EXPORTER_PORT)),
         dest="/etc/default/prometheus-postgres-exporter",
         mode="644",
     )
@@ -306,11 +324,32 @@ def _exporter() -> None:
         name="Restart postgres_exporter",
         service="prometheus-postgres-exporter.service",
         restarted=True,
-        _if=any_changed(defaults),
+        _if=any_changed(queries, defaults),
     )
     systemd.service(
         name="Run postgres_exporter",
         service="prometheus-postgres-exporter.service",
         running=True,
         enabled=True,
+    )
+    if context.wheelhouse is None:
+        host.noop("no wheelhouse: the heartbeat writer is left as it is")
+        return
+    venv = get_agent_venv(get_wheelhouse_digest(context.wheelhouse))
+    unit = files.put(
+        name="Heartbeat writer unit",
+        src=as_file(make_heartbeat_unit(f"{venv}/bin/egov")),
+        dest=f"/etc/systemd/system/{HEARTBEAT_UNIT}",
+        mode="644",
+    )
+    systemd.service(
+        name="Restart the heartbeat writer",
+        service=HEARTBEAT_UNIT,
+        running=True,
+        restarted=True,
+        daemon_reload=True,
+        _if=unit.did_change,
+    )
+    systemd.service(
+        name="Run the heartbeat writer", service=HEARTBEAT_UNIT, running=True, enabled=True
     )

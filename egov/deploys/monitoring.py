@@ -1,10 +1,16 @@
-"""The ``monitoring`` role: Prometheus, Alertmanager and the blackbox exporter, from Debian.
+"""The ``monitoring`` role: Prometheus, Alertmanager, the blackbox and egov exporters.
 
 The configurations come from ``egov.monitoring.prometheus_config``; the daemons' flags go in
 Debian's ``/etc/default/*`` files, which their units read as ``$ARGS``. A changed flag
 restarts a daemon; a changed configuration is checked with the daemon's own tool, then
 reloaded (SIGHUP via ``systemctl reload``), so Prometheus keeps its in-memory state and the
 Alertmanagers their silences.
+
+The egov alert rules (``egov.monitoring.rules``) go to ``/etc/prometheus/rules/egov.yml``,
+checked with ``promtool check rules`` before Prometheus reloads them. The egov exporter runs
+from the agent venv as ``egov-exporter.service`` (its own user, reading the state directory
+through the ``egov-state`` group), on the host's address, from a targets file derived from the
+inventory; deployed without a wheelhouse, the exporter is left as it is.
 
 Prometheus and Alertmanager listen on every address (the firewall lets only the monitoring
 hosts and control nodes in); the blackbox exporter listens on loopback, as only its own
@@ -16,21 +22,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
 
 from egov.deploys import topology
-from egov.deploys.context import get_context
+from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
+from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
 from egov.inventory.model import Estate, HostRef
-from egov.monitoring import prometheus_config
+from egov.monitoring import prometheus_config, rules
+from egov.monitoring.targets import make_targets
 
 RETENTION_TIME = "15d"
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml"
 BLACKBOX_CONFIG = "/etc/prometheus/blackbox.yml"
+RULES_FILE = f"{prometheus_config.RULES_DIRECTORY}/{rules.RULES_FILE_NAME}"
+TARGETS_FILE = "/etc/egov/monitoring-targets.json"
+STATE_DIR = "/var/lib/egov/state"
+STATE_GROUP = "egov-state"
+EXPORTER_USER = "egov-exporter"
+EXPORTER_UNIT = "egov-exporter.service"
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,20 @@ def make_blackbox_arguments() -> list[str]:
     ]
 
 
+def make_exporter_unit(context: DeployContext, egov: str) -> str:
+    """The egov exporter's unit: ``egov`` serving on the host's own address."""
+    return render(
+        "monitoring/egov-exporter.service.j2",
+        user=EXPORTER_USER,
+        state_group=STATE_GROUP,
+        state_dir=STATE_DIR,
+        egov=egov,
+        address=str(context.ref.host.address),
+        port=topology.EGOV_EXPORTER_PORT,
+        targets=TARGETS_FILE,
+    )
+
+
 def make_defaults_file(daemon: Daemon, arguments: list[str]) -> str:
     """The ``/etc/default`` file giving ``daemon`` its ``arguments``."""
     return render("monitoring/default.j2", title=daemon.title, arguments=arguments)
@@ -144,6 +174,68 @@ def monitoring() -> None:
             prometheus_config.build_prometheus_config(estate, ref), "prometheus"
         ),
     )
+    targets = make_targets(estate)
+    rules_file = files.put(
+        name="egov alert rules",
+        src=as_file(rules.render_rules(targets)),
+        dest=RULES_FILE,
+        mode="644",
+    )
+    server.shell(
+        name="Check the egov alert rules",
+        commands=[f"promtool check rules {RULES_FILE}"],
+        _if=rules_file.did_change,
+    )
+    systemd.service(
+        name="Reload Prometheus for the rules",
+        service=PROMETHEUS.unit,
+        reloaded=True,
+        _if=rules_file.did_change,
+    )
+    _exporter(context, targets.to_json())
+
+
+def _exporter(context: DeployContext, targets_json: str) -> None:
+    """Run the egov exporter from the agent venv, reading the state directory."""
+    if context.wheelhouse is None:
+        host.noop("no wheelhouse given: the egov exporter is left as it is")
+        return
+    venv = get_agent_venv(get_wheelhouse_digest(context.wheelhouse))
+    server.group(name="State group", group=STATE_GROUP, system=True)
+    server.group(name="Exporter group", group=EXPORTER_USER, system=True)
+    server.user(
+        name="Exporter user",
+        user=EXPORTER_USER,
+        group=EXPORTER_USER,
+        groups=[STATE_GROUP],
+        system=True,
+        shell="/usr/sbin/nologin",
+        home="/nonexistent",
+        ensure_home=False,
+    )
+    # setgid: records written below by any job inherit the group the exporter reads through
+    files.directory(
+        name="State directory", path=STATE_DIR, group=STATE_GROUP, mode="2750", recursive=False
+    )
+    files.directory(name="egov configuration directory", path="/etc/egov", mode="755")
+    targets = files.put(
+        name="Monitoring targets", src=as_file(targets_json), dest=TARGETS_FILE, mode="644"
+    )
+    unit = files.put(
+        name="egov exporter unit",
+        src=as_file(make_exporter_unit(context, f"{venv}/bin/egov")),
+        dest=f"/etc/systemd/system/{EXPORTER_UNIT}",
+        mode="644",
+    )
+    systemd.service(
+        name="Restart the egov exporter",
+        service=EXPORTER_UNIT,
+        running=True,
+        restarted=True,
+        daemon_reload=True,
+        _if=any_changed(targets, unit),
+    )
+    systemd.service(name="Run the egov exporter", service=EXPORTER_UNIT, running=True, enabled=True)
 
 
 def _run(daemon: Daemon, arguments: list[str], config_text: str) -> None:

@@ -287,7 +287,9 @@ def run_deploy(
         FAIL_PERCENT=0 if fail_fast else None,
         DIFF=True,
     )
-    state = State(inventory, config)
+    # Planning runs every operation's facts once more; only a dry run needs the plan (a real
+    # run reports what changed from the execution itself), as `pyinfra -y` does.
+    state = State(inventory, config, check_for_changes=dry_run)
     # Errors inside pyinfra's greenlets are reported per host below, not as raw tracebacks.
     gevent.get_hub().exception_stream = None
     tracker = _Tracker(progress)

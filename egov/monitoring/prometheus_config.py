@@ -37,6 +37,7 @@ HTTP_MODULE = "http_2xx"
 TCP_MODULE = "tcp_connect"
 NULL_RECEIVER = "null"
 PROBE_JOB_PREFIX = "probe-"
+EGOV_JOB = "egov"
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,9 @@ def build_prometheus_config(estate: Estate, monitoring_host: HostRef) -> dict[st
     """prometheus.yml for the Prometheus on ``monitoring_host``.
 
     Scrapes node_exporter everywhere, postgres_exporter on database hosts, every monitoring
-    host's Prometheus, Alertmanager and egov exporter, its own blackbox exporter, and probes
-    every service at every site's entrypoint. Alerts go to every Alertmanager; rules load from
-    ``RULE_FILES_GLOB``.
+    host's Prometheus, Alertmanager and egov exporter (job ``egov``), its own blackbox
+    exporter, and probes every service at every site's entrypoint. Alerts go to every
+    Alertmanager; rules load from ``RULE_FILES_GLOB``.
     """
     monitoring = get_monitoring_hosts(estate)
     probes = make_probes(estate)
@@ -192,6 +193,9 @@ def build_prometheus_config(estate: Estate, monitoring_host: HostRef) -> dict[st
             ),
             _job("prometheus", monitoring, topology.PROMETHEUS_PORT),
             _job("alertmanager", monitoring, topology.ALERTMANAGER_PORT),
+            # The egov exporters' own labels (``site`` of the data, ``repository``) must win
+            # over the target's ``site`` (the monitoring host's); ``host`` stays the target's.
+            {**_job(EGOV_JOB, monitoring, topology.EGOV_EXPORTER_PORT), "honor_labels": True},
             {
                 "job_name": "blackbox",
                 "static_configs": [

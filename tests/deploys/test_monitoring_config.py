@@ -351,3 +351,32 @@ def test_blackbox_modules_probe_for_real(lab: Estate, tmp_path: Path, health_ser
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_egov_exporters_are_scraped_keeping_their_own_site_label(lab: Estate) -> None:
+    configuration = prometheus_yaml(lab, "site2/mon-01")
+    egov = job(configuration, "egov")
+    assert targets(egov) == ["10.213.1.40:9640", "10.213.3.40:9640"]
+    assert egov["honor_labels"] is True
+
+
+def test_monitoring_role_checks_the_rules_then_reloads(estate: Estate) -> None:
+    names, _ = plan_deploy(estate, monitoring_hosts(estate)[0], monitoring.monitoring)
+    position = names.index("monitoring | egov alert rules")
+    assert names[position + 1 : position + 3] == [
+        "monitoring | Check the egov alert rules",
+        "monitoring | Reload Prometheus for the rules",
+    ]
+
+
+def test_exporter_unit_serves_on_the_hosts_address_from_the_agent(lab: Estate) -> None:
+    from egov.deploys.context import DeployContext
+
+    unit = monitoring.make_exporter_unit(
+        DeployContext(lab, host(lab, "primary/mon-01"), None), "/opt/egov/venv-0123/bin/egov"
+    )
+    assert (
+        "ExecStart=/opt/egov/venv-0123/bin/egov monitor exporter --address 10.213.1.40 "
+        "--port 9640 --state-dir /var/lib/egov/state --targets /etc/egov/monitoring-targets.json"
+    ) in unit
+    assert "SupplementaryGroups=egov-state" in unit

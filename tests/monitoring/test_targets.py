@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from egov.inventory.model import Estate
+from egov.monitoring.targets import MonitoringTargets, load_targets, make_targets
+
+
+def test_file_backups_are_held_to_the_files_rpo(lab_targets: MonitoringTargets) -> None:
+    files = next(target for target in lab_targets.datasets if target.dataset == "files")
+    assert files.backup_target_seconds == 300  # rpo 5m, schedule 5m + 0s
+    assert files.hosts == ("primary-store-01",)
+    assert files.repositories == ("primary", "vnpt", "site2")
+
+
+def test_database_dumps_are_held_to_their_schedule_when_replication_meets_the_rpo(
+    lab_targets: MonitoringTargets,
+) -> None:
+    databases = next(target for target in lab_targets.datasets if target.dataset == "databases")
+    assert databases.backup_target_seconds == 86400 + 300  # 24h + 5m delay, not the 5s RPO
+
+
+def test_a_dataset_on_every_host_is_one_target_per_site(lab_targets: MonitoringTargets) -> None:
+    etc = [target for target in lab_targets.datasets if target.dataset == "etc"]
+    assert [target.site for target in etc] == ["primary", "vnpt", "site2"]
+    assert "site2-db-01" in etc[2].hosts
+
+
+def test_replicas_carry_the_tightest_rpo_of_their_databases(
+    lab_targets: MonitoringTargets,
+) -> None:
+    assert {(r.host, r.lag_target_seconds) for r in lab_targets.replicas} == {
+        ("primary-db-02", 5.0),
+        ("site2-db-01", 5.0),
+    }
+    assert lab_targets.database_hosts == ("primary-db-01",)
+    assert lab_targets.monitoring_hosts == ("primary-mon-01", "site2-mon-01")
+
+
+def test_capacity_and_the_lab_flag_come_from_the_inventory(
+    lab_targets: MonitoringTargets,
+) -> None:
+    primary = next(site for site in lab_targets.sites if site.site == "primary")
+    assert primary.storage_capacity_bytes == 142.8e12
+    assert lab_targets.is_lab
+
+
+def test_targets_survive_their_json_file(lab: Estate, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "targets.json"
+    path.write_text(make_targets(lab).to_json(), encoding="utf-8")
+    assert load_targets(path) == make_targets(lab)
