@@ -89,12 +89,13 @@ EXPECTED_UNITS = {
     "base": ["ssh", "chrony", "nftables", "prometheus-node-exporter"],
     "lb": ["nginx"],
     "app": ["egov-canary"],
-    "db": ["postgresql@15-main", "prometheus-postgres-exporter"],
-    "db-replica": ["postgresql@15-main", "prometheus-postgres-exporter"],
+    "db": ["postgresql@15-main", "prometheus-postgres-exporter", "egov-heartbeat"],
+    "db-replica": ["postgresql@15-main", "prometheus-postgres-exporter", "egov-heartbeat"],
     "monitoring": [
         "prometheus",
         "prometheus-alertmanager",
         "prometheus-blackbox-exporter",
+        "egov-exporter",
     ],
 }
 # TCP ports each role listens on beyond loopback; anything else listening is a finding.
@@ -106,7 +107,7 @@ EXPECTED_PORTS = {
     "db-replica": {5432, 9187},
     "storage": {8000},
     "objectstore": {9000},
-    "monitoring": {9090, 9093, 9094, 9115},
+    "monitoring": {9090, 9093, 9094, 9640},
 }
 
 

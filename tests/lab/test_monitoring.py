@@ -1,0 +1,108 @@
+"""Monitoring on the lab: both Prometheus servers, the egov exporter, alerts that fire and resolve."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+
+from egov.inventory import load_estate
+from tests.lab.conftest import Lab
+from tests.lab.test_deploy import INVENTORY
+
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
+
+MONITORING_HOSTS = ("primary-mon-01", "site2-mon-01")
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (lab address)
+        return json.loads(response.read())
+
+
+def _query(lab: Lab, machine: str, expression: str) -> list[dict[str, Any]]:
+    address = lab.address(machine)
+    query = urllib.parse.urlencode({"query": expression})
+    result: list[dict[str, Any]] = _get(f"http://{address}:9090/api/v1/query?{query}")["data"][
+        "result"
+    ]
+    return result
+
+
+def _wait(check: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not seen within {seconds:.0f} s"
+        time.sleep(5)
+
+
+def test_both_prometheus_servers_see_the_egov_metrics_of_every_dataset(lab: Lab) -> None:
+    estate = load_estate(INVENTORY).estate
+    datasets = set(estate.backup.datasets)
+    for machine in MONITORING_HOSTS:
+
+        def seen(machine: str = machine) -> bool:
+            series = _query(lab, machine, "dr_backup_rpo_target_seconds")
+            return {s["metric"].get("dataset") for s in series} >= datasets
+
+        _wait(seen, 120, f"egov metrics on {machine}")
+        up = _query(lab, machine, 'up{job="egov"}')
+        assert len(up) == 2 and all(s["value"][1] == "1" for s in up), up
+
+
+def test_heartbeat_gives_true_replication_lag_on_every_replica(lab: Lab) -> None:
+    def lagging_replicas() -> set[str]:
+        series = _query(lab, "primary-mon-01", "dr_postgres_replication_lag_seconds < 30")
+        return {s["metric"].get("host", "") for s in series}
+
+    _wait(
+        lambda: {"primary-db-02", "site2-db-01"} <= lagging_replicas(),
+        120,
+        "heartbeat lag below 30 s on both replicas",
+    )
+
+
+def _firing(lab: Lab, machine: str, alert: str, host: str) -> bool:
+    alerts = _get(f"http://{lab.address(machine)}:9090/api/v1/alerts")["data"]["alerts"]
+    return any(
+        a["labels"].get("alertname") == alert
+        and a["labels"].get("host") == host
+        and a["state"] == "firing"
+        for a in alerts
+    )
+
+
+def _in_alertmanager(lab: Lab, machine: str, alert: str, host: str) -> bool:
+    alerts = _get(f"http://{lab.address(machine)}:9093/api/v2/alerts?active=true")
+    return any(
+        a["labels"].get("alertname") == alert and a["labels"].get("host") == host for a in alerts
+    )
+
+
+def test_powering_off_the_store_host_fires_host_down_and_it_resolves(lab: Lab) -> None:
+    machine = "primary-store-01"
+    lab.api.power_off_host(lab.spec, machine)
+    try:
+        for monitor in MONITORING_HOSTS:
+            _wait(
+                lambda m=monitor: _firing(lab, m, "HostDown", machine),
+                180,
+                f"HostDown on {monitor}",
+            )
+        _wait(
+            lambda: _in_alertmanager(lab, "site2-mon-01", "HostDown", machine),
+            120,
+            "HostDown in site 2's Alertmanager",
+        )
+    finally:
+        lab.api.power_on_host(lab.spec, machine)
+    for monitor in MONITORING_HOSTS:
+        _wait(
+            lambda m=monitor: not _firing(lab, m, "HostDown", machine),
+            180,
+            f"HostDown resolved on {monitor}",
+        )
