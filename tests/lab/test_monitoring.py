@@ -1,4 +1,4 @@
-"""Monitoring on the lab: both Prometheus servers, the egov exporter, alerts that fire and resolve."""
+"""Monitoring on the lab: the egov exporter on both Prometheus servers, alerts that resolve."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MONITORING_HOSTS = ("primary-mon-01", "site2-mon-01")
 
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (lab address)
+    with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
 
 
