@@ -8,12 +8,16 @@ Tests that inject faults restore them in ``finally`` so the next test starts fro
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -77,3 +81,43 @@ def lab() -> Iterator[Lab]:
     finally:
         if not was_up:
             api.lab_down(spec, purge=True)
+
+
+INVENTORY = LAB_INVENTORY
+EGOV = str(Path(sys.executable).parent / "egov")
+
+
+@dataclass
+class DeployRun:
+    """One `egov deploy` run: its exit code, JSON report and wall time."""
+
+    code: int
+    report: dict[str, Any]
+    seconds: float
+    stderr: str
+
+
+def deploy(*arguments: str, timeout: float = 1500) -> DeployRun:
+    """Run the egov console script's deploy with ``arguments`` and its JSON report."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [EGOV, "deploy", "-i", str(INVENTORY), "--output", "json", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        report = {}
+    return DeployRun(result.returncode, report, time.monotonic() - started, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def deployed(lab: Lab) -> Iterator[tuple[DeployRun, DeployRun]]:
+    """The whole lab deployed twice: the first run and the (no-op) second."""
+    first = deploy()
+    assert first.code == 0, first.stderr[-3000:] + json.dumps(first.report)[-3000:]
+    second = deploy()
+    yield first, second

@@ -7,15 +7,12 @@ sysadmin runs it); every check looks at the hosts themselves, not at the deploy'
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,49 +21,11 @@ import pytest
 
 from egov.cli import run
 from egov.deploys import render
-from tests.lab.conftest import Lab
+from tests.lab.conftest import INVENTORY, DeployRun, Lab, deploy
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-INVENTORY = ROOT / "inventory" / "lab.yaml"
-EGOV = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "egov")
-
-
-@dataclass
-class DeployRun:
-    """One `egov deploy` run: its exit code, JSON report and wall time."""
-
-    code: int
-    report: dict[str, Any]
-    seconds: float
-    stderr: str
-
-
-def deploy(*arguments: str, timeout: float = 1500) -> DeployRun:
-    """Run the egov console script's deploy with ``arguments`` and its JSON report."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [EGOV, "deploy", "-i", str(INVENTORY), "--output", "json", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        report = {}
-    return DeployRun(result.returncode, report, time.monotonic() - started, result.stderr)
-
-
-@pytest.fixture(scope="session")
-def deployed(lab: Lab) -> Iterator[tuple[DeployRun, DeployRun]]:
-    """The whole lab deployed twice: the first run and the (no-op) second."""
-    first = deploy()
-    assert first.code == 0, first.stderr[-3000:] + json.dumps(first.report)[-3000:]
-    second = deploy()
-    yield first, second
 
 
 def _by_host(run: DeployRun) -> dict[str, dict[str, Any]]:

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from egov.inventory import load_estate
-from tests.lab.conftest import Lab
-from tests.lab.test_deploy import INVENTORY
+from tests.lab.conftest import INVENTORY, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
