@@ -17,12 +17,17 @@ SYSTEM_PACKAGES := python3-venv systemd-container debootstrap util-linux nftable
 
 .PHONY: demo test lint unit lab-test system-packages install clean
 
-# The main job on the lab: bring it up, deploy every host, show the recap and the lab.
+# The main job on the lab: bring it up, deploy every host, then the estate's health.
 demo: install
 	$(BIN)/egov inventory validate -i $(INVENTORY)
 	$(BIN)/egov lab up -i $(INVENTORY)
 	$(BIN)/egov deploy -i $(INVENTORY)
-	$(BIN)/egov lab status -i $(INVENTORY)
+	$(BIN)/egov monitor dashboards -i $(INVENTORY) build/dashboards
+	@echo "→ waiting 30 s for the first scrapes"; sleep 30
+	$(BIN)/egov monitor status -i $(INVENTORY)
+	@echo
+	@echo "On each site's monitoring host: Prometheus :9090, Alertmanager :9093,"
+	@echo "egov metrics :9640/metrics. Grafana dashboards and provisioning: build/dashboards/"
 
 test: install lint unit lab-test
 

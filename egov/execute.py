@@ -7,9 +7,13 @@ in argv, so the argv in the error is safe to show.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from egov.errors import CommandFailed
 
@@ -52,3 +56,82 @@ def run_command(
     if check and result.returncode != 0:
         raise CommandFailed(argv, result.returncode, (result.stderr or "")[-STDERR_TAIL_CHARS:])
     return result
+
+
+def run_pipeline(
+    producer: Sequence[str],
+    consumer: Sequence[str],
+    *,
+    producer_environment: Mapping[str, str] | None = None,
+    consumer_environment: Mapping[str, str] | None = None,
+    on_chunk: Callable[[bytes], None] | None = None,
+    chunk_bytes: int = 1 << 20,
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """Stream ``producer``'s stdout into ``consumer``'s stdin, nothing on disk in between.
+
+    Each side gets its own environment, so a secret meant for the consumer (restic) never
+    reaches the producer (pg_dump, run as another user). The stream passes through this
+    process so that ``on_chunk`` can see it (a checksum of a database dump as it is backed
+    up). Returns both completed processes (stdout of the producer is empty); never raises
+    for a non-zero exit: the caller judges both codes.
+    """
+    with tempfile.TemporaryFile() as producer_errors:
+        try:
+            source = subprocess.Popen(
+                list(producer),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=producer_errors,
+                env=dict(producer_environment) if producer_environment is not None else None,
+            )
+        except FileNotFoundError as error:
+            raise CommandFailed(producer, 127, str(error)) from None
+        try:
+            sink = subprocess.Popen(
+                list(consumer),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(consumer_environment) if consumer_environment is not None else None,
+            )
+        except FileNotFoundError as error:
+            source.kill()
+            source.wait()
+            raise CommandFailed(consumer, 127, str(error)) from None
+        sink_output: dict[str, bytes] = {}
+
+        def drain(name: str, stream: IO[bytes] | None) -> None:
+            sink_output[name] = stream.read() if stream is not None else b""
+
+        readers = [
+            threading.Thread(target=drain, args=("stdout", sink.stdout), daemon=True),
+            threading.Thread(target=drain, args=("stderr", sink.stderr), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        assert source.stdout is not None and sink.stdin is not None
+        try:
+            while chunk := source.stdout.read(chunk_bytes):
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                sink.stdin.write(chunk)
+        except BrokenPipeError:
+            source.kill()
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                sink.stdin.close()
+        source_code = source.wait()
+        sink_code = sink.wait()
+        for reader in readers:
+            reader.join()
+        producer_errors.seek(0)
+        producer_stderr = producer_errors.read()[-STDERR_TAIL_CHARS:].decode(errors="replace")
+    return (
+        subprocess.CompletedProcess(list(producer), source_code, "", producer_stderr),
+        subprocess.CompletedProcess(
+            list(consumer),
+            sink_code,
+            sink_output.get("stdout", b"").decode(errors="replace"),
+            sink_output.get("stderr", b"").decode(errors="replace"),
+        ),
+    )

@@ -27,6 +27,8 @@ PACKAGES_BY_ROLE = MappingProxyType(
         "storage": ("rclone", "apache2-utils"),
         "objectstore": (),
         "monitoring": (
+            # restore tests of database dumps load them into a throwaway cluster here
+            "postgresql-15",
             "prometheus",
             "prometheus-alertmanager",
             "prometheus-blackbox-exporter",

@@ -11,7 +11,16 @@ egov/deploys/site.py`` runs the same code through the plain pyinfra CLI.
 
 from __future__ import annotations
 
-from egov.deploys import app, base, database, loadbalancer, monitoring, objectstore, storage
+from egov.deploys import (
+    app,
+    backup,
+    base,
+    database,
+    loadbalancer,
+    monitoring,
+    objectstore,
+    storage,
+)
 from egov.deploys.context import get_context
 
 
@@ -33,6 +42,7 @@ def apply_roles() -> None:
         loadbalancer.loadbalancer()
     if "monitoring" in roles:
         monitoring.monitoring()
+    backup.backup()  # every host: its datasets' timers, and the jobs of repository hosts
 
 
 if __name__ in {"builtins", "__main__"}:

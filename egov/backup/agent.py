@@ -1,0 +1,350 @@
+"""``egov agent backup``: back up this host's datasets, one record and metric file each.
+
+For each job: take the dataset's lock (``flock``; a second run of the same dataset fails at
+once instead of queueing behind a night-long one), make sure the repository exists, back up,
+store the manifest beside the snapshot, then write the ``BackupRecord`` and the textfile
+metrics, whether the run succeeded or not. Network failures are retried with exponential
+backoff (the repository is on another host or site); a lock failure first runs ``restic
+unlock``, which removes only stale locks, so a live run at the other end is never broken.
+Any other failure is final: retrying a wrong password or a full disk only delays the alert.
+One dataset failing does not stop the others.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from egov.backup.agentconfig import AgentConfig
+from egov.backup.datasets import (
+    BackupJob,
+    make_dump_command,
+    make_dump_filename,
+    make_manifest_tags,
+)
+from egov.backup.manifest import (
+    Manifest,
+    ManifestEntry,
+    dump_manifest,
+    load_manifest,
+    make_manifest,
+    make_manifest_filename,
+    save_manifest,
+)
+from egov.backup.metrics import write_backup_metrics
+from egov.backup.repositories import (
+    DEFAULT_CACHE_DIR,
+    RepositoryConfig,
+    ensure_repository,
+    open_repository,
+)
+from egov.backup.restic import (
+    BackupSummary,
+    Outcome,
+    make_backup_command,
+    make_stdin_backup_command,
+    make_unlock_command,
+    parse_backup_summary,
+)
+from egov.backup.runner import Restic, ResticResult
+from egov.errors import BackupError, EgovError, InputError
+from egov.inventory.backup import DatasetKind
+from egov.records import BackupRecord, Result, get_state_dir, read_record, write_record
+
+RETRY_OUTCOMES = (Outcome.NETWORK, Outcome.LOCKED)
+MESSAGE_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Where the agent keeps things and how it retries; tests shorten the backoff."""
+
+    state_dir: Path = field(default_factory=get_state_dir)
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    textfile_directory: Path | None = None
+    attempts: int = 4
+    backoff_seconds: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+    dump_user: str = "postgres"
+    #: extra environment of pg_dump (PGHOST for a cluster on a non-default socket)
+    dump_environment: dict[str, str] = field(default_factory=dict)
+    #: a bound on each restic call; None on hosts (a first backup may take a night)
+    timeout_seconds: float | None = None
+
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+@contextmanager
+def hold_dataset_lock(state_dir: Path, dataset: str) -> Iterator[None]:
+    """Hold ``<state>/locks/<dataset>.lock``; raise BackupError when another run holds it.
+
+    ``flock`` dies with its process, so a killed run never leaves a lock behind.
+    """
+    directory = state_dir / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / f"{dataset}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"dataset {dataset} is already being backed up on this host",
+                "wait for the running backup to finish",
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def get_backoff_seconds(attempt: int, base_seconds: float) -> float:
+    """Seconds to wait before attempt ``attempt`` (2, 3, …): base, 2×base, 4×base, …"""
+    return float(base_seconds * 2.0 ** max(attempt - 2, 0))
+
+
+def run_with_retries(
+    restic: Restic,
+    attempt_once: Callable[[], ResticResult],
+    settings: AgentSettings,
+    progress: Progress = _silent,
+) -> ResticResult:
+    """Run ``attempt_once`` until it succeeds, fails for good or the attempts are spent."""
+    result = attempt_once()
+    for attempt in range(2, settings.attempts + 1):
+        if result.outcome not in RETRY_OUTCOMES:
+            break
+        if result.outcome is Outcome.LOCKED:
+            restic.run(make_unlock_command())
+        delay = get_backoff_seconds(attempt, settings.backoff_seconds)
+        progress(f"{result.outcome.value}: retrying in {delay:.0f} s (attempt {attempt})")
+        settings.sleep(delay)
+        result = attempt_once()
+    return result
+
+
+def _backup_files(
+    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress
+) -> tuple[BackupSummary, Manifest]:
+    manifest_path = settings.state_dir / "manifests" / f"{job.dataset}.json"
+    previous = load_manifest(manifest_path)
+    started = settings.clock()
+    holder: dict[str, Manifest] = {}
+
+    def compute() -> None:
+        holder["manifest"] = make_manifest(
+            job.dataset, job.host, job.paths, job.exclude, started, previous
+        )
+
+    # Hashing runs beside restic: both mostly wait on the disk, and unchanged files cost
+    # only a stat each, so the manifest adds little to the backup's wall time.
+    worker = threading.Thread(target=compute, daemon=True)
+    worker.start()
+    argv = make_backup_command(job.paths, job.host, job.tags, job.exclude)
+    result = run_with_retries(restic, lambda: restic.run(argv), settings, progress)
+    worker.join()
+    restic.check(result, f"backup of {job.dataset}", allow_partial=True)
+    summary = parse_backup_summary(result.stdout)
+    if summary is None or summary.snapshot_id is None:
+        raise BackupError(f"backup of {job.dataset}: restic printed no snapshot id")
+    manifest = holder.get("manifest") or Manifest(
+        dataset=job.dataset, host=job.host, created_at=started
+    )
+    save_manifest(manifest, manifest_path)
+    if result.outcome is Outcome.PARTIAL:
+        raise BackupError(
+            f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} is incomplete, some "
+            f"files could not be read: {result.stderr_tail}",
+            "fix the permissions or exclude the files named above",
+        )
+    return summary, manifest
+
+
+def _backup_databases(
+    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress
+) -> tuple[BackupSummary, Manifest]:
+    manifest = Manifest(dataset=job.dataset, host=job.host, created_at=settings.clock())
+    totals = BackupSummary()
+    for database in job.databases:
+        progress(f"dumping database {database}")
+        tags = [*job.tags, f"database:{database}"]
+        argv = make_stdin_backup_command(make_dump_filename(database), job.host, tags)
+        digest: dict[str, object] = {}
+
+        def attempt(
+            database: str = database,
+            argv: tuple[str, ...] = argv,
+            digest: dict[str, object] = digest,
+        ) -> ResticResult:
+            hasher = hashlib.sha256()
+            size = [0]
+
+            def observe(chunk: bytes) -> None:
+                hasher.update(chunk)
+                size[0] += len(chunk)
+
+            dump, stored = restic.run_from(
+                make_dump_command(database, settings.dump_user),
+                argv,
+                {
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "LC_ALL": "C.UTF-8",
+                    **settings.dump_environment,
+                },
+                observe,
+            )
+            if dump.returncode != 0:
+                raise BackupError(
+                    f"pg_dump of database {database} failed (exit {dump.returncode}): "
+                    f"{dump.stderr_tail}; no snapshot kept from a broken dump"
+                    + (" (restic stored the partial stream)" if stored.returncode == 0 else ""),
+                    "check that the database exists and PostgreSQL runs on this host",
+                )
+            digest.update(sha256=hasher.hexdigest(), size=size[0])
+            return stored
+
+        result = run_with_retries(restic, attempt, settings, progress)
+        restic.check(result, f"backup of database {database}")
+        summary = parse_backup_summary(result.stdout)
+        if summary is None or summary.snapshot_id is None:
+            raise BackupError(f"backup of database {database}: restic printed no snapshot id")
+        manifest.files[f"/{make_dump_filename(database)}"] = ManifestEntry(
+            size=int(str(digest["size"])), sha256=str(digest["sha256"])
+        )
+        totals = BackupSummary(
+            snapshot_id=summary.snapshot_id,
+            data_added=totals.data_added + summary.data_added,
+            total_files_processed=totals.total_files_processed + 1,
+            total_bytes_processed=totals.total_bytes_processed + summary.total_bytes_processed,
+        )
+    return totals, manifest
+
+
+def _store_manifest(restic: Restic, job: BackupJob, manifest: Manifest, snapshot_id: str) -> None:
+    stored = manifest.model_copy(update={"snapshot_id": snapshot_id})
+    argv = make_stdin_backup_command(
+        make_manifest_filename(snapshot_id), job.host, make_manifest_tags(job.dataset, job.site)
+    )
+    result = restic.run(argv, input_text=dump_manifest(stored))
+    restic.check(result, f"storing the manifest of {job.dataset}")
+
+
+def run_backup_job(
+    job: BackupJob,
+    repository: RepositoryConfig,
+    settings: AgentSettings,
+    progress: Progress = _silent,
+) -> BackupRecord:
+    """Back up one dataset and record the result (success or failure) with its metrics.
+
+    Raise BackupError only when the dataset is already being backed up (nothing recorded).
+    """
+    with hold_dataset_lock(settings.state_dir, job.dataset):
+        previous = read_record(BackupRecord, f"{job.dataset}@{job.host}", settings.state_dir)
+        started = settings.clock()
+        error = ""
+        summary: BackupSummary | None = None
+        try:
+            with open_repository(
+                repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+            ) as restic:
+                ensure_repository(restic)
+                backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
+                summary, manifest = backup(restic, job, settings, progress)
+                if summary.snapshot_id is not None:
+                    _store_manifest(restic, job, manifest, summary.snapshot_id)
+        except EgovError as failure:
+            error = failure.message[:MESSAGE_CHARS]
+        finished = settings.clock()
+        record = _make_record(job, previous, started, finished, summary, error)
+        write_record(record, settings.state_dir)
+        if settings.textfile_directory is not None:
+            write_backup_metrics([record], settings.textfile_directory, job.dataset)
+        return record
+
+
+def _make_record(
+    job: BackupJob,
+    previous: BackupRecord | None,
+    started: float,
+    finished: float,
+    summary: BackupSummary | None,
+    error: str,
+) -> BackupRecord:
+    ok = not error and summary is not None
+    last_success_at = finished if ok else (previous.last_success_at if previous else None)
+    last_snapshot = previous.last_success_snapshot_time if previous else None
+    return BackupRecord(
+        dataset=job.dataset,
+        host=job.host,
+        site=job.site,
+        repository=job.repository,
+        started_at=started,
+        finished_at=finished,
+        result=Result.SUCCESS if ok else Result.FAILURE,
+        error=error,
+        snapshot_id=summary.snapshot_id if ok and summary else None,
+        snapshot_time=started if ok else None,
+        bytes_added=summary.data_added if ok and summary else 0,
+        bytes_processed=summary.total_bytes_processed if ok and summary else 0,
+        files_processed=summary.total_files_processed if ok and summary else 0,
+        last_success_at=last_success_at,
+        last_success_snapshot_time=started if ok else last_snapshot,
+    )
+
+
+def select_jobs(config: AgentConfig, dataset: str | None) -> list[BackupJob]:
+    """The jobs to run; raise InputError naming the datasets when ``dataset`` is not one."""
+    if dataset is None:
+        return list(config.jobs)
+    jobs = [job for job in config.jobs if job.dataset == dataset]
+    if not jobs:
+        known = ", ".join(job.dataset for job in config.jobs) or "none"
+        raise InputError(
+            f"--dataset {dataset}: host {config.host} backs up no such dataset",
+            f"datasets of this host: {known}",
+        )
+    return jobs
+
+
+def run_agent_backup(
+    config: AgentConfig,
+    settings: AgentSettings,
+    dataset: str | None = None,
+    progress: Progress = _silent,
+) -> list[BackupRecord]:
+    """Run every job of the host (or one dataset); each failure is recorded, none stops
+    the others. Raise BackupError at the end when any failed, naming them."""
+    records = []
+    failures = []
+    for job in select_jobs(config, dataset):
+        progress(f"backing up {job.dataset} to {job.repository}")
+        repository = config.repositories.get(job.repository)
+        if repository is None:
+            raise InputError(f"agent configuration has no repository {job.repository}")
+        try:
+            record = run_backup_job(job, repository, settings, progress)
+        except BackupError as busy:
+            failures.append(f"{job.dataset}: {busy.message}")
+            continue
+        records.append(record)
+        if record.result is Result.FAILURE:
+            failures.append(f"{job.dataset}: {record.error}")
+    if failures:
+        raise BackupError(
+            f"{len(failures)} of {len(config.jobs if dataset is None else records) or 1} "
+            "backups failed:\n" + "\n".join(failures),
+            "the records and metrics say the same; rerun with egov agent backup --dataset X",
+        )
+    return records

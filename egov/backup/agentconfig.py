@@ -1,0 +1,131 @@
+"""/etc/egov/agent.json: what the agent on one host needs, derived from the estate.
+
+Hosts have no inventory; the deploy serialises ``make_agent_config(estate, ref)`` there.
+It holds no secret: repositories name secret *files* under /etc/egov/secrets, which the
+deploy writes separately (compared by digest, never diffed). Example::
+
+    {"estate": "camau", "site": "primary", "host": "primary-db-01",
+     "jobs": [{"dataset": "databases", "kind": "postgres", "databases": ["portal"], ...}],
+     "repositories": {"primary": {"kind": "rest", "location": "rest:http://10.213.1.14:8000/",
+                                  "password": "file:/etc/egov/secrets/restic-primary", ...}},
+     "replication": [], "retention": [], "verify_days": 30}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from egov.backup.datasets import BackupJob, make_host_jobs
+from egov.backup.repositories import AccessKind, RepositoryConfig, make_repository_config
+from egov.errors import InputError
+from egov.inventory.backup import RepositoryKind, Retention
+from egov.inventory.model import Estate, HostRef
+
+AGENT_CONFIG_PATH = Path("/etc/egov/agent.json")
+SECRET_DIRECTORY = "/etc/egov/secrets"  # noqa: S105 (a directory)
+TEXTFILE_DIRECTORY = "/var/lib/prometheus/node-exporter"
+REPOSITORY_ROOT = "/srv/restic"
+
+
+class AgentConfig(BaseModel):
+    """Everything ``egov agent backup|replicate|retention|verify`` reads on a host."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    estate: str
+    site: str
+    host: str = Field(description="Qualified host name (restic --host).")
+    jobs: list[BackupJob] = Field(default_factory=list)
+    repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
+    replication: list[str] = Field(
+        default_factory=list, description="Set on the host that runs replication: the order."
+    )
+    retention: list[str] = Field(
+        default_factory=list, description="Repositories whose retention runs on this host."
+    )
+    retention_policy: Retention = Field(default_factory=Retention)
+    verify_days: int = 30
+    textfile_directory: str = TEXTFILE_DIRECTORY
+
+    @classmethod
+    def load(cls, path: Path = AGENT_CONFIG_PATH) -> AgentConfig:
+        """Read and validate the file; raise InputError naming the file and the problem."""
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputError(
+                f"{path}: cannot read the agent configuration: {error.strerror}",
+                "run `egov deploy` for this host (it writes the file)",
+            ) from None
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "(top)"
+            raise InputError(
+                f"{path}: {where}: {first['msg']}",
+                "the file is written by `egov deploy`; redeploy rather than edit it",
+            ) from None
+
+
+def get_replication_host(estate: Estate) -> HostRef | None:
+    """The host that replicates and refreshes the catalogs: the primary's monitoring host."""
+    hosts = [
+        ref
+        for ref in estate.iter_hosts()
+        if ref.site == estate.primary_site and "monitoring" in ref.host.roles
+    ]
+    return hosts[0] if hosts else None
+
+
+def make_local_repository_config(estate: Estate, name: str) -> RepositoryConfig:
+    """A REST repository as its own store host reaches it: the directory, no network.
+
+    Retention runs as the repository's system user (``egov-retention@<name>.service``),
+    which cannot read /etc/egov/secrets: systemd hands it the password (LoadCredential)
+    under its credentials directory, whose path is fixed by the unit's name.
+    """
+    remote = make_repository_config(estate, name, SECRET_DIRECTORY)
+    credential = f"file:/run/credentials/egov-retention@{name}.service/restic-password"
+    return remote.model_copy(
+        update={
+            "kind": AccessKind.LOCAL,
+            "location": f"{REPOSITORY_ROOT}/{name}",
+            "password": credential,
+            "rest_password": None,
+        }
+    )
+
+
+def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
+    """The agent configuration of ``ref`` (pure: the deploy only serialises it)."""
+    jobs = make_host_jobs(estate, ref)
+    names = {job.repository for job in jobs}
+    replication: list[str] = []
+    replication_host = get_replication_host(estate)
+    if replication_host is not None and replication_host == ref:
+        replication = list(estate.backup.replication)
+        names |= set(replication)
+    repositories = {
+        name: make_repository_config(estate, name, SECRET_DIRECTORY) for name in sorted(names)
+    }
+    retention = [
+        name
+        for name, repository in estate.backup.repositories.items()
+        if repository.kind is RepositoryKind.REST
+        and repository.site == ref.site
+        and repository.host == ref.name
+    ]
+    for name in retention:
+        repositories[f"{name}@local"] = make_local_repository_config(estate, name)
+    return AgentConfig(
+        estate=estate.name,
+        site=ref.site,
+        host=ref.qualified_name,
+        jobs=jobs,
+        repositories=repositories,
+        replication=replication,
+        retention=retention,
+        retention_policy=estate.backup.retention,
+        verify_days=estate.backup.verify_days,
+    )

@@ -1,0 +1,180 @@
+"""What ``egov backup`` does from the control node: choose hosts, reach them, read state.
+
+Running a backup "now" on a host starts its systemd unit over SSH (``systemctl start
+--wait egov-backup@<dataset>.service``): the run then holds the same lock, writes the same
+record and metrics and logs to the same journal as the nightly one. Restores and snapshot
+listings run restic here against the repository with the inventory's secrets.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from egov.backup.agent import AgentSettings
+from egov.backup.datasets import make_host_jobs
+from egov.backup.manifest import compare_manifest
+from egov.backup.repositories import RepositoryConfig, make_repository_config, open_repository
+from egov.backup.restic import (
+    EGOV_TAG,
+    Snapshot,
+    make_restore_command,
+    make_snapshots_command,
+    parse_snapshots,
+)
+from egov.backup.restoretest import find_manifest
+from egov.backup.status import DatasetStatus, make_status
+from egov.errors import BackupError, InputError
+from egov.inventory.model import Estate, HostRef
+from egov.records import (
+    BackupRecord,
+    CatalogRecord,
+    RestoreTestRecord,
+    VerificationRecord,
+    read_records,
+)
+
+SSH_CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """One dataset to back up now on one host."""
+
+    ref: HostRef
+    dataset: str
+
+    @property
+    def unit(self) -> str:
+        """``egov-backup@etc.service``."""
+        return f"egov-backup@{self.dataset}.service"
+
+
+def make_run_targets(
+    estate: Estate, dataset: str | None, host: str | None, site: str | None
+) -> list[RunTarget]:
+    """Host × dataset pairs matching the filters; raise InputError on an unknown name."""
+    if dataset is not None and dataset not in estate.backup.datasets:
+        raise InputError(
+            f"--dataset {dataset}: no such dataset",
+            f"datasets: {', '.join(estate.backup.datasets) or 'none'}",
+        )
+    if site is not None and site not in estate.sites:
+        raise InputError(f"--site {site}: no such site", f"sites: {', '.join(estate.sites)}")
+    refs = list(estate.iter_hosts())
+    if host is not None:
+        site_name, _, name = host.rpartition("/")
+        refs = [
+            ref for ref in refs if ref.name == name and (not site_name or ref.site == site_name)
+        ]
+        if not refs:
+            raise InputError(f"--host {host}: no such host", "write it as site/host or host")
+    targets = [
+        RunTarget(ref, job.dataset)
+        for ref in refs
+        if site is None or ref.site == site
+        for job in make_host_jobs(estate, ref)
+        if dataset is None or job.dataset == dataset
+    ]
+    if not targets:
+        raise InputError("no host backs up a dataset matching these filters")
+    return targets
+
+
+def make_ssh_command(estate: Estate, ref: HostRef, remote: Sequence[str]) -> tuple[str, ...]:
+    """``ssh`` to ``ref`` with strict host keys, running ``remote`` (quoted)."""
+    settings = ref.host.ssh
+    user = settings.user or estate.ssh.user or "root"
+    port = settings.port or estate.ssh.port or 22
+    key = settings.key or estate.ssh.key
+    known_hosts = settings.known_hosts or estate.ssh.known_hosts
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+    argv += ["-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT_SECONDS}", "-p", str(port)]
+    if known_hosts:
+        argv += ["-o", f"UserKnownHostsFile={known_hosts}"]
+    if key and key.startswith("file:"):
+        argv += ["-i", key.removeprefix("file:")]  # the key's path, never its content
+    return (*argv, f"{user}@{ref.host.address}", shlex.join(remote))
+
+
+def make_start_command(target: RunTarget) -> tuple[str, ...]:
+    """What runs on the host: start the dataset's unit and wait for it."""
+    return ("systemctl", "start", "--wait", target.unit)
+
+
+def load_status(estate: Estate, state_dir: Path, now: float) -> list[DatasetStatus]:
+    """The status rows from the records in ``state_dir`` (no repository is listed)."""
+    return make_status(
+        estate,
+        read_records(CatalogRecord, state_dir),
+        read_records(BackupRecord, state_dir),
+        read_records(VerificationRecord, state_dir),
+        read_records(RestoreTestRecord, state_dir),
+        now,
+    )
+
+
+def get_repository(estate: Estate, name: str | None) -> RepositoryConfig:
+    """The named repository (default: the first of the replication order)."""
+    chosen = name or (estate.backup.replication[0] if estate.backup.replication else None)
+    if chosen is None:
+        raise InputError("the inventory declares no repository", "add backup.repositories")
+    return make_repository_config(estate, chosen)
+
+
+def list_snapshots(
+    repository: RepositoryConfig,
+    settings: AgentSettings,
+    dataset: str | None = None,
+    host: str | None = None,
+) -> list[Snapshot]:
+    """egov's data snapshots in ``repository``, oldest first."""
+    tags = [EGOV_TAG] + ([f"dataset:{dataset}"] if dataset else [])
+    with open_repository(
+        repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+    ) as restic:
+        result = restic.run(make_snapshots_command(tags, host))
+        restic.check(result, "listing snapshots")
+        return parse_snapshots(result.stdout)
+
+
+def restore_dataset(
+    repository: RepositoryConfig,
+    dataset: str,
+    target: Path,
+    settings: AgentSettings,
+    *,
+    host: str | None = None,
+    verify: bool = False,
+) -> str:
+    """Restore the latest snapshot of ``dataset`` into ``target`` and return its id.
+
+    With ``verify``, restic reads every restored file back and the files are compared with
+    the manifest taken at backup time. Raise BackupError on any difference.
+    """
+    with open_repository(
+        repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+    ) as restic:
+        manifest = None
+        if verify:
+            _, manifest = find_manifest(restic, dataset, host)
+            snapshot_id = manifest.snapshot_id
+        else:
+            result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
+            restic.check(result, "listing snapshots")
+            snapshots = parse_snapshots(result.stdout)
+            snapshot_id = snapshots[-1].id if snapshots else None
+        if snapshot_id is None:
+            raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
+        result = restic.run(make_restore_command(snapshot_id, str(target), verify=verify))
+        restic.check(result, f"restore of {dataset}")
+    if manifest is not None:
+        comparison = compare_manifest(manifest, target)
+        if not comparison.ok:
+            raise BackupError(
+                f"restore of {dataset} from {repository.name} (site {repository.site}) "
+                f"differs from the backup: {comparison.describe()}"
+            )
+    return snapshot_id

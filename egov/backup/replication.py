@@ -1,0 +1,173 @@
+"""Replication (``restic copy`` from the first repository to each following one) and the
+repository catalogs the status command reads.
+
+``copy`` skips snapshots the target already has, so a run cut short (the VNPT link down)
+is completed by the next run with nothing lost; the interrupted restic exits and releases
+its lock, and ``restic unlock`` (stale locks only) clears what a killed one left. A target
+created here takes the source's chunker parameters, or deduplication would be lost across
+the copy. Each target is independent: one failing does not stop the others.
+
+After copying, every repository's catalog is refreshed: ``snapshots --json`` summarised to
+the newest snapshot per dataset and host plus a count, and ``stats`` for the size, written
+as a ``CatalogRecord``. Readers never list a repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from egov.backup.agent import AgentSettings, run_with_retries
+from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
+from egov.backup.restic import (
+    EGOV_TAG,
+    MANIFEST_TAG,
+    Snapshot,
+    make_copy_command,
+    make_snapshots_command,
+    make_stats_command,
+    make_unlock_command,
+    parse_snapshots,
+    parse_stats,
+)
+from egov.errors import BackupError, EgovError
+from egov.records import CatalogRecord, LatestSnapshot, Result, read_record, write_record
+
+COPIED_TAG_SETS = ((EGOV_TAG,), (MANIFEST_TAG,))
+
+
+def make_latest(snapshots: Sequence[Snapshot]) -> dict[str, dict[str, LatestSnapshot]]:
+    """dataset → host → newest egov data snapshot (manifests and foreign snapshots left out)."""
+    latest: dict[str, dict[str, LatestSnapshot]] = {}
+    for snapshot in snapshots:
+        dataset = snapshot.get_tag_value("dataset")
+        if dataset is None or EGOV_TAG not in snapshot.tags:
+            continue
+        hosts = latest.setdefault(dataset, {})
+        current = hosts.get(snapshot.hostname)
+        if current is None or snapshot.timestamp > current.time:
+            hosts[snapshot.hostname] = LatestSnapshot(id=snapshot.id, time=snapshot.timestamp)
+    return latest
+
+
+def make_catalog(
+    repository: RepositoryConfig,
+    now: float,
+    snapshots: Sequence[Snapshot] | None,
+    size_bytes: int | None,
+    previous: CatalogRecord | None,
+    error: str = "",
+) -> CatalogRecord:
+    """The catalog record of one refresh; on failure the previous summary is kept (a stale
+    but true picture beats an empty one) and the error is recorded."""
+    if snapshots is None:
+        return CatalogRecord(
+            repository=repository.name,
+            site=repository.site,
+            refreshed_at=now,
+            result=Result.FAILURE,
+            error=error,
+            snapshot_count=previous.snapshot_count if previous else 0,
+            size_bytes=previous.size_bytes if previous else None,
+            latest=previous.latest if previous else {},
+            last_success_at=previous.last_success_at if previous else None,
+        )
+    return CatalogRecord(
+        repository=repository.name,
+        site=repository.site,
+        refreshed_at=now,
+        result=Result.SUCCESS,
+        snapshot_count=sum(1 for snapshot in snapshots if EGOV_TAG in snapshot.tags),
+        size_bytes=size_bytes,
+        latest=make_latest(snapshots),
+        last_success_at=now,
+    )
+
+
+def refresh_catalog(repository: RepositoryConfig, settings: AgentSettings) -> CatalogRecord:
+    """List the repository once, write its CatalogRecord (success or failure), return it."""
+    previous = read_record(CatalogRecord, repository.name, settings.state_dir)
+    try:
+        with open_repository(
+            repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+        ) as restic:
+            listed = run_with_retries(
+                restic, lambda: restic.run(make_snapshots_command()), settings
+            )
+            restic.check(listed, "listing snapshots")
+            stats = restic.run(make_stats_command())
+            restic.check(stats, "stats")
+            record = make_catalog(
+                repository,
+                settings.clock(),
+                parse_snapshots(listed.stdout),
+                parse_stats(stats.stdout).total_size,
+                previous,
+            )
+    except (EgovError, ValueError) as error:
+        message = error.message if isinstance(error, EgovError) else str(error)
+        record = make_catalog(repository, settings.clock(), None, None, previous, message)
+    write_record(record, settings.state_dir)
+    return record
+
+
+def copy_snapshots(
+    source: RepositoryConfig, target: RepositoryConfig, settings: AgentSettings
+) -> None:
+    """Bring every egov snapshot (and manifest) of ``source`` to ``target``.
+
+    Raise BackupError naming the target when it fails; stale locks are cleared first.
+    """
+    with open_repository(
+        target,
+        cache_dir=settings.cache_dir,
+        source=source,
+        timeout_seconds=settings.timeout_seconds,
+    ) as restic:
+        ensure_repository(restic, copy_chunker_params=True)
+        result = run_with_retries(
+            restic, lambda: restic.run(make_copy_command(COPIED_TAG_SETS)), settings
+        )
+        if result.returncode != 0:
+            restic.run(make_unlock_command())
+        restic.check(result, f"copy from {source.name}")
+
+
+def run_replication(
+    repositories: dict[str, RepositoryConfig],
+    order: Sequence[str],
+    settings: AgentSettings,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[CatalogRecord]:
+    """Copy from ``order[0]`` to each following repository, then refresh every catalog.
+
+    Raise BackupError at the end when any copy or refresh failed, naming each.
+    """
+    if not order:
+        return []
+    failures: list[str] = []
+    source = repositories[order[0]]
+    for name in order[1:]:
+        progress(f"copying {source.name} → {name}")
+        try:
+            copy_snapshots(source, repositories[name], settings)
+        except EgovError as error:
+            failures.append(f"{name}: {error.message}")
+    catalogs = []
+    for name in order:
+        progress(f"refreshing the catalog of {name}")
+        catalog = refresh_catalog(repositories[name], settings)
+        catalogs.append(catalog)
+        if catalog.result is Result.FAILURE:
+            failures.append(f"catalog of {name}: {catalog.error}")
+    if failures:
+        raise BackupError(
+            "replication incomplete:\n" + "\n".join(failures),
+            "the next run resumes the copies; nothing already copied is lost",
+        )
+    return catalogs
+
+
+def get_catalog_path(state_dir: Path, repository: str) -> Path:
+    """Where a repository's catalog record lives."""
+    return state_dir / CatalogRecord.KIND / f"{repository}.json"

@@ -1,0 +1,328 @@
+"""restic's command lines and the meaning of what it prints, as pure functions.
+
+Builders return argv *without* the repository or any secret: those travel in the child's
+environment (``RESTIC_REPOSITORY_FILE``, ``RESTIC_PASSWORD_FILE``, ``AWS_*``), so the argv is
+always safe to show in an error. Parsers read ``--json`` output only; restic adds fields and
+message types between versions, so unknown keys are ignored and missing ones default.
+
+Written against restic 0.14 (Debian 12), the oldest supported: ``init``, ``check`` and
+``copy`` print no JSON there, and the exit codes 10/11/12 arrive only with 0.17, so the
+stderr text of 0.14 is classified as a fallback (`classify_failure`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from egov.inventory.backup import Retention
+
+RESTIC = "restic"
+MINIMUM_VERSION = (0, 14, 0)
+#: restic prints ~10 progress lines a second even into a pipe; one a minute is plenty in logs.
+PROGRESS_FPS = "0.0166"
+MANIFEST_TAG = "egov-manifest"
+EGOV_TAG = "egov"
+
+
+class Outcome(StrEnum):
+    """What a restic exit means for the caller."""
+
+    OK = "ok"
+    PARTIAL = "partial"  # 3: snapshot created but some source files unreadable
+    MISSING = "missing"  # no repository at that location
+    LOCKED = "locked"  # another process holds a lock
+    WRONG_PASSWORD = "wrong-password"  # noqa: S105 (a state, not a password)
+    UNAUTHORIZED = "unauthorized"  # the server refused the credentials (HTTP 401/403)
+    NETWORK = "network"  # unreachable, reset, timed out: worth retrying
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+_EXIT_CODES = {0: Outcome.OK, 3: Outcome.PARTIAL, 10: Outcome.MISSING, 11: Outcome.LOCKED}
+_EXIT_CODES |= {12: Outcome.WRONG_PASSWORD, 130: Outcome.CANCELLED}
+
+# restic 0.14 says everything with exit code 1; these phrases of its stderr tell them apart.
+_MISSING = re.compile(
+    r"does not exist|no such file or directory|NoSuchBucket|NoSuchKey|specified key does not",
+    re.IGNORECASE,
+)
+_WRONG_PASSWORD = re.compile(r"wrong password or no key found", re.IGNORECASE)
+_UNAUTHORIZED = re.compile(r"\b(401|403)\b|Unauthorized|AccessDenied|Forbidden", re.IGNORECASE)
+_LOCKED = re.compile(r"unable to create lock|repository is already locked|lock.*held", re.I)
+_NETWORK = re.compile(
+    r"connection refused|connection reset|no route to host|network is unreachable|"
+    r"i/o timeout|timeout|no such host|broken pipe|EOF|unexpected HTTP response \(5\d\d\)|"
+    r"server misbehaving|TLS handshake",
+    re.IGNORECASE,
+)
+
+
+def classify_failure(returncode: int, stderr: str) -> Outcome:
+    """The outcome of a restic exit: its code first, the 0.14 stderr phrases for code 1.
+
+    Unknown codes are failures (restic's docs: scripts must not guess). Order matters: a
+    wrong password says nothing of the network, and "does not exist" is checked before the
+    generic network phrases because restic appends "Is there a repository…" to both.
+    """
+    known = _EXIT_CODES.get(returncode)
+    if known is not None:
+        return known
+    if returncode != 1:
+        return Outcome.FAILED
+    for pattern, outcome in (
+        (_WRONG_PASSWORD, Outcome.WRONG_PASSWORD),
+        (_UNAUTHORIZED, Outcome.UNAUTHORIZED),
+        (_LOCKED, Outcome.LOCKED),
+        (_NETWORK, Outcome.NETWORK),
+        (_MISSING, Outcome.MISSING),
+    ):
+        if pattern.search(stderr):
+            return outcome
+    return Outcome.FAILED
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``restic 0.14.0 compiled with go1.19.8 on linux/amd64`` → ``(0, 14, 0)``.
+
+    ``restic version --json`` does not exist in 0.14, so the text is read for the number only.
+    Raise ValueError when no version is found.
+    """
+    match = re.search(r"restic (\d+)\.(\d+)\.(\d+)", text)
+    if match is None:
+        raise ValueError(f"no restic version in {text[:80]!r}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def make_version_command() -> tuple[str, ...]:
+    """``restic version``."""
+    return (RESTIC, "version")
+
+
+def make_tag_options(tags: Iterable[str]) -> tuple[str, ...]:
+    """``--tag a,b``: one option with a comma list means *all* of them (AND)."""
+    joined = ",".join(tags)
+    return ("--tag", joined) if joined else ()
+
+
+def make_backup_command(
+    paths: Sequence[str], host: str, tags: Sequence[str], excludes: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """``restic backup`` of ``paths`` as ``host`` with ``tags`` (each ``--tag`` separate)."""
+    if not paths:
+        raise ValueError("a files backup needs at least one path")
+    options = [option for tag in tags for option in ("--tag", tag)]
+    options += [option for pattern in excludes for option in ("--exclude", pattern)]
+    return (RESTIC, "backup", "--json", "--host", host, *options, "--", *paths)
+
+
+def make_stdin_backup_command(filename: str, host: str, tags: Sequence[str]) -> tuple[str, ...]:
+    """``restic backup --stdin``: the stream becomes ``/<filename>`` in the snapshot."""
+    options = [option for tag in tags for option in ("--tag", tag)]
+    stdin = ("--stdin", "--stdin-filename", filename)
+    return (RESTIC, "backup", "--json", "--host", host, *options, *stdin)
+
+
+def make_copy_command(tag_sets: Sequence[Sequence[str]] = ()) -> tuple[str, ...]:
+    """``restic copy`` from ``RESTIC_FROM_REPOSITORY_FILE`` into the repository.
+
+    Each tag set is one ``--tag`` (snapshots matching any set are copied). Snapshots already
+    in the target are skipped, so an interrupted copy is resumed by running it again.
+    """
+    options = [option for tags in tag_sets for option in make_tag_options(tags)]
+    return (RESTIC, "copy", *options)
+
+
+def make_forget_command(
+    retention: Retention,
+    *,
+    prune: bool = True,
+    dry_run: bool = False,
+    group_by: str = "host,tags",
+) -> tuple[str, ...]:
+    """``restic forget`` with the grandfather-father-son counts, always with ``--keep-within``.
+
+    Grouping by host and tags keeps each dataset (and each database) its own history: the
+    counts then apply per dataset, not across the repository.
+    """
+    within = max(int(retention.within.total_seconds() // 3600), 1)
+    argv = [RESTIC, "forget", "--json", "--group-by", group_by, "--keep-within", f"{within}h"]
+    for flag, count in (
+        ("--keep-daily", retention.daily),
+        ("--keep-weekly", retention.weekly),
+        ("--keep-monthly", retention.monthly),
+        ("--keep-yearly", retention.yearly),
+    ):
+        if count:
+            argv += [flag, str(count)]
+    if prune:
+        argv.append("--prune")
+    if dry_run:
+        argv.append("--dry-run")
+    return tuple(argv)
+
+
+def make_check_command(subset: int | None = None, subsets: int | None = None) -> tuple[str, ...]:
+    """``restic check``, reading data group ``subset`` of ``subsets`` when both are given."""
+    if subset is None or subsets is None:
+        return (RESTIC, "check", "--json")
+    if not 1 <= subset <= subsets:
+        raise ValueError(f"subset {subset} is outside 1..{subsets}")
+    return (RESTIC, "check", "--json", f"--read-data-subset={subset}/{subsets}")
+
+
+def make_snapshots_command(
+    tags: Sequence[str] = (), host: str | None = None, latest: int | None = None
+) -> tuple[str, ...]:
+    """``restic snapshots --json``, optionally only snapshots carrying all ``tags``."""
+    argv = [RESTIC, "snapshots", "--json", *make_tag_options(tags)]
+    if host is not None:
+        argv += ["--host", host]
+    if latest is not None:
+        argv += ["--latest", str(latest)]
+    return tuple(argv)
+
+
+def make_restore_command(snapshot_id: str, target: str, *, verify: bool = True) -> tuple[str, ...]:
+    """``restic restore <id> --target <dir>``; ``--verify`` reads every restored file back."""
+    argv = [RESTIC, "restore", "--json", snapshot_id, "--target", target]
+    if verify:
+        argv.append("--verify")
+    return tuple(argv)
+
+
+def make_dump_command(snapshot_id: str, path: str) -> tuple[str, ...]:
+    """``restic dump <id> <path>``: one file of a snapshot to stdout."""
+    return (RESTIC, "dump", snapshot_id, path)
+
+
+def make_stats_command(mode: str = "raw-data") -> tuple[str, ...]:
+    """``restic stats --json``; ``raw-data`` is the repository's size after deduplication."""
+    return (RESTIC, "stats", "--json", "--mode", mode)
+
+
+def make_init_command(*, copy_chunker_params: bool = False) -> tuple[str, ...]:
+    """``restic init``; a copy target takes the source's chunker parameters (from
+    ``RESTIC_FROM_REPOSITORY_FILE``), or copies would lose deduplication."""
+    return (RESTIC, "init", "--copy-chunker-params") if copy_chunker_params else (RESTIC, "init")
+
+
+def make_cat_config_command() -> tuple[str, ...]:
+    """``restic cat config``: the documented "is the repository initialised?" probe."""
+    return (RESTIC, "cat", "config")
+
+
+def make_unlock_command() -> tuple[str, ...]:
+    """``restic unlock``: removes stale locks only (never ``--remove-all``)."""
+    return (RESTIC, "unlock")
+
+
+class _Json(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class BackupSummary(_Json):
+    """The ``summary`` line of ``restic backup --json``."""
+
+    snapshot_id: str | None = None
+    files_new: int = 0
+    files_changed: int = 0
+    files_unmodified: int = 0
+    data_added: int = 0
+    total_files_processed: int = 0
+    total_bytes_processed: int = 0
+    total_duration: float = 0.0
+
+
+class Snapshot(_Json):
+    """One element of ``restic snapshots --json``."""
+
+    id: str
+    time: datetime
+    hostname: str = ""
+    paths: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    @property
+    def short_id(self) -> str:
+        """The first 8 hex digits, as restic shows them."""
+        return self.id[:8]
+
+    @property
+    def timestamp(self) -> float:
+        """Epoch seconds."""
+        return self.time.timestamp()
+
+    def get_tag_value(self, prefix: str) -> str | None:
+        """The value of the first ``prefix:value`` tag: ``dataset`` → ``etc``."""
+        for tag in self.tags:
+            if tag.startswith(f"{prefix}:"):
+                return tag[len(prefix) + 1 :]
+        return None
+
+
+class Stats(_Json):
+    """``restic stats --json``."""
+
+    total_size: int = 0
+    total_file_count: int = 0
+    snapshots_count: int = 0
+
+
+def _json_lines(stdout: str) -> list[dict[str, object]]:
+    messages = []
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                messages.append(value)
+    return messages
+
+
+def parse_backup_summary(stdout: str) -> BackupSummary | None:
+    """The summary of a ``backup --json`` run, or None when restic printed none."""
+    summaries = [line for line in _json_lines(stdout) if line.get("message_type") == "summary"]
+    return BackupSummary.model_validate(summaries[-1]) if summaries else None
+
+
+def parse_snapshots(stdout: str) -> list[Snapshot]:
+    """The snapshots of ``snapshots --json``, oldest first; raise ValueError on other output."""
+    value = json.loads(stdout or "[]")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("restic snapshots --json did not print an array")
+    snapshots = [Snapshot.model_validate(item) for item in value]
+    return sorted(snapshots, key=lambda snapshot: snapshot.time)
+
+
+def parse_stats(stdout: str) -> Stats:
+    """``stats --json``; raise ValueError on other output."""
+    return Stats.model_validate_json(stdout.strip().splitlines()[-1] if stdout.strip() else "{}")
+
+
+def parse_check_errors(stdout: str, stderr: str) -> list[str]:
+    """What ``check`` found wrong: JSON ``error`` lines (newer restic), else 0.14's text."""
+    found = [
+        str(line.get("message", line))
+        for line in _json_lines(stdout) + _json_lines(stderr)
+        if line.get("message_type") in ("error", "exit_error")
+    ]
+    if found:
+        return found
+    return [
+        line.strip()
+        for line in (stdout + "\n" + stderr).splitlines()
+        if re.search(r"error|Fatal|pack .* (contains|does not match)|incomplete", line, re.I)
+        and "no errors were found" not in line
+    ]

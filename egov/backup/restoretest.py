@@ -1,0 +1,258 @@
+"""The restore test: restore a dataset's latest snapshot to a scratch place and prove it.
+
+Files: ``restic restore --verify`` into scratch, then every file the backup-time manifest
+vouches for (see manifest.py) is hashed and compared. A corrupted pack shows up either as
+restic failing the restore (its blob hashes or MACs do not match) or, if it slipped through,
+as a checksum mismatch: both are failures naming the dataset, repository and site.
+PostgreSQL: each database's dump is restored, its checksum compared, then loaded with
+``pg_restore`` into a throwaway cluster (``initdb`` in scratch, a Unix socket only, no TCP)
+where the inventory's sanity queries must each return a row. The duration is recorded as
+an RTO estimate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from egov.backup.agent import AgentSettings
+from egov.backup.datasets import make_dump_filename
+from egov.backup.manifest import Manifest, compare_manifest, get_file_sha256
+from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.restic import (
+    EGOV_TAG,
+    MANIFEST_TAG,
+    Snapshot,
+    make_dump_command,
+    make_restore_command,
+    make_snapshots_command,
+    parse_snapshots,
+)
+from egov.backup.runner import Restic
+from egov.errors import BackupError, CommandFailed, EgovError
+from egov.execute import run_command
+from egov.inventory.backup import DatasetKind
+from egov.records import RestoreTestRecord, Result, read_record, write_record
+
+POSTGRES_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class RestoreTarget:
+    """What to test: a dataset, its kind and (postgres) databases and sanity queries."""
+
+    dataset: str
+    kind: DatasetKind
+    databases: tuple[str, ...] = ()
+    sanity_queries: tuple[str, ...] = ()
+    host: str | None = None
+
+
+def _list(restic: Restic, tags: Sequence[str], host: str | None = None) -> list[Snapshot]:
+    result = restic.run(make_snapshots_command(tags, host))
+    restic.check(result, "listing snapshots")
+    return parse_snapshots(result.stdout)
+
+
+def find_manifest(restic: Restic, dataset: str, host: str | None) -> tuple[Snapshot, Manifest]:
+    """The newest manifest of ``dataset`` (on ``host``) and its content.
+
+    Raise BackupError when there is none (nothing to compare with means no verdict).
+    """
+    snapshots = _list(restic, (MANIFEST_TAG, f"dataset:{dataset}"), host)
+    if not snapshots:
+        raise BackupError(f"dataset {dataset} has no manifest in repository {restic.label}")
+    newest = snapshots[-1]
+    result = restic.run(make_dump_command(newest.id, newest.paths[0]))
+    restic.check(result, f"reading the manifest of {dataset}")
+    return newest, Manifest.model_validate_json(result.stdout)
+
+
+def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
+    result = restic.run(make_restore_command(snapshot_id, str(target), verify=True))
+    restic.check(result, f"restore of snapshot {snapshot_id[:8]}")
+
+
+def _test_files(restic: Restic, manifest: Manifest, scratch: Path) -> int:
+    if manifest.snapshot_id is None:
+        raise BackupError("the manifest names no snapshot")
+    _restore(restic, manifest.snapshot_id, scratch)
+    comparison = compare_manifest(manifest, scratch)
+    if not comparison.ok:
+        raise BackupError(f"restored content differs from the backup: {comparison.describe()}")
+    return comparison.checked
+
+
+def _test_databases(
+    restic: Restic,
+    target: RestoreTarget,
+    manifest_snapshot: Snapshot,
+    manifest: Manifest,
+    scratch: Path,
+    postgres_bin: Path | None,
+) -> int:
+    dumps = scratch / "dumps"
+    dumps.mkdir()
+    for database in target.databases:
+        tags = (EGOV_TAG, f"dataset:{target.dataset}", f"database:{database}")
+        candidates = [
+            snapshot
+            for snapshot in _list(restic, tags, manifest.host)
+            if snapshot.time <= manifest_snapshot.time
+        ]
+        if not candidates:
+            raise BackupError(f"database {database} has no snapshot before its manifest")
+        _restore(restic, candidates[-1].id, dumps)
+        name = f"/{make_dump_filename(database)}"
+        entry = manifest.files.get(name)
+        restored = dumps / name.lstrip("/")
+        if entry is None or get_file_sha256(str(restored)) != entry.sha256:
+            raise BackupError(f"the dump of database {database} differs from the one backed up")
+    if target.sanity_queries or target.databases:
+        run_sanity_queries(target, dumps, scratch / "cluster", postgres_bin)
+    return len(target.databases)
+
+
+def find_postgres_bin() -> Path | None:
+    """The newest ``/usr/lib/postgresql/<v>/bin`` holding ``initdb`` (Debian's layout)."""
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    return candidates[-1].parent if candidates else None
+
+
+@contextmanager
+def throwaway_cluster(directory: Path, postgres_bin: Path) -> Iterator[Path]:
+    """A PostgreSQL cluster in ``directory`` listening on a Unix socket only; yields the
+    socket directory and stops the cluster (immediately: it is thrown away) at the end."""
+    data = directory / "data"
+    socket = directory / "socket"
+    directory.mkdir(parents=True, exist_ok=True)
+    socket.mkdir()
+    shutil.chown(directory, POSTGRES_USER, POSTGRES_USER)
+    shutil.chown(socket, POSTGRES_USER, POSTGRES_USER)
+    as_postgres = ("runuser", "-u", POSTGRES_USER, "--")
+    run_command(
+        (*as_postgres, str(postgres_bin / "initdb"), "-D", str(data), "-U", POSTGRES_USER,
+         "--auth=trust", "--no-sync"),
+        timeout_seconds=300,
+    )  # fmt: skip
+    options = f"-k {socket} -c listen_addresses='' -c fsync=off"
+    run_command(
+        (*as_postgres, str(postgres_bin / "pg_ctl"), "-D", str(data), "-o", options, "-w",
+         "-l", str(directory / "log"), "start"),
+        timeout_seconds=120,
+    )  # fmt: skip
+    try:
+        yield socket
+    finally:
+        with suppress(CommandFailed):
+            run_command(
+                (*as_postgres, str(postgres_bin / "pg_ctl"), "-D", str(data), "-m",
+                 "immediate", "-w", "stop"),
+                timeout_seconds=60,
+            )  # fmt: skip
+
+
+def run_sanity_queries(
+    target: RestoreTarget, dumps: Path, directory: Path, postgres_bin: Path | None
+) -> None:
+    """Load every dump into a throwaway cluster and run the sanity queries on each database.
+
+    Raise BackupError naming the database and query that failed.
+    """
+    if postgres_bin is None:
+        raise BackupError("PostgreSQL is not installed here: cannot test the dumps")
+    for dump in dumps.iterdir():
+        shutil.chown(dump, POSTGRES_USER, POSTGRES_USER)
+    shutil.chown(dumps, POSTGRES_USER, POSTGRES_USER)
+    as_postgres = ("runuser", "-u", POSTGRES_USER, "--")
+    with throwaway_cluster(directory, postgres_bin) as socket:
+        for database in target.databases:
+            connect = ("-h", str(socket), "-U", POSTGRES_USER)
+            try:
+                run_command((*as_postgres, str(postgres_bin / "createdb"), *connect, database))
+                run_command(
+                    (*as_postgres, str(postgres_bin / "pg_restore"), *connect, "--no-owner",
+                     "--exit-on-error", "-d", database, str(dumps / make_dump_filename(database))),
+                    timeout_seconds=None,
+                )  # fmt: skip
+            except CommandFailed as error:
+                raise BackupError(
+                    f"database {database} does not load: {error.stderr_tail[-300:]}"
+                ) from None
+            for query in target.sanity_queries:
+                try:
+                    answer = run_command(
+                        (*as_postgres, str(postgres_bin / "psql"), *connect, "-d", database,
+                         "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c", query),
+                    )  # fmt: skip
+                except CommandFailed as error:
+                    raise BackupError(
+                        f"sanity query {query!r} failed on {database}: {error.stderr_tail[-300:]}"
+                    ) from None
+                if not answer.stdout.strip():
+                    raise BackupError(f"sanity query {query!r} returned no row on {database}")
+
+
+def run_restore_test(
+    repository: RepositoryConfig,
+    target: RestoreTarget,
+    settings: AgentSettings,
+    scratch_root: Path | None = None,
+    postgres_bin: Path | None = None,
+) -> RestoreTestRecord:
+    """Restore and prove ``target`` from ``repository``; the record is written either way."""
+    previous = read_record(
+        RestoreTestRecord, f"{target.dataset}@{repository.name}", settings.state_dir
+    )
+    started = settings.clock()
+    error = ""
+    checked = 0
+    snapshot_id = None
+    scratch = Path(tempfile.mkdtemp(prefix="egov-restore-", dir=scratch_root))
+    try:
+        with open_repository(
+            repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+        ) as restic:
+            manifest_snapshot, manifest = find_manifest(restic, target.dataset, target.host)
+            snapshot_id = manifest.snapshot_id
+            if target.kind is DatasetKind.POSTGRES:
+                scratch.chmod(0o711)  # the throwaway cluster's user must traverse it
+                checked = _test_databases(
+                    restic,
+                    target,
+                    manifest_snapshot,
+                    manifest,
+                    scratch,
+                    postgres_bin or find_postgres_bin(),
+                )
+            else:
+                checked = _test_files(restic, manifest, scratch)
+    except EgovError as failure:
+        error = (
+            f"restore test of dataset {target.dataset} from repository {repository.name} "
+            f"(site {repository.site}) failed: {failure.message}"
+        )[:1000]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    now = settings.clock()
+    record = RestoreTestRecord(
+        dataset=target.dataset,
+        repository=repository.name,
+        site=repository.site,
+        tested_at=now,
+        result=Result.FAILURE if error else Result.SUCCESS,
+        error=error,
+        snapshot_id=snapshot_id,
+        duration_seconds=now - started,
+        files_checked=checked,
+        last_success_at=now if not error else (previous.last_success_at if previous else None),
+    )
+    write_record(record, settings.state_dir)
+    return record

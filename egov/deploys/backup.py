@@ -1,0 +1,197 @@
+"""The ``backup`` deploy: the agent's configuration, secrets and systemd timers on each host.
+
+- Every host that backs up a dataset gets /etc/egov/agent.json (``make_agent_config``, no
+  secret in it), the repository secrets as separate 0600 files under /etc/egov/secrets
+  (compared by digest, never diffed), the template unit ``egov-backup@.service`` and one
+  ``egov-backup@<dataset>.timer`` per dataset: OnCalendar from the schedule, a randomized
+  delay so hosts do not start at once, ``Persistent=true`` so a night missed while the host
+  was off runs at boot. systemd never starts a unit that is already running, and the agent
+  holds a per-dataset ``flock`` as well, so two runs of one dataset never overlap.
+- The primary site's monitoring host replicates and refreshes the catalogs
+  (``egov-replicate.timer``, ``REPLICATION_DELAY`` after the nightly start) and runs the
+  rolling verification (``egov-verify.timer``).
+- Each store host serving a REST repository runs its retention (``egov-retention@<repo>``)
+  as the repository's system user, with the password handed over by systemd
+  (``LoadCredential``), against the directory: no network credential can delete.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from pyinfra.api import deploy
+from pyinfra.operations import files, systemd
+
+from egov.backup.agentconfig import (
+    AGENT_CONFIG_PATH,
+    SECRET_DIRECTORY,
+    get_replication_host,
+    make_agent_config,
+)
+from egov.backup.repositories import make_secret_files
+from egov.deploys.context import get_context
+from egov.deploys.render import as_file
+from egov.deploys.secretfile import secret_file
+from egov.errors import InputError
+from egov.inventory.backup import Schedule
+from egov.secrets import read_secret
+
+AGENT_BINARY = "/opt/egov/venv/bin/egov"
+UNIT_DIRECTORY = "/etc/systemd/system"
+REPLICATION_DELAY = timedelta(hours=3)
+VERIFY_AT = "12:00"
+RETENTION_AT = "18:00"
+_HEADER = "# Written by egov deploy; local edits are overwritten.\n"
+
+
+def make_on_calendar(schedule: Schedule) -> str:
+    """systemd OnCalendar for ``schedule``: 24h at 01:30 → ``*-*-* 01:30:00``;
+    15m → ``*:0/15``; 6h at 01:30 → ``1/6:30:00``; 2d → ``*-*-1/2 01:30:00`` (days of the
+    month: the step restarts each month, which is as close as a calendar gets).
+
+    Raise InputError for sub-day intervals neither a divisor of an hour nor of a day in hours.
+    """
+    seconds = int(schedule.interval.total_seconds())
+    hour, minute = (int(part) for part in schedule.at.split(":"))
+    if seconds == 86400:
+        return f"*-*-* {hour:02d}:{minute:02d}:00"
+    if seconds > 86400:
+        return f"*-*-1/{seconds // 86400} {hour:02d}:{minute:02d}:00"
+    if seconds < 3600 and 3600 % seconds == 0:
+        step = seconds // 60
+        return f"*:{minute % step}/{step}"
+    if seconds % 3600 == 0 and 86400 % seconds == 0:
+        step = seconds // 3600
+        return f"{hour % step}/{step}:{minute:02d}:00"
+    raise InputError(
+        f"a backup interval of {seconds // 60} minutes has no systemd calendar form",
+        "use a divisor of an hour (5m, 15m, 30m) or of a day in hours (1h, 6h, 12h)",
+    )
+
+
+def make_shifted_time(at: str, delay: timedelta) -> str:
+    """``01:30`` + 3 h → ``04:30`` (wrapping at midnight)."""
+    hour, minute = (int(part) for part in at.split(":"))
+    total = (hour * 60 + minute + int(delay.total_seconds() // 60)) % 1440
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def make_backup_service() -> str:
+    """The template unit ``egov-backup@.service``: one instance per dataset."""
+    return _HEADER + (
+        "[Unit]\n"
+        "Description=egov backup of dataset %i\n"
+        "After=network-online.target postgresql.service\n"
+        "Wants=network-online.target\n\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"ExecStart={AGENT_BINARY} agent backup --dataset %i\n"
+        "Nice=10\n"
+        "IOSchedulingClass=best-effort\n"
+        "IOSchedulingPriority=7\n"
+        "CacheDirectory=egov/restic\n"
+        "StateDirectory=egov/state\n"
+    )
+
+
+def make_timer(description: str, unit: str, on_calendar: str, delay: timedelta) -> str:
+    """A timer starting ``unit`` on ``on_calendar``, persistent, with a randomized delay."""
+    return _HEADER + (
+        f"[Unit]\nDescription={description}\n\n"
+        "[Timer]\n"
+        f"OnCalendar={on_calendar}\n"
+        f"RandomizedDelaySec={int(delay.total_seconds())}\n"
+        "Persistent=true\n"
+        f"Unit={unit}\n\n"
+        "[Install]\nWantedBy=timers.target\n"
+    )
+
+
+def make_agent_service(name: str, description: str, arguments: str) -> str:
+    """A oneshot unit running ``egov agent <arguments>`` as root (replicate, verify)."""
+    del name
+    return _HEADER + (
+        f"[Unit]\nDescription={description}\n"
+        "After=network-online.target\nWants=network-online.target\n\n"
+        "[Service]\nType=oneshot\n"
+        f"ExecStart={AGENT_BINARY} agent {arguments}\n"
+        "CacheDirectory=egov/restic\nStateDirectory=egov/state\n"
+    )
+
+
+def make_retention_service() -> str:
+    """``egov-retention@.service``: as the repository's user, password via LoadCredential."""
+    return _HEADER + (
+        "[Unit]\nDescription=egov retention (forget --prune) of repository %i\n\n"
+        "[Service]\nType=oneshot\n"
+        "User=egov-restic-%i\nGroup=egov-restic-%i\n"
+        f"LoadCredential=restic-password:{SECRET_DIRECTORY}/restic-%i\n"
+        f"ExecStart={AGENT_BINARY} agent retention --repository %i "
+        "--cache-dir /var/cache/egov-retention-%i\n"
+        "CacheDirectory=egov-retention-%i\n"
+        "UMask=0077\n"
+    )
+
+
+@deploy("backup")
+def backup() -> None:
+    """Apply the backup role's pieces this host needs (nothing on a host with none)."""
+    context = get_context()
+    estate, ref = context.estate, context.ref
+    config = make_agent_config(estate, ref)
+    if not (config.jobs or config.replication or config.retention):
+        return
+    files.put(
+        name="Agent configuration",
+        src=as_file(json.dumps(config.model_dump(mode="json"), indent=1) + "\n"),
+        dest=str(AGENT_CONFIG_PATH),
+        mode="644",
+    )
+    names = {name.split("@")[0] for name in config.repositories}
+    for name in sorted(names):
+        for path, reference in make_secret_files(estate, name, SECRET_DIRECTORY).items():
+            secret_file(name=f"Secret {path}", dest=path, content=read_secret(reference))
+    units: dict[str, str] = {}
+    if config.jobs:
+        units["egov-backup@.service"] = make_backup_service()
+        for job in config.jobs:
+            schedule = estate.backup.datasets[job.dataset].schedule or estate.backup.schedule
+            units[f"egov-backup@{job.dataset}.timer"] = make_timer(
+                f"egov backup of dataset {job.dataset}",
+                f"egov-backup@{job.dataset}.service",
+                make_on_calendar(schedule),
+                schedule.randomized_delay,
+            )
+    if config.replication and get_replication_host(estate) == ref:
+        at = make_shifted_time(estate.backup.schedule.at, REPLICATION_DELAY)
+        units["egov-replicate.service"] = make_agent_service(
+            "replicate", "egov replication and catalog refresh", "replicate"
+        )
+        units["egov-replicate.timer"] = make_timer(
+            "egov replication", "egov-replicate.service", f"*-*-* {at}:00", timedelta(minutes=5)
+        )
+        units["egov-verify.service"] = make_agent_service(
+            "verify", "egov rolling repository check", "verify"
+        )
+        units["egov-verify.timer"] = make_timer(
+            "egov verification", "egov-verify.service", f"*-*-* {VERIFY_AT}:00", timedelta(0)
+        )
+    if config.retention:
+        units["egov-retention@.service"] = make_retention_service()
+        for name in config.retention:
+            units[f"egov-retention@{name}.timer"] = make_timer(
+                f"egov retention of {name}",
+                f"egov-retention@{name}.service",
+                f"*-*-* {RETENTION_AT}:00",
+                timedelta(minutes=30),
+            )
+    for unit, text in units.items():
+        files.put(
+            name=f"Unit {unit}", src=as_file(text), dest=f"{UNIT_DIRECTORY}/{unit}", mode="644"
+        )
+    for unit in units:
+        if unit.endswith(".timer"):
+            systemd.service(
+                name=f"Enable {unit}", service=unit, running=True, enabled=True, daemon_reload=True
+            )

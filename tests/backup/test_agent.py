@@ -1,0 +1,148 @@
+"""The agent's backup run against real restic: records, metrics, locks, retries, secrets."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from egov.backup.agent import (
+    AgentSettings,
+    get_backoff_seconds,
+    hold_dataset_lock,
+    run_agent_backup,
+    run_backup_job,
+)
+from egov.backup.agentconfig import AgentConfig
+from egov.backup.datasets import BackupJob, make_dataset_tags
+from egov.backup.repositories import RepositoryConfig
+from egov.errors import BackupError, InputError
+from egov.inventory.backup import DatasetKind
+from egov.records import BackupRecord, Result, read_record
+from tests.backup.conftest import (
+    PASSWORD,
+    REST_PASSWORD,
+    RestServer,
+    make_rest,
+    make_tree,
+)
+from tests.deploys.support import get_free_port
+
+
+def files_job(source: Path, repository: str = "primary") -> BackupJob:
+    return BackupJob(
+        dataset="files", kind=DatasetKind.FILES, host="primary-store-01", site="primary",
+        repository=repository, paths=[str(source)], tags=make_dataset_tags("files", "primary"),
+    )  # fmt: skip
+
+
+def test_backup_writes_record_and_metrics(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    record = run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    assert record.result is Result.SUCCESS, record.error
+    assert record.snapshot_id and record.files_processed == 5 and record.bytes_added > 0
+    assert read_record(BackupRecord, "files@primary-store-01", settings.state_dir) == record
+    assert settings.textfile_directory is not None
+    text = (settings.textfile_directory / "egov_backup_files.prom").read_text()
+    assert 'dr_backup_last_result{dataset="files",host="primary-store-01",' in text
+    assert "dr_backup_last_success_timestamp_seconds" in text
+
+
+def test_failure_is_recorded_and_keeps_the_last_success(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    source = make_tree(tmp_path / "src")
+    good = run_backup_job(files_job(source), local_repository, settings)
+    broken = local_repository.model_copy(update={"password": local_repository.password + "-x"})
+    Path(broken.password.removeprefix("file:")).write_text("a-wrong-restic-password\n")
+    Path(broken.password.removeprefix("file:")).chmod(0o600)
+    failed = run_backup_job(files_job(source), broken, settings)
+    assert failed.result is Result.FAILURE
+    assert "wrong-password" in failed.error and "site primary" in failed.error
+    assert failed.last_success_at == good.last_success_at
+    assert settings.textfile_directory is not None
+    text = (settings.textfile_directory / "egov_backup_files.prom").read_text()
+    assert "dr_backup_last_result{" in text and "} 0.0" in text
+    assert "dr_backup_last_success_timestamp_seconds{" in text
+
+
+def test_a_second_run_of_the_same_dataset_is_refused(settings: AgentSettings) -> None:
+    with (
+        hold_dataset_lock(settings.state_dir, "files"),
+        pytest.raises(BackupError, match="already being backed up"),
+        hold_dataset_lock(settings.state_dir, "files"),
+    ):
+        pass
+    with hold_dataset_lock(settings.state_dir, "files"):  # released with its holder
+        pass
+
+
+def test_backoff_doubles() -> None:
+    assert [get_backoff_seconds(attempt, 30) for attempt in (2, 3, 4)] == [30, 60, 120]
+
+
+def test_network_errors_are_retried_then_recorded(
+    settings: AgentSettings, secrets_dir: Path, tmp_path: Path
+) -> None:
+    sleeps: list[float] = []
+    counting = AgentSettings(
+        state_dir=settings.state_dir, cache_dir=settings.cache_dir, attempts=3,
+        backoff_seconds=1.0, sleep=sleeps.append,
+    )  # fmt: skip
+    unreachable = make_rest(get_free_port(), secrets_dir)  # nothing listens there
+    record = run_backup_job(files_job(make_tree(tmp_path / "src"), "site2"), unreachable, counting)
+    assert record.result is Result.FAILURE
+    # the "exists?" probe fails first: unreachable is never mistaken for missing
+    assert "network" in record.error and "init" not in record.error
+    assert REST_PASSWORD not in record.error
+
+
+def test_unknown_dataset_is_bad_input(
+    local_repository: RepositoryConfig, settings: AgentSettings
+) -> None:
+    config = AgentConfig(estate="x", site="primary", host="primary-store-01")
+    with pytest.raises(InputError, match="--dataset nope"):
+        run_agent_backup(config, settings, "nope")
+
+
+def _scan_argv(stop: threading.Event, seen: list[str]) -> None:
+    while not stop.is_set():
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    argv = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if argv.startswith("restic"):
+                seen.append(argv)
+
+
+def test_no_secret_reaches_argv_records_or_metrics(
+    rest_server: RestServer, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
+) -> None:
+    repository = make_rest(rest_server.port, secrets_dir)
+    source = make_tree(tmp_path / "src", files=200)
+    stop = threading.Event()
+    seen: list[str] = []
+    scanner = threading.Thread(target=_scan_argv, args=(stop, seen), daemon=True)
+    scanner.start()
+    try:
+        record = run_backup_job(files_job(source, "site2"), repository, settings)
+    finally:
+        stop.set()
+        scanner.join()
+    assert record.result is Result.SUCCESS, record.error
+    assert any("restic backup" in argv for argv in seen), "the scan saw no restic child"
+    leaked = [argv for argv in seen if PASSWORD in argv or REST_PASSWORD in argv]
+    assert leaked == []
+    for path in settings.state_dir.rglob("*.json"):
+        text = path.read_text()
+        assert PASSWORD not in text and REST_PASSWORD not in text
+    assert settings.textfile_directory is not None
+    for path in settings.textfile_directory.iterdir():
+        assert REST_PASSWORD not in path.read_text()

@@ -1,0 +1,56 @@
+"""The backup deploy's pure builders: calendars and units."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from egov.deploys import backup
+from egov.errors import InputError
+from egov.inventory.backup import Schedule
+
+
+@pytest.mark.parametrize(
+    ("interval", "at", "calendar"),
+    [
+        (timedelta(hours=24), "01:30", "*-*-* 01:30:00"),
+        (timedelta(minutes=15), "00:00", "*:0/15"),
+        (timedelta(minutes=5), "00:02", "*:2/5"),
+        (timedelta(hours=6), "01:30", "1/6:30:00"),
+        (timedelta(days=2), "03:00", "*-*-1/2 03:00:00"),
+    ],
+)
+def test_on_calendar_follows_the_schedule(interval: timedelta, at: str, calendar: str) -> None:
+    assert backup.make_on_calendar(Schedule(interval=interval, at=at)) == calendar
+
+
+def test_an_interval_without_calendar_form_is_refused() -> None:
+    with pytest.raises(InputError, match="no systemd calendar form"):
+        backup.make_on_calendar(Schedule(interval=timedelta(minutes=40)))
+
+
+def test_timer_is_persistent_and_randomized() -> None:
+    text = backup.make_timer(
+        "d", "egov-backup@etc.service", "*-*-* 01:30:00", timedelta(minutes=30)
+    )
+    assert "OnCalendar=*-*-* 01:30:00\n" in text
+    assert "RandomizedDelaySec=1800\n" in text and "Persistent=true\n" in text
+    assert "Unit=egov-backup@etc.service\n" in text
+
+
+def test_backup_service_runs_the_agent_for_its_instance() -> None:
+    text = backup.make_backup_service()
+    assert "ExecStart=/opt/egov/venv/bin/egov agent backup --dataset %i\n" in text
+    assert "Type=oneshot" in text
+
+
+def test_retention_runs_as_the_repository_user_with_a_credential() -> None:
+    text = backup.make_retention_service()
+    assert "User=egov-restic-%i" in text
+    assert "LoadCredential=restic-password:/etc/egov/secrets/restic-%i" in text
+
+
+def test_replication_starts_after_the_nightly_window() -> None:
+    assert backup.make_shifted_time("01:30", backup.REPLICATION_DELAY) == "04:30"
+    assert backup.make_shifted_time("23:30", timedelta(hours=3)) == "02:30"

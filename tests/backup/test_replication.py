@@ -1,0 +1,83 @@
+"""Replication with real restic: copy, resume after a cut link, catalogs."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.replication import make_latest, refresh_catalog, run_replication
+from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.restic import parse_snapshots
+from egov.errors import BackupError
+from egov.records import CatalogRecord, Result, read_record
+from tests.backup.conftest import RestServer, make_local, make_rest, make_tree
+from tests.backup.test_agent import files_job
+
+SNAPSHOTS = """[
+ {"time":"2026-01-01T01:30:00Z","hostname":"a","tags":["egov","dataset:etc"],"id":"01"},
+ {"time":"2026-01-02T01:30:00Z","hostname":"a","tags":["egov","dataset:etc"],"id":"02"},
+ {"time":"2026-01-02T01:31:00Z","hostname":"a","tags":["egov-manifest","dataset:etc"],"id":"03"},
+ {"time":"2026-01-01T01:30:00Z","hostname":"b","tags":["egov","dataset:etc"],"id":"04"},
+ {"time":"2026-01-03T01:30:00Z","hostname":"b","tags":["other"],"id":"05"}
+]"""
+
+
+def test_latest_is_per_dataset_and_host_without_manifests() -> None:
+    latest = make_latest(parse_snapshots(SNAPSHOTS))
+    assert {host: snapshot.id for host, snapshot in latest["etc"].items()} == {"a": "02", "b": "04"}
+    assert set(latest) == {"etc"}
+
+
+def test_copy_resumes_after_a_cut_link_and_leaves_no_lock(
+    local_repository: RepositoryConfig,
+    rest_server: RestServer,
+    secrets_dir: Path,
+    settings: AgentSettings,
+    tmp_path: Path,
+) -> None:
+    source = make_tree(tmp_path / "src")
+    assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
+    site2 = make_rest(rest_server.port, secrets_dir)
+    vnpt = make_local(tmp_path, secrets_dir, "vnpt", "vnpt")
+    repositories = {"primary": local_repository, "vnpt": vnpt, "site2": site2}
+    htpasswd = tmp_path / "htpasswd"
+    run_replication(repositories, ["primary", "vnpt"], settings)  # vnpt is up to date
+    rest_server.stop()  # the link to site 2 is cut
+    # restic retries a refused connection for minutes on its own: bound it
+    impatient = dataclasses.replace(settings, attempts=1, timeout_seconds=3.0)
+    with pytest.raises(BackupError, match="site2") as failure:
+        run_replication(repositories, ["primary", "vnpt", "site2"], impatient)
+    assert "vnpt:" not in failure.value.message  # only site 2 failed
+    failed = read_record(CatalogRecord, "site2", settings.state_dir)
+    assert failed is not None and failed.result is Result.FAILURE
+    rest_server.start(htpasswd)
+    (source / "new.txt").write_text("written after the cut\n")
+    assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
+    catalogs = run_replication(repositories, ["primary", "vnpt", "site2"], settings)
+    counts = {catalog.repository: catalog.snapshot_count for catalog in catalogs}
+    assert counts == {"primary": 2, "vnpt": 2, "site2": 2}
+    # copies get ids of their own; the time is the original's
+    newest = {
+        catalog.repository: catalog.latest["files"]["primary-store-01"].time for catalog in catalogs
+    }
+    assert newest["primary"] == newest["vnpt"] == newest["site2"]
+    assert catalogs[2].size_bytes and catalogs[2].last_success_at
+    assert not any((rest_server.directory / "locks").iterdir())
+    # the copy target shares the source's chunker parameters: a second copy adds nothing
+    with open_repository(site2, cache_dir=settings.cache_dir) as restic:
+        listed = restic.run(("restic", "snapshots", "--json", "--tag", "egov-manifest"))
+        assert len(parse_snapshots(listed.stdout)) == 2
+
+
+def test_catalog_failure_keeps_the_previous_picture(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    good = refresh_catalog(local_repository, settings)
+    gone = local_repository.model_copy(update={"location": str(tmp_path / "nowhere")})
+    bad = refresh_catalog(gone, settings)
+    assert bad.result is Result.FAILURE and bad.latest == good.latest
+    assert bad.last_success_at == good.last_success_at

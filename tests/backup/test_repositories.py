@@ -1,0 +1,137 @@
+"""Repository access: configs from the inventory, probes, init, append-only, S3 buckets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from egov.backup.agentconfig import SECRET_DIRECTORY, make_agent_config
+from egov.backup.repositories import (
+    AccessKind,
+    ensure_bucket,
+    ensure_repository,
+    get_repository_state,
+    make_credential_url,
+    make_repository_config,
+    make_s3_client,
+    open_repository,
+)
+from egov.backup.restic import Outcome, make_stdin_backup_command
+from egov.errors import BackupError, InputError
+from egov.inventory.model import Estate
+from tests.backup.conftest import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    RestServer,
+    make_rest,
+    make_s3,
+    need,
+    write_secret,
+)
+from tests.deploys.conftest import host
+
+
+def test_rest_location_carries_no_credentials(lab: Estate) -> None:
+    config = make_repository_config(lab, "primary")
+    assert config.kind is AccessKind.REST
+    assert config.location.startswith("rest:http://10.213.") and "@" not in config.location
+    assert config.password == lab.backup.repositories["primary"].password
+
+
+def test_on_hosts_secrets_are_files_under_etc_egov(lab: Estate) -> None:
+    config = make_repository_config(lab, "vnpt", SECRET_DIRECTORY)
+    assert config.location == "s3:http://10.213.2.10:9000/egov-camau-lab"
+    assert config.access_key == "file:/etc/egov/secrets/s3-vnpt-access-key"
+
+
+def test_unknown_repository_is_bad_input(lab: Estate) -> None:
+    with pytest.raises(InputError, match="unknown repository"):
+        make_repository_config(lab, "nowhere")
+
+
+def test_credential_url_quotes_the_password() -> None:
+    url = make_credential_url("rest:http://10.0.0.1:8000/", "backup", "p@ss/w:rd")
+    assert url == "rest:http://backup:p%40ss%2Fw%3Ard@10.0.0.1:8000/"
+
+
+def test_agent_config_holds_no_secret(lab: Estate) -> None:
+    config = make_agent_config(lab, host(lab, "primary/db-01"))
+    dumped = config.model_dump_json()
+    assert [job.dataset for job in config.jobs] == ["databases", "etc"]
+    assert "file:/var/lib/egov/lab" not in dumped  # only /etc/egov/secrets paths
+    assert set(config.repositories) == {"primary"}
+    mon = make_agent_config(lab, host(lab, "primary/mon-01"))
+    assert mon.replication == ["primary", "vnpt", "site2"]
+    store = make_agent_config(lab, host(lab, "site2/store-01"))
+    assert store.retention == ["site2"]
+    assert store.repositories["site2@local"].location == "/srv/restic/site2"
+    assert json.loads(dumped)["host"] == "primary-db-01"
+
+
+def test_probe_tells_missing_from_unauthorized_and_init_once(
+    rest_server: RestServer, secrets_dir: Path, tmp_path: Path
+) -> None:
+    repository = make_rest(rest_server.port, secrets_dir)
+    with open_repository(repository, cache_dir=tmp_path / "cache") as restic:
+        assert get_repository_state(restic) is Outcome.MISSING
+        assert ensure_repository(restic) is True
+        assert ensure_repository(restic) is False
+        assert get_repository_state(restic) is Outcome.OK
+    stranger = repository.model_copy(
+        update={"rest_password": write_secret(secrets_dir / "other", "not-the-rest-password")}
+    )
+    with open_repository(stranger, cache_dir=tmp_path / "cache") as restic:
+        assert get_repository_state(restic) is Outcome.UNAUTHORIZED
+        with pytest.raises(BackupError, match="unauthorized"):
+            ensure_repository(restic)
+    wrong = repository.model_copy(
+        update={"password": write_secret(secrets_dir / "wrong", "not-the-restic-password")}
+    )
+    with open_repository(wrong, cache_dir=tmp_path / "cache") as restic:
+        assert get_repository_state(restic) is Outcome.WRONG_PASSWORD
+
+
+def test_append_only_server_refuses_forget_prune(
+    rest_server: RestServer, secrets_dir: Path, tmp_path: Path
+) -> None:
+    repository = make_rest(rest_server.port, secrets_dir)
+    with open_repository(repository, cache_dir=tmp_path / "cache") as restic:
+        ensure_repository(restic)
+        for _ in range(2):
+            argv = make_stdin_backup_command("x", "h", ["egov"])
+            restic.check(restic.run(argv, input_text="data"), "backup")
+    # what a thief with the client's credentials would try; restic retries the refused
+    # deletes for minutes, so the attempt is cut after a few seconds
+    bounded = {"cache_dir": tmp_path / "cache", "timeout_seconds": 4.0}
+    with open_repository(repository, **bounded) as restic:  # type: ignore[arg-type]
+        result = restic.run(("restic", "forget", "--keep-last", "1", "--prune"))
+        assert result.returncode != 0
+    assert len(list((rest_server.directory / "snapshots").iterdir())) == 2
+
+
+def test_s3_bucket_is_versioned_and_locked_and_restic_works(
+    moto_server: str, secrets_dir: Path, tmp_path: Path
+) -> None:
+    need("restic")
+    repository = make_s3(moto_server, secrets_dir, "egov-backup-test")
+    report = ensure_bucket(make_s3_client(repository), "egov-backup-test", lock_days=2)
+    assert report.created and report.versioning and report.object_lock
+    assert report.warnings == ()
+    again = ensure_bucket(make_s3_client(repository), "egov-backup-test", lock_days=2)
+    assert not again.created
+    client = boto3.client(
+        "s3", endpoint_url=moto_server, region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+    )  # fmt: skip
+    client.create_bucket(Bucket="egov-no-lock")
+    unlocked = ensure_bucket(make_s3_client(repository), "egov-no-lock", lock_days=2)
+    assert not unlocked.object_lock and "no object lock" in unlocked.warnings[0]
+    with open_repository(repository, cache_dir=tmp_path / "cache") as restic:
+        assert restic.environment["AWS_SECRET_ACCESS_KEY"] == SECRET_KEY
+        assert get_repository_state(restic) is Outcome.MISSING
+        assert ensure_repository(restic)
+        result = restic.run(make_stdin_backup_command("x", "h", ["egov"]), input_text="s3 data")
+        restic.check(result, "backup")

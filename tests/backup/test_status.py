@@ -1,0 +1,77 @@
+"""The status verdict: pure, from records only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from egov.backup.status import get_dataset_target, make_status
+from egov.inventory.model import Estate
+from egov.records import BackupRecord, CatalogRecord, LatestSnapshot, Result
+
+NOW = 1_800_000_000.0
+
+
+def catalog(repository: str, site: str, latest: dict[str, dict[str, float]]) -> CatalogRecord:
+    return CatalogRecord(
+        repository=repository,
+        site=site,
+        refreshed_at=NOW,
+        result=Result.SUCCESS,
+        snapshot_count=10,
+        size_bytes=1000,
+        latest={
+            dataset: {host: LatestSnapshot(id="ab" * 32, time=time) for host, time in hosts.items()}
+            for dataset, hosts in latest.items()
+        },
+    )
+
+
+def test_files_target_is_the_strictest_covered_rpo(lab: Estate) -> None:
+    assert get_dataset_target(lab, "files", lab.backup.datasets["files"]) == timedelta(minutes=5)
+
+
+def test_replicated_database_falls_back_to_the_schedule(lab: Estate) -> None:
+    # portal's 5 s RPO is met by the site-2 streaming replica, not by the nightly dump
+    assert get_dataset_target(lab, "databases", lab.backup.datasets["databases"]) == timedelta(
+        days=1
+    )
+
+
+def test_fresh_at_primary_and_stale_where_a_copy_is_missing(lab: Estate) -> None:
+    fresh = {"databases": {"primary-db-01": NOW - 3600}}
+    rows = make_status(
+        lab,
+        [catalog("primary", "primary", fresh), catalog("vnpt", "vnpt", {})],
+        [],
+        [],
+        [],
+        NOW,
+    )
+    by_site = {(row.dataset, row.site): row for row in rows}
+    assert by_site[("databases", "primary")].fresh
+    assert by_site[("databases", "primary")].age_seconds == 3600
+    assert not by_site[("databases", "vnpt")].fresh
+    assert by_site[("databases", "site2")].catalog_refreshed_at is None
+
+
+def test_a_dataset_on_every_host_is_as_old_as_its_oldest_host(lab: Estate) -> None:
+    hosts = [ref.qualified_name for ref in lab.iter_hosts()]
+    latest = {"etc": dict.fromkeys(hosts, NOW - 600) | {hosts[0]: NOW - 5 * 86400}}
+    row = next(
+        row
+        for row in make_status(lab, [catalog("primary", "primary", latest)], [], [], [], NOW)
+        if row.dataset == "etc" and row.site == "primary"
+    )
+    assert row.hosts_present == row.hosts_expected == len(hosts)
+    assert row.age_seconds == 5 * 86400
+    assert not row.fresh
+
+
+def test_last_backup_result_reports_any_failing_host(lab: Estate) -> None:
+    record = BackupRecord(
+        dataset="files", host="primary-store-01", site="primary", repository="primary",
+        started_at=NOW, finished_at=NOW, result=Result.FAILURE, error="boom",
+    )  # fmt: skip
+    row = next(row for row in make_status(lab, [], [record], [], [], NOW) if row.dataset == "files")
+    assert row.last_backup_result == "failure"
+    assert row.age_seconds is None and not row.fresh
