@@ -24,7 +24,7 @@ from egov.backup.restic import (
     make_snapshots_command,
     parse_snapshots,
 )
-from egov.backup.restoretest import find_manifest
+from egov.backup.restoretest import find_manifest, resolve_snapshot
 from egov.backup.status import DatasetStatus, make_status
 from egov.errors import BackupError, InputError
 from egov.inventory.model import Estate, HostRef
@@ -160,7 +160,11 @@ def restore_dataset(
         manifest = None
         if verify:
             _, manifest = find_manifest(restic, dataset, host)
-            snapshot_id = manifest.snapshot_id
+            snapshot_id = (
+                resolve_snapshot(restic, dataset, host, manifest.snapshot_id)
+                if manifest.snapshot_id
+                else None
+            )
         else:
             result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
             restic.check(result, "listing snapshots")

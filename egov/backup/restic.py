@@ -248,6 +248,15 @@ class Snapshot(_Json):
     hostname: str = ""
     paths: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    original: str | None = Field(
+        default=None, description="For a snapshot made by `restic copy`: the source's id."
+    )
+
+    def is_copy_of(self, snapshot_id: str) -> bool:
+        """Whether this is ``snapshot_id`` (a prefix) or a copy of it in another repository."""
+        return self.id.startswith(snapshot_id) or (
+            self.original is not None and self.original.startswith(snapshot_id)
+        )
 
     @property
     def short_id(self) -> str:

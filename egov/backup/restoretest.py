@@ -72,6 +72,21 @@ def find_manifest(restic: Restic, dataset: str, host: str | None) -> tuple[Snaps
     return newest, Manifest.model_validate_json(result.stdout)
 
 
+def resolve_snapshot(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> str:
+    """The id, in this repository, of snapshot ``snapshot_id`` or of its copy.
+
+    Manifests name the snapshot taken at the first repository; ``restic copy`` gives the copy
+    a new id and records the source's as ``original``. Raise BackupError when neither is here.
+    """
+    for snapshot in _list(restic, (EGOV_TAG, f"dataset:{dataset}"), host):
+        if snapshot.is_copy_of(snapshot_id):
+            return snapshot.id
+    raise BackupError(
+        f"snapshot {snapshot_id[:8]} of {dataset} is not in repository {restic.label} "
+        "(not replicated yet?)"
+    )
+
+
 def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
     result = restic.run(make_restore_command(snapshot_id, str(target), verify=True))
     restic.check(result, f"restore of snapshot {snapshot_id[:8]}")
@@ -80,7 +95,8 @@ def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
 def _test_files(restic: Restic, manifest: Manifest, scratch: Path) -> int:
     if manifest.snapshot_id is None:
         raise BackupError("the manifest names no snapshot")
-    _restore(restic, manifest.snapshot_id, scratch)
+    snapshot_id = resolve_snapshot(restic, manifest.dataset, manifest.host, manifest.snapshot_id)
+    _restore(restic, snapshot_id, scratch)
     comparison = compare_manifest(manifest, scratch)
     if not comparison.ok:
         raise BackupError(f"restored content differs from the backup: {comparison.describe()}")

@@ -140,3 +140,14 @@ def test_check_errors_from_014_text() -> None:
         "Fatal: repository contains errors",
     )
     assert len(errors) == 2
+
+
+def test_a_copied_snapshot_is_recognised_by_its_original() -> None:
+    from datetime import UTC, datetime
+
+    from egov.backup.restic import Snapshot
+
+    copy = Snapshot(id="bbbb" * 16, time=datetime.now(UTC), original="aaaa" * 16)
+    assert copy.is_copy_of("aaaaaaaa") and copy.is_copy_of("bbbbbbbb")
+    assert not copy.is_copy_of("cccccccc")
+    assert not Snapshot(id="dddd" * 16, time=datetime.now(UTC)).is_copy_of("aaaaaaaa")
