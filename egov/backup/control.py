@@ -19,6 +19,7 @@ from egov.backup.manifest import compare_manifest
 from egov.backup.repositories import RepositoryConfig, make_repository_config, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
+    MANIFEST_TAG,
     Snapshot,
     make_restore_command,
     make_snapshots_command,
@@ -140,6 +141,28 @@ def list_snapshots(
         return parse_snapshots(result.stdout)
 
 
+def pick_latest_per_stream(
+    snapshots: list[Snapshot], anchor_id: str | None = None
+) -> list[Snapshot]:
+    """The newest snapshot of each stream of a dataset, oldest first.
+
+    A file dataset is one stream; a PostgreSQL dataset has one per database (each dump is
+    its own snapshot, tagged ``database:<name>``), and a restore needs all of them. With
+    ``anchor_id`` (the snapshot a manifest names, or its copy) nothing newer is taken.
+    """
+    if anchor_id is not None:
+        anchor = next((s for s in snapshots if s.is_copy_of(anchor_id)), None)
+        if anchor is None:
+            return []
+        snapshots = [s for s in snapshots if s.time <= anchor.time]
+    latest: dict[str | None, Snapshot] = {}
+    for snapshot in sorted(snapshots, key=lambda s: s.time):
+        if MANIFEST_TAG in snapshot.tags:
+            continue
+        latest[snapshot.get_tag_value("database")] = snapshot
+    return sorted(latest.values(), key=lambda s: s.time)
+
+
 def restore_dataset(
     repository: RepositoryConfig,
     dataset: str,
@@ -166,14 +189,16 @@ def restore_dataset(
                 else None
             )
         else:
-            result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
-            restic.check(result, "listing snapshots")
-            snapshots = parse_snapshots(result.stdout)
-            snapshot_id = snapshots[-1].id if snapshots else None
-        if snapshot_id is None:
+            snapshot_id = None
+        result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
+        restic.check(result, "listing snapshots")
+        chosen = pick_latest_per_stream(parse_snapshots(result.stdout), snapshot_id)
+        if not chosen:
             raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
-        result = restic.run(make_restore_command(snapshot_id, str(target), verify=verify))
-        restic.check(result, f"restore of {dataset}")
+        for snapshot in chosen:
+            result = restic.run(make_restore_command(snapshot.id, str(target), verify=verify))
+            restic.check(result, f"restore of {dataset}")
+        snapshot_id = chosen[-1].id
     if manifest is not None:
         comparison = compare_manifest(manifest, target)
         if not comparison.ok:

@@ -151,3 +151,27 @@ def test_a_copied_snapshot_is_recognised_by_its_original() -> None:
     assert copy.is_copy_of("aaaaaaaa") and copy.is_copy_of("bbbbbbbb")
     assert not copy.is_copy_of("cccccccc")
     assert not Snapshot(id="dddd" * 16, time=datetime.now(UTC)).is_copy_of("aaaaaaaa")
+
+
+def test_a_restore_takes_the_newest_snapshot_of_each_database() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from egov.backup.control import pick_latest_per_stream
+    from egov.backup.restic import Snapshot
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def snap(name: str, minutes: int, *tags: str) -> Snapshot:
+        return Snapshot(id=name * 8, time=start + timedelta(minutes=minutes), tags=list(tags))
+
+    snapshots = [
+        snap("a", 0, "database:portal"),
+        snap("b", 1, "database:motcua"),
+        snap("c", 2, "database:portal"),
+        snap("d", 3, "egov-manifest"),
+        snap("e", 4, "database:motcua"),
+    ]
+    assert [s.id[0] for s in pick_latest_per_stream(snapshots)] == ["c", "e"]
+    # anchored at a manifest's snapshot: nothing newer
+    assert [s.id[0] for s in pick_latest_per_stream(snapshots, "cccc")] == ["b", "c"]
+    assert pick_latest_per_stream(snapshots, "zzzz") == []

@@ -1,0 +1,65 @@
+"""The ``egov`` command line: parse, call the domain, render. Nothing else prints or exits.
+
+One module per command group registers its commands on ``app`` (``egov/cli/app.py``); this
+module holds the one place errors become words and exit codes (documented in the README):
+0 ok, 1 failed, 2 bad input or configuration, 3 changes pending (dry runs), 70 internal
+error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+
+from egov.cli import backup, deploy, inventory, lab, monitor
+from egov.cli.app import app, settings, stderr
+from egov.errors import EgovError, ExitCode
+
+__all__ = ["app", "main", "run"]
+_COMMAND_GROUPS = (backup, deploy, inventory, lab, monitor)  # imported for their commands
+
+
+def _report(error: EgovError) -> int:
+    for line in error.message.splitlines() or [""]:
+        stderr.print(f"egov: {line}", markup=False, soft_wrap=True)
+    if error.hint:
+        stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
+    return int(error.exit_code)
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on ``argv`` and return the exit code; the one place errors become words."""
+    try:
+        result = app(args=argv, prog_name="egov", standalone_mode=False)
+    except EgovError as error:
+        return _report(error)
+    except typer.Abort:
+        stderr.print("egov: interrupted")
+        return 130
+    except typer.Exit as error:
+        return int(error.exit_code)
+    except typer.TyperException as error:  # usage errors: unknown option, bad value, …
+        show = getattr(error, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            stderr.print(f"egov: {error}", markup=False)
+        return int(ExitCode.BAD_INPUT)
+    except KeyboardInterrupt:
+        stderr.print("egov: interrupted")
+        return 130
+    except Exception as error:  # the last line of defence: never a bare traceback
+        stderr.print(f"egov: internal error: {type(error).__name__}", markup=False)
+        if settings.debug:
+            traceback.print_exc()
+        else:
+            stderr.print("hint: run again with --debug and report the traceback", markup=False)
+        return int(ExitCode.INTERNAL)
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,494 @@
+"""`egov backup …` and the agent's backup jobs: run, status, restore, verify, plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+)
+from rich.table import Table
+
+from egov.cli.app import (
+    InventoryOption,
+    OutputFormat,
+    OutputOption,
+    agent_app,
+    app,
+    load_inventory,
+    print_json,
+    stderr,
+    stdout,
+)
+from egov.errors import InputError
+from egov.inventory.fields import format_duration
+
+backup_app = typer.Typer(
+    help="Back up, replicate, verify and restore the estate's data (restic).",
+    no_args_is_help=True,
+)
+app.add_typer(backup_app, name="backup")
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", help="Records directory [default: $EGOV_STATE_DIR or /var/lib/egov/state]."
+    ),
+]
+CacheDirOption = Annotated[Path, typer.Option("--cache-dir", help="restic's cache directory.")]
+AgentConfigOption = Annotated[
+    Path, typer.Option("--config", help="The agent's configuration, written by egov deploy.")
+]
+
+
+def _backup_settings(state_dir: Path | None, cache_dir: Path, textfiles: Path | None = None) -> Any:
+    from egov.backup.agent import AgentSettings
+    from egov.records import get_state_dir
+
+    return AgentSettings(
+        state_dir=state_dir or get_state_dir(), cache_dir=cache_dir, textfile_directory=textfiles
+    )
+
+
+def _age(seconds: float | None) -> str:
+    from datetime import timedelta
+
+    return "never" if seconds is None else format_duration(timedelta(seconds=int(seconds)))
+
+
+@backup_app.command("run")
+def backup_run(
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Only this host (site/host).")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
+    inventory: InventoryOption = None,
+) -> None:
+    """Back up now: start each matching host's backup unit over SSH and wait for it."""
+    from egov.backup import control
+    from egov.errors import BackupError, CommandFailed
+    from egov.execute import run_command
+
+    estate = load_inventory(inventory).estate
+    targets = control.make_run_targets(estate, dataset, host, site)
+    if dry_run:
+        for target in targets:
+            stdout.print(f"would start {target.unit} on {target.ref.selector}", soft_wrap=True)
+        return
+    failures = []
+    with Progress(TextColumn("{task.description}"), MofNCompleteColumn(), console=stderr) as bar:
+        task = bar.add_task("backing up", total=len(targets))
+        for target in targets:
+            bar.update(task, description=f"{target.dataset} on {target.ref.selector}")
+            argv = control.make_ssh_command(estate, target.ref, control.make_start_command(target))
+            try:
+                run_command(argv, timeout_seconds=None)
+                stdout.print(f"ok      {target.dataset} on {target.ref.selector}")
+            except CommandFailed as error:
+                failures.append(
+                    f"{target.dataset} on {target.ref.selector}: {error.stderr_tail.strip()[-200:]}"
+                )
+                stdout.print(f"FAILED  {target.dataset} on {target.ref.selector}")
+            bar.advance(task)
+    if failures:
+        raise BackupError(
+            f"{len(failures)} of {len(targets)} backups failed:\n" + "\n".join(failures),
+            "journalctl -u egov-backup@<dataset> on the host says why",
+        )
+
+
+@backup_app.command("status")
+def backup_status(
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Per dataset and site: last snapshot, age against the RPO target, verified, size."""
+    import time
+
+    from egov.backup import control
+    from egov.records import get_state_dir
+
+    estate = load_inventory(inventory).estate
+    rows = control.load_status(estate, state_dir or get_state_dir(), time.time())
+    if output is OutputFormat.JSON:
+        print_json([row.model_dump(mode="json") for row in rows])
+        return
+    table = Table(
+        "dataset",
+        "site",
+        "repository",
+        "hosts",
+        "age",
+        "target",
+        "fresh",
+        "verified",
+        "restore test",
+        "size",
+    )
+    now = time.time()
+    for row in rows:
+        table.add_row(
+            row.dataset,
+            row.site,
+            row.repository,
+            f"{row.hosts_present}/{row.hosts_expected}",
+            _age(row.age_seconds),
+            _age(row.target_seconds),
+            "yes" if row.fresh else "[red]NO[/red]",
+            _age(now - row.verified_at) + " ago" if row.verified_at else "never",
+            row.restore_test_result or "never",
+            f"{row.size_bytes / 1e9:.2f} GB" if row.size_bytes else "-",
+        )
+    stdout.print(table)
+
+
+@backup_app.command("snapshots")
+def backup_snapshots(
+    repository: Annotated[
+        str | None,
+        typer.Option("--repository", help="Default: the first of the replication order."),
+    ] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Qualified host name (site-host).")
+    ] = None,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """List egov's snapshots in a repository (this lists the repository: it is slow)."""
+    from egov.backup import control
+
+    estate = load_inventory(inventory).estate
+    if dataset is not None and dataset not in estate.backup.datasets:
+        raise InputError(
+            f"--dataset {dataset}: no such dataset",
+            f"datasets: {', '.join(estate.backup.datasets)}",
+        )
+    config = control.get_repository(estate, repository)
+    snapshots = control.list_snapshots(config, _backup_settings(None, cache_dir), dataset, host)
+    if output is OutputFormat.JSON:
+        print_json([snapshot.model_dump(mode="json") for snapshot in snapshots])
+        return
+    table = Table("id", "time", "host", "dataset", "paths")
+    for snapshot in snapshots:
+        table.add_row(
+            snapshot.short_id,
+            snapshot.time.isoformat(timespec="seconds"),
+            snapshot.hostname,
+            snapshot.get_tag_value("dataset") or "",
+            " ".join(snapshot.paths),
+        )
+    stdout.print(table)
+
+
+@backup_app.command("restore")
+def backup_restore(
+    dataset: Annotated[str, typer.Option("--dataset", help="The dataset to restore.")],
+    target: Annotated[
+        Path | None, typer.Option("--target", help="Restore here (an empty or new directory).")
+    ] = None,
+    to_host: Annotated[
+        str | None,
+        typer.Option("--to-host", help="Restore on this host (site/host) under --target."),
+    ] = None,
+    repository: Annotated[str | None, typer.Option("--repository")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Only snapshots of this host (site-host).")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Read back and compare with the backup-time checksums.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
+    inventory: InventoryOption = None,
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Restore a dataset's latest snapshot to a path here, or on a host."""
+    from egov.backup import control
+    from egov.errors import CommandFailed
+    from egov.execute import run_command
+
+    estate = load_inventory(inventory).estate
+    if dataset not in estate.backup.datasets:
+        raise InputError(
+            f"--dataset {dataset}: no such dataset",
+            f"datasets: {', '.join(estate.backup.datasets)}",
+        )
+    if target is None:
+        raise InputError("--target is required", "give the directory to restore into")
+    config = control.get_repository(estate, repository)
+    if to_host is not None:
+        site_name, _, name = to_host.partition("/")
+        ref = estate.find_host(site_name, name)
+        if ref is None:
+            raise InputError(f"--to-host {to_host}: no such host", "write it as site/host")
+        remote = [
+            "egov",
+            "agent",
+            "restore",
+            "--dataset",
+            dataset,
+            "--repository",
+            config.name,
+            "--target",
+            str(target),
+        ]
+        remote += ["--verify"] if verify else []
+        argv = control.make_ssh_command(estate, ref, remote)
+        if dry_run:
+            stdout.print(" ".join(argv), soft_wrap=True)
+            return
+        try:
+            run_command(argv)
+        except CommandFailed as error:
+            from egov.errors import BackupError
+
+            raise BackupError(
+                f"restore on {to_host} failed: {error.stderr_tail.strip()[-400:]}"
+            ) from None
+        stdout.print(f"restored {dataset} from {config.name} on {to_host} into {target}")
+        return
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(
+            f"--target {target}: exists and is not an empty directory",
+            "choose a new or empty directory",
+        )
+    if dry_run:
+        stdout.print(f"would restore the latest {dataset} from {config.name} into {target}")
+        return
+    snapshot = control.restore_dataset(
+        config, dataset, target, _backup_settings(None, cache_dir), host=host, verify=verify
+    )
+    stdout.print(
+        f"restored {dataset} snapshot {snapshot[:8]} from {config.name} "
+        f"(site {config.site}) into {target}" + (", verified" if verify else "")
+    )
+
+
+@backup_app.command("verify")
+def backup_verify(
+    repository: Annotated[
+        str | None, typer.Option("--repository", help="Default: every repository.")
+    ] = None,
+    restore_test: Annotated[
+        bool, typer.Option("--restore-test", help="Also restore and prove every dataset.")
+    ] = False,
+    inventory: InventoryOption = None,
+    state_dir: StateDirOption = None,
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Read the next 1/t of each repository (rolling check); optionally run restore tests."""
+    from egov.backup.repositories import make_repository_config
+    from egov.backup.restoretest import RestoreTarget, run_restore_test
+    from egov.backup.verification import run_verification
+    from egov.errors import BackupError
+
+    estate = load_inventory(inventory).estate
+    names = (
+        [repository]
+        if repository
+        else list(estate.backup.replication or estate.backup.repositories)
+    )
+    configs = [make_repository_config(estate, name) for name in names]
+    settings = _backup_settings(state_dir, cache_dir)
+    failures = []
+    for config in configs:
+        record = run_verification(config, estate.backup.verify_days, settings)
+        stdout.print(
+            f"check {record.subset}/{record.subsets} of {config.name}: {record.result.value}"
+        )
+        if record.error:
+            failures.append(record.error)
+        if not restore_test:
+            continue
+        for name, dataset in estate.backup.datasets.items():
+            test = RestoreTarget(
+                name, dataset.kind, tuple(dataset.databases), tuple(dataset.sanity_queries)
+            )
+            result = run_restore_test(config, test, settings)
+            stdout.print(
+                f"restore test of {name} from {config.name}: {result.result.value} "
+                f"in {result.duration_seconds:.1f} s"
+            )
+            if result.error:
+                failures.append(result.error)
+    if failures:
+        raise BackupError("\n".join(failures), "the records under the state directory say the same")
+
+
+@backup_app.command("plan")
+def backup_plan(
+    assumptions: Annotated[
+        Path | None,
+        typer.Option("--assumptions", help="YAML/JSON overriding the model's assumptions."),
+    ] = None,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="Draw the night into this SVG file.")
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Predict the nightly window and the RPO per site; say what does not fit."""
+    from egov.backup.chart import render_svg
+    from egov.backup.plan import Assumptions, load_assumptions, plan_nightly_window
+
+    model = load_assumptions(assumptions) if assumptions else Assumptions()
+    plan = plan_nightly_window(model)
+    if svg is not None:
+        svg.write_text(render_svg(plan), encoding="utf-8")
+    if output is OutputFormat.JSON:
+        print_json(plan.model_dump(mode="json"))
+        return
+    stdout.print("assumptions:", soft_wrap=True)
+    for key, value in model.model_dump(exclude={"datasets", "links"}).items():
+        stdout.print(f"  {key}: {value}", soft_wrap=True)
+    for item in model.datasets:
+        stdout.print(
+            f"  dataset {item.name} on {item.host}: {item.size_bytes / 1e12:.2f} TB, "
+            f"{item.daily_change_ratio:.2%}/day, {item.file_count} files",
+            soft_wrap=True,
+        )
+    for link in model.links:
+        stdout.print(
+            f"  link to {link.repository}: {link.bandwidth_bits_per_second / 1e6:.0f} Mbit/s",
+            soft_wrap=True,
+        )
+    table = Table("job", "site", "start", "end", "GB")
+    for bar in plan.bars:
+        table.add_row(
+            bar.label,
+            bar.site,
+            _age(bar.start_seconds),
+            _age(bar.end_seconds),
+            f"{bar.bytes / 1e9:.1f}",
+        )
+    stdout.print(table)
+    for site_name, seconds in plan.rpo_seconds.items():
+        stdout.print(f"predicted RPO at {site_name}: {_age(seconds)}")
+    for overrun in plan.overruns:
+        stdout.print(f"[red]does not fit:[/red] {overrun}", soft_wrap=True)
+    if plan.fits:
+        stdout.print(f"everything ends inside the {model.window_hours:g} h window")
+
+
+def _agent_config(config: Path) -> Any:
+    from egov.backup.agentconfig import AgentConfig
+
+    return AgentConfig.load(config)
+
+
+@agent_app.command("backup")
+def agent_backup(
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
+    config: AgentConfigOption = Path("/etc/egov/agent.json"),
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Back up this host's datasets (run by egov-backup@<dataset>.service)."""
+    from egov.backup.agent import run_agent_backup
+
+    loaded = _agent_config(config)
+    settings = _backup_settings(None, cache_dir, Path(loaded.textfile_directory))
+    for record in run_agent_backup(
+        loaded, settings, dataset, lambda line: stderr.print(line, markup=False)
+    ):
+        stdout.print(
+            f"{record.dataset}: snapshot {record.snapshot_id}, {record.bytes_added} bytes added"
+        )
+
+
+@agent_app.command("replicate")
+def agent_replicate(
+    config: AgentConfigOption = Path("/etc/egov/agent.json"),
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Copy new snapshots along the replication order, then refresh every catalog."""
+    from egov.backup.replication import run_replication
+
+    loaded = _agent_config(config)
+    if not loaded.replication:
+        raise InputError(
+            f"{config}: this host does not replicate",
+            "run it on the primary site's monitoring host",
+        )
+    for catalog in run_replication(
+        loaded.repositories,
+        loaded.replication,
+        _backup_settings(None, cache_dir),
+        lambda line: stderr.print(line, markup=False),
+    ):
+        stdout.print(f"{catalog.repository}: {catalog.snapshot_count} snapshots")
+
+
+@agent_app.command("retention")
+def agent_retention(
+    repository: Annotated[str, typer.Option("--repository", help="A repository kept here.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what forget would remove.")
+    ] = False,
+    config: AgentConfigOption = Path("/etc/egov/agent.json"),
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Forget and prune a repository kept on this host (run as the repository's user)."""
+    from egov.backup.retention import make_retention_plan, run_retention
+
+    loaded = _agent_config(config)
+    if repository not in loaded.retention:
+        raise InputError(
+            f"--repository {repository}: not kept on this host",
+            f"kept here: {', '.join(loaded.retention) or 'none'}",
+        )
+    local = loaded.repositories[f"{repository}@local"]
+    plan = make_retention_plan(local, loaded.retention_policy, dry_run=dry_run)
+    stdout.print(run_retention(plan, local, _backup_settings(None, cache_dir)), soft_wrap=True)
+
+
+@agent_app.command("verify")
+def agent_verify(
+    config: AgentConfigOption = Path("/etc/egov/agent.json"),
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Read the next 1/t of every repository (run by egov-verify.timer)."""
+    from egov.backup.verification import run_verification
+    from egov.errors import BackupError
+
+    loaded = _agent_config(config)
+    settings = _backup_settings(None, cache_dir)
+    failures = []
+    for name in loaded.replication:
+        record = run_verification(loaded.repositories[name], loaded.verify_days, settings)
+        stdout.print(f"check {record.subset}/{record.subsets} of {name}: {record.result.value}")
+        if record.error:
+            failures.append(record.error)
+    if failures:
+        raise BackupError("\n".join(failures))
+
+
+@agent_app.command("restore")
+def agent_restore(
+    dataset: Annotated[str, typer.Option("--dataset")],
+    repository: Annotated[str, typer.Option("--repository")],
+    target: Annotated[Path, typer.Option("--target")],
+    verify: Annotated[bool, typer.Option("--verify")] = False,
+    config: AgentConfigOption = Path("/etc/egov/agent.json"),
+    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+) -> None:
+    """Restore a dataset on this host (what `egov backup restore --to-host` runs)."""
+    from egov.backup.control import restore_dataset
+
+    loaded = _agent_config(config)
+    chosen = loaded.repositories.get(repository)
+    if chosen is None:
+        raise InputError(
+            f"--repository {repository}: not configured on this host",
+            f"configured: {', '.join(loaded.repositories)}",
+        )
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"--target {target}: exists and is not an empty directory")
+    snapshot = restore_dataset(
+        chosen, dataset, target, _backup_settings(None, cache_dir), verify=verify
+    )
+    stdout.print(f"restored {dataset} snapshot {snapshot[:8]} into {target}")

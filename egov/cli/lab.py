@@ -1,0 +1,370 @@
+"""`egov lab …`: the inventory's sites as containers on this machine, and their faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from egov.cli.app import (
+    InventoryOption,
+    OutputFormat,
+    OutputOption,
+    app,
+    load_inventory,
+    print_json,
+    stderr,
+    stdout,
+)
+from egov.errors import InputError
+
+lab_app = typer.Typer(
+    help="The lab: the inventory's sites as systemd-nspawn containers on this machine.",
+    no_args_is_help=True,
+)
+lab_image_app = typer.Typer(
+    help="The lab's cached Debian image and apt repository.", no_args_is_help=True
+)
+lab_fault_app = typer.Typer(
+    help="Inject and clear faults: power, links, services, disks.", no_args_is_help=True
+)
+app.add_typer(lab_app, name="lab")
+lab_app.add_typer(lab_image_app, name="image")
+lab_app.add_typer(lab_fault_app, name="fault")
+
+
+class _RichLabProgress:
+    """Lab progress on stderr: each step on its own line, counters on a terminal bar."""
+
+    def step(self, what: str) -> None:
+        stderr.print(f"→ {what}", markup=False)
+
+    def advance(self, done: int, total: int) -> None:
+        if stderr.is_terminal:
+            stderr.print(f"  {done}/{total}", markup=False)
+
+
+def _lab_spec(inventory: Path | None) -> tuple[Any, Any]:
+    from egov.lab.estate import make_lab_spec
+
+    estate = load_inventory(inventory).estate
+    return estate, make_lab_spec(estate)
+
+
+def _render_lab_status(status: Any) -> None:
+    sites = Table(title=f"Lab {status.estate} — image {status.image_key} ({status.image_state})")
+    for column in ("site", "network", "bridge", "link", "shaping"):
+        sites.add_column(column)
+    for site in status.sites:
+        shaping = f"{site.shaping_kbit} kbit/s" if site.shaping_kbit else "-"
+        sites.add_row(site.name, site.network, site.bridge, site.link, shaping)
+    hosts = Table(title="Hosts")
+    for column in ("host", "address", "roles", "running", "ssh"):
+        hosts.add_column(column)
+    for host in status.hosts:
+        ssh = "-" if host.ssh_ok is None else ("[green]ok[/]" if host.ssh_ok else "[red]no[/]")
+        running = "[green]yes[/]" if host.running else "[red]no[/]"
+        hosts.add_row(host.machine, host.address, ", ".join(host.roles), running, ssh)
+    stdout.print(sites)
+    stdout.print(hosts)
+    if status.faults:
+        stdout.print(
+            "Faults in force: " + "; ".join(f"{f.kind} {f.target}" for f in status.faults),
+            soft_wrap=True,
+        )
+    up = sum(1 for host in status.hosts if host.running)
+    stdout.print(f"{up}/{len(status.hosts)} hosts running, {len(status.faults)} faults in force")
+
+
+@lab_app.command("up")
+def lab_up_command(
+    inventory: InventoryOption = None, output: OutputOption = OutputFormat.TEXT
+) -> None:
+    """Build (or repair) the lab and start every host; a running lab is left alone."""
+    from egov import lab
+    from egov.lab.estate import create_lab_secrets
+
+    estate, spec = _lab_spec(inventory)
+    lab.check_host_prerequisites()
+    created = create_lab_secrets(estate)
+    if created:
+        stderr.print(
+            f"→ generated {len(created)} lab secrets under {lab.get_state_dir() / 'secrets'}",
+            markup=False,
+        )
+    status = lab.lab_up(spec, _RichLabProgress())
+    if output is OutputFormat.JSON:
+        print_json(status.to_dict())
+    else:
+        _render_lab_status(status)
+
+
+@lab_app.command("down")
+def lab_down_command(
+    inventory: InventoryOption = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete the hosts' disks and lab state.")
+    ] = False,
+    purge_image: Annotated[
+        bool, typer.Option("--purge-image", help="Also delete the cached image.")
+    ] = False,
+) -> None:
+    """Stop the lab and remove what it created (mounts, bridges, firewall table, processes)."""
+    from egov import lab
+
+    _, spec = _lab_spec(inventory)
+    taken = lab.lab_down(spec, purge=purge, purge_image=purge_image, progress=_RichLabProgress())
+    stdout.print(f"lab down: {', '.join(taken) or 'nothing was running'}")
+
+
+@lab_app.command("status")
+def lab_status_command(
+    inventory: InventoryOption = None, output: OutputOption = OutputFormat.TEXT
+) -> None:
+    """Show hosts, links and faults in force."""
+    from egov import lab
+
+    _, spec = _lab_spec(inventory)
+    status = lab.lab_status(spec)
+    if output is OutputFormat.JSON:
+        print_json(status.to_dict())
+    else:
+        _render_lab_status(status)
+
+
+@lab_app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def lab_ssh_command(
+    context: typer.Context,
+    host: Annotated[str, typer.Argument(help="site/host or site-host.")],
+    inventory: InventoryOption = None,
+) -> None:
+    """Open SSH to a lab host (strict host keys), or run the command given after --."""
+    import subprocess
+
+    from egov import lab
+    from egov.lab.estate import resolve_machine
+
+    estate, spec = _lab_spec(inventory)
+    argv = lab.ssh_argv(spec, resolve_machine(estate, host), list(context.args))
+    raise typer.Exit(subprocess.call(argv))
+
+
+@lab_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def lab_exec_command(
+    context: typer.Context,
+    host: Annotated[str, typer.Argument(help="site/host or site-host.")],
+    inventory: InventoryOption = None,
+) -> None:
+    """Run a command as root inside a lab host (works even with its link cut): exec HOST -- CMD."""
+    from egov import lab
+    from egov.lab.estate import resolve_machine
+
+    if not context.args:
+        raise InputError("no command given", "egov lab exec primary/db-01 -- systemctl status")
+    estate, spec = _lab_spec(inventory)
+    result = lab.lab_exec(spec, resolve_machine(estate, host), list(context.args), capture=False)
+    raise typer.Exit(result.returncode)
+
+
+@lab_image_app.command("build")
+def lab_image_build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild a cached image.")] = False,
+) -> None:
+    """Build the Debian image and the local apt repository (cached by recipe)."""
+    from egov import lab
+
+    lab.check_host_prerequisites()
+    status = lab.image_build(
+        progress=_RichLabProgress(), force=force, in_use=lab.get_image_in_use()
+    )
+    stdout.print(f"image {status.key}: {status.state} at {status.path}")
+
+
+@lab_image_app.command("status")
+def lab_image_status(output: OutputOption = OutputFormat.TEXT) -> None:
+    """Show whether the current recipe's image is cached."""
+    import dataclasses
+
+    from egov import lab
+
+    status = lab.get_image_status()
+    if output is OutputFormat.JSON:
+        print_json(
+            {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(status).items()}
+        )
+        return
+    stdout.print(f"image {status.key}: {status.state} at {status.path}")
+    if status.build_seconds is not None:
+        stdout.print(
+            f"built {status.built_at} in {status.build_seconds:.0f} s, "
+            f"{status.repository_package_count} packages in the apt repository"
+        )
+    if status.other_keys:
+        stdout.print(f"other cached images: {', '.join(status.other_keys)} (egov lab image prune)")
+
+
+@lab_image_app.command("prune")
+def lab_image_prune(
+    all_images: Annotated[
+        bool, typer.Option("--all", help="Also remove the current recipe's image.")
+    ] = False,
+) -> None:
+    """Remove cached images that no lab uses."""
+    from egov import lab
+
+    lab.check_host_prerequisites()
+    removed = lab.image_prune(lab.get_image_in_use(), keep_current=not all_images)
+    stdout.print(f"removed {len(removed)} images" + (f": {', '.join(removed)}" if removed else ""))
+
+
+HostArgument = Annotated[str, typer.Argument(help="A lab host: site/host or site-host.")]
+SiteArgument = Annotated[str, typer.Argument(help="A site of the inventory.")]
+HostOrSiteArgument = Annotated[str, typer.Argument(help="A site, or a host (site/host).")]
+
+
+def _fault_target(
+    inventory: Path | None, target: str, *, sites: bool, hosts: bool
+) -> tuple[Any, str | None]:
+    """The lab spec and the machine named by ``target`` (None when it names a site)."""
+    from egov.lab.estate import resolve_machine
+
+    estate, spec = _lab_spec(inventory)
+    if sites and target in estate.sites:
+        return spec, None
+    if not hosts:
+        raise InputError(f"{target!r} is not a site", f"sites: {', '.join(estate.sites)}")
+    return spec, resolve_machine(estate, target)
+
+
+def _fault_done(what: str) -> None:
+    stdout.print(f"{what}: done (egov lab status shows the faults in force)")
+
+
+@lab_fault_app.command("power-off")
+def fault_power_off(target: HostOrSiteArgument, inventory: InventoryOption = None) -> None:
+    """Power off a host, or every host of a site."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, target, sites=True, hosts=True)
+    lab.power_off_site(spec, target) if machine is None else lab.power_off_host(spec, machine)
+    _fault_done(f"power-off {target}")
+
+
+@lab_fault_app.command("power-on")
+def fault_power_on(target: HostOrSiteArgument, inventory: InventoryOption = None) -> None:
+    """Power a host, or a site, back on and wait for SSH."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, target, sites=True, hosts=True)
+    lab.power_on_site(spec, target) if machine is None else lab.power_on_host(spec, machine)
+    _fault_done(f"power-on {target}")
+
+
+@lab_fault_app.command("cut")
+def fault_cut(site: SiteArgument, inventory: InventoryOption = None) -> None:
+    """Cut a site's link to the other sites (and to the control node)."""
+    from egov import lab
+
+    spec, _ = _fault_target(inventory, site, sites=True, hosts=False)
+    lab.cut_link(spec, site)
+    _fault_done(f"cut {site}")
+
+
+@lab_fault_app.command("restore")
+def fault_restore(site: SiteArgument, inventory: InventoryOption = None) -> None:
+    """Restore a site's link."""
+    from egov import lab
+
+    spec, _ = _fault_target(inventory, site, sites=True, hosts=False)
+    lab.restore_link(spec, site)
+    _fault_done(f"restore {site}")
+
+
+@lab_fault_app.command("shape")
+def fault_shape(
+    site: SiteArgument,
+    rate_kbit: Annotated[
+        int, typer.Option("--rate-kbit", min=8, help="Bandwidth in kbit/s.")
+    ] = 1000,
+    inventory: InventoryOption = None,
+) -> None:
+    """Limit a site link's bandwidth (tbf)."""
+    from egov import lab
+
+    spec, _ = _fault_target(inventory, site, sites=True, hosts=False)
+    lab.shape_link(spec, site, rate_kbit)
+    _fault_done(f"shape {site} to {rate_kbit} kbit/s")
+
+
+@lab_fault_app.command("unshape")
+def fault_unshape(site: SiteArgument, inventory: InventoryOption = None) -> None:
+    """Remove a site link's bandwidth limit."""
+    from egov import lab
+
+    spec, _ = _fault_target(inventory, site, sites=True, hosts=False)
+    lab.unshape_link(spec, site)
+    _fault_done(f"unshape {site}")
+
+
+@lab_fault_app.command("stop-service")
+def fault_stop_service(
+    host: HostArgument,
+    unit: Annotated[str, typer.Argument(help="A systemd unit.")],
+    inventory: InventoryOption = None,
+) -> None:
+    """Stop a systemd unit on a host."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
+    assert machine is not None
+    lab.stop_service(spec, machine, unit)
+    _fault_done(f"stop-service {host} {unit}")
+
+
+@lab_fault_app.command("start-service")
+def fault_start_service(
+    host: HostArgument,
+    unit: Annotated[str, typer.Argument(help="A systemd unit.")],
+    inventory: InventoryOption = None,
+) -> None:
+    """Start a systemd unit on a host again."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
+    assert machine is not None
+    lab.start_service(spec, machine, unit)
+    _fault_done(f"start-service {host} {unit}")
+
+
+@lab_fault_app.command("fill")
+def fault_fill(
+    host: HostArgument,
+    path: Annotated[str, typer.Argument(help="A path on the filesystem to fill.")] = "/",
+    inventory: InventoryOption = None,
+) -> None:
+    """Fill the filesystem holding a path on a host."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
+    assert machine is not None
+    lab.fill_filesystem(spec, machine, path)
+    _fault_done(f"fill {host} {path}")
+
+
+@lab_fault_app.command("unfill")
+def fault_unfill(
+    host: HostArgument,
+    path: Annotated[str, typer.Argument(help="The path given to fill.")] = "/",
+    inventory: InventoryOption = None,
+) -> None:
+    """Free what fill took."""
+    from egov import lab
+
+    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
+    assert machine is not None
+    lab.unfill_filesystem(spec, machine, path)
+    _fault_done(f"unfill {host} {path}")

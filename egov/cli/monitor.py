@@ -1,0 +1,257 @@
+"""`egov monitor …`: the exporter, alert rules, dashboards and the estate's health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from egov.cli.app import (
+    InventoryOption,
+    OutputFormat,
+    OutputOption,
+    agent_app,
+    app,
+    load_inventory,
+    print_json,
+    stdout,
+)
+from egov.errors import InputError
+from egov.inventory.fields import format_duration
+
+monitor_app = typer.Typer(
+    help="Monitoring: the egov exporter, alert rules, dashboards, the estate's status.",
+    no_args_is_help=True,
+)
+app.add_typer(monitor_app, name="monitor")
+
+OutputDirectoryArgument = Annotated[
+    Path, typer.Argument(help="Directory to write into (created if missing).")
+]
+
+
+def _monitoring_targets(inventory: Path | None, targets_file: Path | None) -> Any:
+    from egov.monitoring.targets import load_targets, make_targets
+
+    if targets_file is None:
+        return make_targets(load_inventory(inventory).estate)
+    try:
+        return load_targets(targets_file)
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"{targets_file}: cannot read the monitoring targets: {error}",
+            "give the file the monitoring deploy writes, or --inventory instead",
+        ) from None
+
+
+def _output_directory(directory: Path) -> Path:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"{directory}: cannot use as output directory: {error.strerror or error}",
+            "give a writable directory",
+        ) from None
+    return directory
+
+
+def _write_outputs(files: dict[Path, str]) -> None:
+    for path, text in files.items():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                f"{path}: cannot write: {error.strerror or error}", "give a writable directory"
+            ) from None
+        stdout.print(f"wrote {path}", soft_wrap=True)
+
+
+@monitor_app.command("exporter")
+def monitor_exporter(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = (
+        9640
+    ),
+    address: Annotated[str, typer.Option("--address", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="State directory [default: $EGOV_STATE_DIR, else /var/lib/egov/state].",
+            show_default=False,
+        ),
+    ] = None,
+    targets_file: Annotated[
+        Path | None,
+        typer.Option("--targets", help="Targets JSON written by the deploy (else --inventory)."),
+    ] = None,
+    inventory: InventoryOption = None,
+) -> None:
+    """Serve the egov metrics (backups, replication, verification, drills) for Prometheus."""
+    from egov.monitoring.exporter import RecordReader, run_exporter
+    from egov.records import get_state_dir
+
+    directory = state_dir or get_state_dir()
+    try:
+        RecordReader(directory).check()
+    except OSError as error:
+        raise InputError(
+            f"{directory}: cannot read the state directory: {error.strerror or error}",
+            "give an existing, readable directory with --state-dir",
+        ) from None
+    targets = _monitoring_targets(inventory, targets_file)
+    stdout.print(f"egov exporter: http://{address}:{port}/metrics, state {directory}")
+    try:
+        run_exporter(targets, directory, address, port)
+    except OSError as error:
+        raise InputError(
+            f"cannot listen on {address}:{port}: {error.strerror or error}",
+            "choose another --address or --port",
+        ) from None
+
+
+@monitor_app.command("rules")
+def monitor_rules(
+    directory: OutputDirectoryArgument = Path(),
+    inventory: InventoryOption = None,
+) -> None:
+    """Write the Prometheus alert rules generated from the inventory (egov.yml)."""
+    from egov.monitoring.rules import RULES_FILE_NAME, render_rules
+    from egov.monitoring.targets import make_targets
+
+    text = render_rules(make_targets(load_inventory(inventory).estate))
+    _write_outputs({_output_directory(directory) / RULES_FILE_NAME: text})
+
+
+@monitor_app.command("dashboards")
+def monitor_dashboards(
+    directory: OutputDirectoryArgument = Path(),
+    inventory: InventoryOption = None,
+) -> None:
+    """Write the Grafana dashboards and their provisioning files."""
+    import warnings
+
+    import yaml
+
+    with warnings.catch_warnings():  # the SDK flags its v1 dashboard builder as deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from egov.monitoring import dashboards
+    from egov.monitoring.targets import make_targets
+
+    built = dashboards.build_dashboards(make_targets(load_inventory(inventory).estate))
+    root = _output_directory(directory)
+    files = {
+        root / "dashboards" / f"{uid}.json": dashboards.render_dashboard(dashboard)
+        for uid, dashboard in built.items()
+    }
+    files[root / "provisioning" / "dashboards" / "egov.yaml"] = yaml.safe_dump(
+        dashboards.build_dashboard_provisioning(), sort_keys=False
+    )
+    files[root / "provisioning" / "datasources" / "egov.yaml"] = yaml.safe_dump(
+        dashboards.build_datasource_provisioning("http://127.0.0.1:9090"), sort_keys=False
+    )
+    _write_outputs(files)
+
+
+def _render_monitor_status(status: dict[str, Any]) -> None:
+    stdout.print(f"[bold]Prometheus[/bold] {status['prometheus']}")
+    sites = "  ".join(
+        f"{site} [{'green' if up else 'red'}]{'up' if up else 'DOWN'}[/]"
+        for site, up in sorted(status["sites"].items())
+    )
+    stdout.print(f"[bold]Sites[/bold] {sites}")
+    services = Table("service", "site", "up", title="Services")
+    for row in status["services"]:
+        services.add_row(row["service"], row["site"], "yes" if row["up"] else "[red]NO[/]")
+    stdout.print(services)
+    backups = Table(
+        "dataset", "site", "repository", "age", "target", "fresh", "lag", title="Backups"
+    )
+    lags = {
+        (r["dataset"], r["site"], r["repository"]): r["lag_seconds"] for r in status["replication"]
+    }
+
+    import math
+    from datetime import timedelta
+
+    def seconds(value: float | None) -> str:
+        if value is None:
+            return "never"
+        if not math.isfinite(value):
+            return "—"
+        return format_duration(timedelta(seconds=int(value)))
+
+    for row in status["backups"]:
+        lag = lags.get((row["dataset"], row["site"], row["repository"]), float("nan"))
+        backups.add_row(
+            row["dataset"],
+            row["site"],
+            row["repository"],
+            seconds(row["age_seconds"]),
+            seconds(row["target_seconds"]),
+            "yes" if row["fresh"] else "[red]NO[/]",
+            seconds(lag),
+        )
+    stdout.print(backups)
+    for row in status["postgres"]:
+        stdout.print(f"PostgreSQL {row['host']}: heartbeat lag {row['lag_seconds']:.1f}s")
+    if status["alerts"]:
+        stdout.print(f"[red]{len(status['alerts'])} alerts firing:[/red]")
+        for alert in status["alerts"]:
+            labels = ", ".join(
+                f"{k}={v}"
+                for k, v in sorted(alert["labels"].items())
+                if k not in {"alertname", "severity"}
+            )
+            stdout.print(f"  {alert['alertname']} {labels}", markup=False, soft_wrap=True)
+    else:
+        stdout.print("[green]no alerts firing[/green]")
+
+
+@monitor_app.command("status")
+def monitor_status(
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus",
+            help="Prometheus URL [default: the inventory's monitoring "
+            "hosts, the primary site's first].",
+            show_default=False,
+        ),
+    ] = None,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """The estate's health in one screen: sites, services, backups, lag, alerts firing."""
+    from egov.monitoring.status import check_prometheus_url, fetch_status, get_prometheus_urls
+
+    if prometheus is not None:
+        urls = [check_prometheus_url(prometheus)]
+    else:
+        urls = get_prometheus_urls(load_inventory(inventory).estate)
+        if not urls:
+            raise InputError("the inventory has no monitoring host", "give --prometheus URL")
+    status = fetch_status(urls)
+    if output is OutputFormat.JSON:
+        print_json(status)
+    else:
+        _render_monitor_status(status)
+
+
+@agent_app.command("heartbeat")
+def agent_heartbeat(
+    conninfo: Annotated[
+        str, typer.Option("--conninfo", help="libpq connection string of the local cluster.")
+    ] = "host=/run/postgresql dbname=egov",
+) -> None:
+    """Write the PostgreSQL heartbeat row every second while the cluster is a primary."""
+    import logging
+
+    from egov.monitoring.heartbeat import run_heartbeat
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run_heartbeat(conninfo)
