@@ -105,3 +105,24 @@ def test_powering_off_the_store_host_fires_host_down_and_it_resolves(lab: Lab) -
             180,
             f"HostDown resolved on {monitor}",
         )
+
+
+def test_every_dashboard_panel_has_data_on_the_lab_prometheus(lab: Lab) -> None:
+    """Grafana is not installable here: every panel's query runs on the lab's Prometheus.
+
+    The backup panels need backups: tests/lab/test_backup.py runs them earlier in the session
+    (and on a lab left up, the timers have).
+    """
+    from egov.monitoring.dashboards import build_dashboards, list_panel_queries
+    from egov.monitoring.targets import make_targets
+
+    queries = list_panel_queries(build_dashboards(make_targets(load_estate(INVENTORY).estate)))
+    assert len(queries) >= 20
+
+    def empty() -> list[str]:
+        return [query for query in queries if not _query(lab, "primary-mon-01", query)]
+
+    deadline = time.monotonic() + 180
+    while (missing := empty()) and time.monotonic() < deadline:
+        time.sleep(10)
+    assert missing == []
