@@ -1,12 +1,12 @@
 """The one module that runs restic: argv from ``restic.py``, environment from ``repositories``.
 
-Why not resticpy (a declared dependency)? Checked against resticpy 1.x: it keeps the
+Why not resticpy (on the design card)? Checked against resticpy 1.x: it keeps the
 repository and password file in module globals and runs ``subprocess`` itself with the
 parent's whole environment, so it cannot give each call its own secret-carrying environment
 nor go through ``egov.execute``; it turns every non-zero exit into one exception whose code
 is only in the text, losing 3 (partial snapshot) and 10/11/12; it has no ``--stdin`` backup,
 and its ``backup`` passes 0.17-only flags (``--skip-if-unchanged``) by name. Every call here
-needs one of those, so no call uses it; the dependency can go.
+needs one of those, so no call uses it, and egov does not depend on it.
 """
 
 from __future__ import annotations
