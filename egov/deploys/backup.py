@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from pyinfra.api import deploy
 from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
 
 from egov.backup.agentconfig import (
     AGENT_CONFIG_PATH,
@@ -186,12 +187,21 @@ def backup() -> None:
                 f"*-*-* {RETENTION_AT}:00",
                 timedelta(minutes=30),
             )
-    for unit, text in units.items():
-        files.put(
+    written = {
+        unit: files.put(
             name=f"Unit {unit}", src=as_file(text), dest=f"{UNIT_DIRECTORY}/{unit}", mode="644"
         )
-    for unit in units:
+        for unit, text in units.items()
+    }
+    # Reload and restart only when a unit file changed: a second deploy must change nothing.
+    systemd.daemon_reload(name="Reload the units", _if=any_changed(*written.values()))
+    for unit, put in written.items():
         if unit.endswith(".timer"):
             systemd.service(
-                name=f"Enable {unit}", service=unit, running=True, enabled=True, daemon_reload=True
+                name=f"Restart {unit}",
+                service=unit,
+                running=True,
+                restarted=True,
+                _if=put.did_change,
             )
+            systemd.service(name=f"Enable {unit}", service=unit, running=True, enabled=True)

@@ -2,7 +2,8 @@
 
 Shared by ``lifecycle`` (up/down) and ``faults`` (power off/on). Files written here land in the
 host's overlay root, hence on its own disk: they survive power cycles and are rewritten at each
-``up`` so a changed spec (another host added to /etc/hosts, say) reaches every host.
+``up`` so a changed spec (another host added to /etc/hosts, say) reaches every host, except
+/etc/hosts once ``egov deploy`` has written its own (else every power cycle would undo it).
 """
 
 from __future__ import annotations
@@ -50,10 +51,20 @@ def run_prepare(spec: LabSpec, host: LabHost, image: ImageStatus) -> str:
     network_file.parent.mkdir(parents=True, exist_ok=True)
     network_file.write_text(network.build_network_file(spec, host))
     hosts_file = root / "etc/hosts"
-    hosts_file.unlink(missing_ok=True)
-    hosts_file.write_text(network.build_hosts_file(spec))
+    if not _is_deployed(hosts_file):  # once `egov deploy` owns /etc/hosts, leave it alone
+        hosts_file.unlink(missing_ok=True)
+        hosts_file.write_text(network.build_hosts_file(spec))
     ssh.run_authorise_lab_key(root)
     return ssh.run_ensure_host_key(root, host.machine)
+
+
+def _is_deployed(path: Path) -> bool:
+    """Whether ``egov deploy`` wrote this file (its first line says so)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.readline().startswith("# Written by egov deploy")
+    except OSError:
+        return False
 
 
 def is_running(state: LabState, machine: str) -> bool:
