@@ -31,6 +31,7 @@ from pyinfra.operations.util import any_changed
 from egov.deploys import topology
 from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
+from egov.deploys.facts import FileMode
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
 from egov.inventory.model import Estate, HostRef
@@ -215,8 +216,12 @@ def _exporter(context: DeployContext, targets_json: str) -> None:
     )
     # setgid: records written below by any job inherit the group the exporter reads through
     files.directory(
-        name="State directory", path=STATE_DIR, group=STATE_GROUP, mode="2750", recursive=False
+        name="State directory", path=STATE_DIR, group=STATE_GROUP, mode="750", recursive=False
     )
+    # files.directory compares modes without the setgid bit, so it would re-apply 2750 on
+    # every run: set the bit only when the directory lacks it.
+    if host.get_fact(FileMode, path=STATE_DIR) != "2750":
+        server.shell(name="State directory keeps its group", commands=[f"chmod 2750 {STATE_DIR}"])
     files.directory(name="egov configuration directory", path="/etc/egov", mode="755")
     targets = files.put(
         name="Monitoring targets", src=as_file(targets_json), dest=TARGETS_FILE, mode="644"
