@@ -215,11 +215,9 @@ def _exporter(context: DeployContext, targets_json: str) -> None:
         ensure_home=False,
     )
     # setgid: records written below by any job inherit the group the exporter reads through
-    files.directory(
-        name="State directory", path=STATE_DIR, group=STATE_GROUP, mode="750", recursive=False
-    )
-    # files.directory compares modes without the setgid bit, so it would re-apply 2750 on
-    # every run: set the bit only when the directory lacks it.
+    files.directory(name="State directory", path=STATE_DIR, group=STATE_GROUP, recursive=False)
+    # Not files.directory's mode=: it never sees 2750 as already applied and re-applies it on
+    # every run. Set the mode (setgid) only when the directory lacks it.
     if host.get_fact(FileMode, path=STATE_DIR) != "2750":
         server.shell(name="State directory keeps its group", commands=[f"chmod 2750 {STATE_DIR}"])
     files.directory(name="egov configuration directory", path="/etc/egov", mode="755")
