@@ -240,6 +240,14 @@ def _fault_target(
     return spec, resolve_machine(estate, target)
 
 
+def _fault_host(inventory: Path | None, host: str) -> tuple[Any, str]:
+    """The lab spec and the machine of ``host``, which must name a host (not a site)."""
+    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
+    if machine is None:  # _fault_target returns a site only when asked to accept sites
+        raise InputError(f"{host!r} is not a host", "write it as site/host")
+    return spec, machine
+
+
 def _fault_done(what: str) -> None:
     stdout.print(f"{what}: done (egov lab status shows the faults in force)")
 
@@ -319,8 +327,7 @@ def fault_stop_service(
     """Stop a systemd unit on a host."""
     from egov import lab
 
-    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
-    assert machine is not None
+    spec, machine = _fault_host(inventory, host)
     lab.stop_service(spec, machine, unit)
     _fault_done(f"stop-service {host} {unit}")
 
@@ -334,8 +341,7 @@ def fault_start_service(
     """Start a systemd unit on a host again."""
     from egov import lab
 
-    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
-    assert machine is not None
+    spec, machine = _fault_host(inventory, host)
     lab.start_service(spec, machine, unit)
     _fault_done(f"start-service {host} {unit}")
 
@@ -349,8 +355,7 @@ def fault_fill(
     """Fill the filesystem holding a path on a host."""
     from egov import lab
 
-    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
-    assert machine is not None
+    spec, machine = _fault_host(inventory, host)
     lab.fill_filesystem(spec, machine, path)
     _fault_done(f"fill {host} {path}")
 
@@ -364,7 +369,6 @@ def fault_unfill(
     """Free what fill took."""
     from egov import lab
 
-    spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
-    assert machine is not None
+    spec, machine = _fault_host(inventory, host)
     lab.unfill_filesystem(spec, machine, path)
     _fault_done(f"unfill {host} {path}")
