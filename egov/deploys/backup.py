@@ -92,7 +92,6 @@ def make_backup_service() -> str:
         "IOSchedulingClass=best-effort\n"
         "IOSchedulingPriority=7\n"
         "CacheDirectory=egov/restic\n"
-        "StateDirectory=egov/state\n"
     )
 
 
@@ -117,7 +116,7 @@ def make_agent_service(name: str, description: str, arguments: str) -> str:
         "After=network-online.target\nWants=network-online.target\n\n"
         "[Service]\nType=oneshot\n"
         f"ExecStart={AGENT_BINARY} agent {arguments}\n"
-        "CacheDirectory=egov/restic\nStateDirectory=egov/state\n"
+        "CacheDirectory=egov/restic\n"
     )
 
 
