@@ -1,11 +1,14 @@
 """The night as an SVG: one bar per job on a time axis, the window's end marked.
 
 Hand-written SVG (no JavaScript, no plotting library): the file opens in any browser and
-diffs as text. Bars past the window's end are drawn red.
+diffs as text. Bars past the window's end are drawn red. ``make_bar_chart`` draws any such
+chart of spans on a seconds axis; the drill report's timeline uses it too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape
 
 from egov.backup.plan import Plan
@@ -14,6 +17,99 @@ WIDTH = 900
 LABEL_WIDTH = 260
 ROW_HEIGHT = 26
 TOP = 40
+LATE_COLOUR = "#c0392b"
+ON_TIME_COLOUR = "#2e86c1"
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One row of a bar chart: ``label`` and a span of seconds from the chart's origin."""
+
+    label: str
+    start_seconds: float
+    end_seconds: float
+    colour: str
+    tooltip: str = ""
+    open_ended: bool = False  # its end is not known: drawn faded with a dashed outline
+
+
+@dataclass(frozen=True)
+class ChartMarker:
+    """A dashed vertical line across every row at ``seconds``, labelled above the rows."""
+
+    seconds: float
+    label: str
+    colour: str = LATE_COLOUR
+
+
+def make_bar_chart(
+    title: str,
+    bars: Sequence[ChartBar],
+    *,
+    span_seconds: float,
+    tick_seconds: float,
+    tick_label: Callable[[float], str],
+    markers: Sequence[ChartMarker] = (),
+    legend: Sequence[tuple[str, str]] = (),
+    empty_text: str = "",
+) -> str:
+    """The SVG element of ``bars`` on an axis from 0 to ``span_seconds`` (or further, to the
+    last bar's end or marker).
+
+    A grid line every ``tick_seconds``, labelled by ``tick_label(seconds)``; ``legend`` is
+    (colour, words) pairs drawn under the axis; ``empty_text`` is written when there are no
+    bars. Every text is escaped here.
+    """
+    ends = [bar.end_seconds for bar in bars] + [marker.seconds for marker in markers]
+    span = max(span_seconds, *ends, 0.0) or 1.0
+    scale = (WIDTH - LABEL_WIDTH - 20) / span
+    rows_height = ROW_HEIGHT * max(len(bars), 1)
+    axis_y = TOP + rows_height + 10
+    height = axis_y + (44 if legend else 24)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
+        f'<text x="10" y="20" font-size="14">{escape(title)}</text>',
+    ]
+    tick = max(tick_seconds, span / 50)  # never more than 50 grid lines, whatever is asked
+    count = int(span // tick)
+    for index in range(count + 1):
+        x = LABEL_WIDTH + index * tick * scale
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{axis_y - 10}" stroke="#ddd"/>'
+            f'<text x="{x:.1f}" y="{axis_y + 4}" text-anchor="middle">'
+            f"{escape(tick_label(index * tick))}</text>"
+        )
+    if not bars and empty_text:
+        parts.append(f'<text x="{LABEL_WIDTH}" y="{TOP + 16}">{escape(empty_text)}</text>')
+    for index, bar in enumerate(bars):
+        y = TOP + index * ROW_HEIGHT
+        x = LABEL_WIDTH + bar.start_seconds * scale
+        width = max((bar.end_seconds - bar.start_seconds) * scale, 1.0)
+        style = ' fill-opacity="0.45" stroke-dasharray="4,3"' if bar.open_ended else ""
+        parts.append(
+            f'<text x="10" y="{y + 16}">{escape(bar.label)}</text>'
+            f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW_HEIGHT - 8}" '
+            f'fill="{bar.colour}" stroke="{bar.colour}"{style}>'
+            f"<title>{escape(bar.tooltip or bar.label)}</title></rect>"
+        )
+    for marker in markers:
+        x = LABEL_WIDTH + marker.seconds * scale
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{TOP - 12}" x2="{x:.1f}" y2="{axis_y - 10}" '
+            f'stroke="{marker.colour}" stroke-width="2" stroke-dasharray="6,4"/>'
+            f'<text x="{x + 4:.1f}" y="{TOP - 14}" fill="{marker.colour}">'
+            f"{escape(marker.label)}</text>"
+        )
+    x = 10.0
+    for colour, words in legend:
+        parts.append(
+            f'<rect x="{x:.1f}" y="{axis_y + 16}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16:.1f}" y="{axis_y + 26}">{escape(words)}</text>'
+        )
+        x += 32 + 7 * len(words)
+    parts.append("</svg>")
+    return "\n".join(parts)
 
 
 def _hours(seconds: float) -> str:
@@ -23,39 +119,23 @@ def _hours(seconds: float) -> str:
 def render_svg(plan: Plan) -> str:
     """The SVG document of ``plan``."""
     span = max([plan.window_end_seconds, *(bar.end_seconds for bar in plan.bars)]) or 1.0
-    scale = (WIDTH - LABEL_WIDTH - 20) / span
-    height = TOP + ROW_HEIGHT * len(plan.bars) + 40
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'font-family="sans-serif" font-size="12">',
-        f'<text x="10" y="20" font-size="14">Nightly window from '
-        f"{escape(plan.assumptions.window_start)} ({len(plan.bars)} jobs)</text>",
+    hours = max(int(span // 3600), 1)
+    bars = [
+        ChartBar(
+            label=f"{bar.label} → {bar.site}",
+            start_seconds=bar.start_seconds,
+            end_seconds=bar.end_seconds,
+            colour=LATE_COLOUR if bar.end_seconds > plan.window_end_seconds else ON_TIME_COLOUR,
+            tooltip=f"{bar.label}: {_hours(bar.start_seconds)} – {_hours(bar.end_seconds)}",
+        )
+        for bar in plan.bars
     ]
-    ticks = max(int(span // 3600), 1)
-    step = max(ticks // 12, 1)
-    for hour in range(0, ticks + 1, step):
-        x = LABEL_WIDTH + hour * 3600 * scale
-        parts.append(
-            f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{height - 30}" stroke="#ddd"/>'
-            f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle">+{hour} h</text>'
-        )
-    for index, bar in enumerate(plan.bars):
-        y = TOP + index * ROW_HEIGHT
-        x = LABEL_WIDTH + bar.start_seconds * scale
-        width = max((bar.end_seconds - bar.start_seconds) * scale, 1.0)
-        late = bar.end_seconds > plan.window_end_seconds
-        colour = "#c0392b" if late else "#2e86c1"
-        parts.append(
-            f'<text x="10" y="{y + 16}">{escape(bar.label)} → {escape(bar.site)}</text>'
-            f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW_HEIGHT - 8}" '
-            f'fill="{colour}"><title>{escape(bar.label)}: {_hours(bar.start_seconds)} – '
-            f"{_hours(bar.end_seconds)}</title></rect>"
-        )
-    end_x = LABEL_WIDTH + plan.window_end_seconds * scale
-    parts.append(
-        f'<line x1="{end_x:.1f}" y1="{TOP - 12}" x2="{end_x:.1f}" y2="{height - 30}" '
-        f'stroke="#c0392b" stroke-width="2" stroke-dasharray="6,4"/>'
-        f'<text x="{end_x + 4:.1f}" y="{TOP - 14}" fill="#c0392b">window end</text>'
+    svg = make_bar_chart(
+        f"Nightly window from {plan.assumptions.window_start} ({len(plan.bars)} jobs)",
+        bars,
+        span_seconds=span,
+        tick_seconds=max(hours // 12, 1) * 3600,
+        tick_label=lambda seconds: f"+{round(seconds / 3600)} h",
+        markers=[ChartMarker(plan.window_end_seconds, "window end")],
     )
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    return svg + "\n"

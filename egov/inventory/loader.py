@@ -54,7 +54,7 @@ def load_estate(path: Path) -> LoadedEstate:
         problem = error.problem
         raise InventoryError(
             [
-                _format(
+                format_problem(
                     str(path),
                     problem.position.line,
                     problem.position.column,
@@ -81,7 +81,8 @@ def load_estate(path: Path) -> LoadedEstate:
         estate = Estate.model_validate(data)
     except ValidationError as error:
         problems = [
-            _format_validation(error_detail, data, source_map) for error_detail in error.errors()
+            format_validation_error(error_detail, data, source_map)
+            for error_detail in error.errors()
         ]
         raise InventoryError(_unique(problems), hint=_HINT) from None
     findings = check_estate(estate)
@@ -101,7 +102,7 @@ def load_estate(path: Path) -> LoadedEstate:
 _HINT = "fix the inventory and run `egov inventory validate` again; nothing was touched"
 
 
-def _format(
+def format_problem(
     file: str, line: int, column: int, path: PathKey, message: str, *, hint: str = ""
 ) -> str:
     where = f"{_dotted(path)}: " if path else ""
@@ -111,7 +112,7 @@ def _format(
 
 def _format_finding(finding: Finding, source_map: SourceMap) -> str:
     position = source_map.locate(finding.path)
-    return _format(
+    return format_problem(
         source_map.file,
         position.line,
         position.column,
@@ -121,14 +122,17 @@ def _format_finding(finding: Finding, source_map: SourceMap) -> str:
     )
 
 
-def _format_validation(detail: ErrorDetails, data: Any, source_map: SourceMap) -> str:
+def format_validation_error(
+    detail: ErrorDetails, data: Any, source_map: SourceMap, root: type[BaseModel] = Estate
+) -> str:
+    """One pydantic error of ``root`` read from ``data`` as ``file:line:column: path: … — fix``."""
     is_key = detail["loc"][-1:] == ("[key]",)
     path = _data_path(detail["loc"][:-1] if is_key else detail["loc"], data)
     position = source_map.locate(path)
-    message, hint = _explain(detail, path)
+    message, hint = _explain(detail, path, root)
     if is_key:
         message = f"name {path[-1]!r} has the wrong form" if path else message
-    return _format(source_map.file, position.line, position.column, path, message, hint=hint)
+    return format_problem(source_map.file, position.line, position.column, path, message, hint=hint)
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
@@ -152,13 +156,13 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
     return tuple(path)
 
 
-def _explain(detail: ErrorDetails, path: PathKey) -> tuple[str, str]:
+def _explain(detail: ErrorDetails, path: PathKey, root: type[BaseModel]) -> tuple[str, str]:
     """One sentence for a pydantic error, plus a fix. Never repeats the input for secrets."""
     kind = detail["type"]
     message = detail["msg"].removeprefix("Value error, ")
     key = str(path[-1]) if path else ""
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(detail["loc"][:-1])
+        allowed = _allowed_keys(detail["loc"][:-1], root)
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed here: {', '.join(allowed)}"
         return f"unknown key {key!r}", hint
@@ -207,19 +211,19 @@ def _shown(detail: ErrorDetails, path: PathKey) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names of the model at ``loc`` (walking Estate's fields), for 'did you mean'."""
-    model: type[BaseModel] | None = Estate
+def _allowed_keys(loc: tuple[int | str, ...], root: type[BaseModel]) -> list[str]:
+    """Keys of the model at ``loc`` (walking ``root``'s fields), for 'did you mean'."""
+    model: type[BaseModel] | None = root
     for part in loc:
         if model is None:
             return []
-        if isinstance(part, str) and part in model.model_fields:
-            model = _inner_model(model.model_fields[part].annotation)
-        elif isinstance(part, int):
-            continue
-        else:
-            continue  # a mapping key such as a host name: the value type stays the same
-    return list(model.model_fields) if model is not None else []
+        fields = {info.alias or name: info for name, info in model.model_fields.items()}
+        if isinstance(part, str) and part in fields:
+            model = _inner_model(fields[part].annotation)
+        # else an index or a mapping key such as a host name: the value type stays the same
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
 
 
 def _inner_model(annotation: Any) -> type[BaseModel] | None:
