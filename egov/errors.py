@@ -83,3 +83,19 @@ class CommandFailed(EgovError):
 
 class MonitoringError(EgovError):
     """Prometheus could not be reached or answered nonsense."""
+
+
+class DrillError(EgovError):
+    """A drill step failed; the drill rolled back what it had done (the journal says how)."""
+
+
+class DrillFailed(EgovError):
+    """A drill ran to its end but did not succeed (a step, a cleanup or a target failed)."""
+
+
+class DrillInputError(InputError):
+    """A scenario file or a drill argument is wrong: nothing was touched."""
+
+    def __init__(self, problems: Sequence[str], hint: str = "") -> None:
+        super().__init__("\n".join(problems), hint)
+        self.problems = list(problems)

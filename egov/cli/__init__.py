@@ -13,12 +13,12 @@ import traceback
 
 import typer
 
-from egov.cli import backup, deploy, inventory, lab, monitor
+from egov.cli import backup, deploy, drill, inventory, lab, monitor
 from egov.cli.app import app, settings, stderr
 from egov.errors import EgovError, ExitCode
 
 __all__ = ["app", "main", "run"]
-_COMMAND_GROUPS = (backup, deploy, inventory, lab, monitor)  # imported for their commands
+_COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, monitor)  # imported for their commands
 
 
 def _report(error: EgovError) -> int:

@@ -1,0 +1,380 @@
+"""``egov drill``: list, validate, run, report, history, recover."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from egov.cli.app import (
+    InventoryOption,
+    OutputFormat,
+    OutputOption,
+    app,
+    load_inventory,
+    print_json,
+    stderr,
+    stdout,
+)
+from egov.errors import DrillFailed, DrillInputError, InputError
+
+if TYPE_CHECKING:
+    from egov.drills.summary import DrillSummary
+    from egov.inventory.model import Estate
+
+drill_app = typer.Typer(help="Failover drills: scenarios, runs, reports.", no_args_is_help=True)
+app.add_typer(drill_app, name="drill")
+
+DRILL_DIR_ENVIRONMENT_VARIABLE = "EGOV_DRILL_DIR"
+LANGUAGES = ("vi", "en")
+
+
+class ReportFormat(StrEnum):
+    """The report's format."""
+
+    MARKDOWN = "md"
+    HTML = "html"
+
+
+DrillDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--drill-dir",
+        help="Journals and the lock "
+        "[default: $EGOV_DRILL_DIR, else /var/lib/egov/drills/<estate>].",
+        show_default=False,
+    ),
+]
+
+
+def _drill_dir(option: Path | None, estate: Estate) -> Path:
+    if option is not None:
+        return option
+    from_environment = os.environ.get(DRILL_DIR_ENVIRONMENT_VARIABLE)
+    return (
+        Path(from_environment) if from_environment else Path("/var/lib/egov/drills") / estate.name
+    )
+
+
+def _progress(message: str) -> None:
+    stderr.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}", markup=True, soft_wrap=True)
+
+
+@drill_app.command("list")
+def drill_list(
+    catalog: Annotated[
+        bool, typer.Option("--catalog", help="List the actions and probes scenarios may use.")
+    ] = False,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """The scenarios (shipped, and those in drills/ beside the inventory) and their modes."""
+    from egov.drills.catalog import get_catalog
+    from egov.drills.loader import SHIPPED_DIRECTORY, find_scenarios, load_scenario
+    from egov.inventory import resolve_inventory_path
+
+    if catalog:
+        entries = [
+            {
+                "name": entry.name,
+                "kind": entry.kind,
+                "lab_only": entry.lab_only,
+                "arguments": list(entry.arguments.model_fields),
+                "description": entry.description,
+            }
+            for entry in sorted(get_catalog().values(), key=lambda e: (e.kind, e.name))
+        ]
+        if output is OutputFormat.JSON:
+            print_json(entries)
+            return
+        for item in entries:
+            arguments = ", ".join(str(a) for a in item["arguments"]) or "-"  # type: ignore[attr-defined]
+            lab = " (lab only)" if item["lab_only"] else ""
+            stdout.print(f"{item['kind']:6} {item['name']:26} [{arguments}]{lab}", markup=False)
+            stdout.print(f"       {item['description']}", markup=False)
+        return
+    loaded_estate = load_inventory(inventory)
+    rows = []
+    for name, path in find_scenarios(resolve_inventory_path(inventory)).items():
+        loaded = load_scenario(path, loaded_estate.estate)
+        rows.append(
+            {
+                "name": name,
+                "title": loaded.scenario.title,
+                "modes": ["readiness", *(m.value for m in loaded.scenario.modes)],
+                "source": "shipped" if path.parent == SHIPPED_DIRECTORY else str(path),
+            }
+        )
+    if output is OutputFormat.JSON:
+        print_json(rows)
+        return
+    for row in rows:
+        stdout.print(f"{row['name']:28} {', '.join(row['modes'])}", markup=False)
+        stdout.print(f"    {row['title']} ({row['source']})", markup=False)
+
+
+@drill_app.command("validate")
+def drill_validate(
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(help="Scenario names or files [default: all].")
+    ] = None,
+    inventory: InventoryOption = None,
+) -> None:
+    """Check scenario files against the inventory and the catalog; exit 2 on any problem."""
+    from egov.drills.loader import find_scenarios, load_scenario, resolve_scenario
+    from egov.inventory import resolve_inventory_path
+
+    inventory_path = resolve_inventory_path(inventory)
+    estate = load_inventory(inventory).estate
+    paths = (
+        [resolve_scenario(name, inventory_path) for name in scenarios]
+        if scenarios
+        else list(find_scenarios(inventory_path).values())
+    )
+    problems: list[str] = []
+    for path in paths:
+        try:
+            load_scenario(path, estate)
+        except DrillInputError as error:
+            problems += error.problems
+            continue
+        stdout.print(f"{path}: ok", markup=False)
+    if problems:
+        raise DrillInputError(problems, "fix the scenarios; nothing was touched")
+
+
+@drill_app.command("run")
+def drill_run(
+    scenario: Annotated[str, typer.Argument(help="A scenario name or file.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="readiness, test, switchover, failover or failback.")
+    ],
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Needed by modes that change production.")
+    ] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (a ticket): in the report.")] = "",
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Who runs it [default: the login name].")
+    ] = None,
+    confirm_manual: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-manual-steps",
+            help="Confirm every manual step in advance (the journal says so).",
+        ),
+    ] = False,
+    note: Annotated[
+        list[str] | None, typer.Option("--note", help="An operator's note for the report.")
+    ] = None,
+    inventory: InventoryOption = None,
+    drill_dir: DrillDirOption = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Where the exporter's records go here.")
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Run a scenario in a mode, live, and write its journal and reports (vi and en)."""
+    import getpass
+
+    from egov.drills.loader import get_mode, load_scenario, resolve_scenario
+    from egov.drills.runner import RunOptions, run_drill
+    from egov.inventory import resolve_inventory_path
+
+    loaded_estate = load_inventory(inventory)
+    estate = loaded_estate.estate
+    path = resolve_scenario(scenario, resolve_inventory_path(inventory))
+    loaded = load_scenario(path, estate)
+    chosen = get_mode(loaded.scenario, mode)
+    who = operator or getpass.getuser()
+
+    def ask(instruction: str) -> bool:
+        if confirm_manual:
+            _progress(f"manual step (confirmed in advance by {who}): {instruction}")
+            return True
+        if not sys.stdin.isatty():
+            _progress(f"manual step needs an operator, none at a terminal: {instruction}")
+            return False
+        return typer.confirm(f"{instruction}\nDone?", default=False)
+
+    options = RunOptions(
+        mode=chosen,
+        directory=_drill_dir(drill_dir, estate),
+        operator=who,
+        reason=reason,
+        confirmed=confirm,
+        confirm_manual=ask,
+        progress=_progress,
+    )
+    summary = run_drill(loaded, estate, options, notes=note or [])
+    report_paths = _write_reports(summary)
+    if chosen.value != "readiness":
+        from egov.drills.remote import Remote
+        from egov.drills.results import publish
+
+        missed = publish(summary, estate, Remote(estate), state_dir)
+        if missed:
+            _progress(f"the result did not reach {', '.join(missed)} (down?)")
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                **summary.model_dump(mode="json"),
+                "succeeded": summary.succeeded,
+                "reports": [str(p) for p in report_paths],
+            }
+        )
+    else:
+        _render_summary(summary, report_paths)
+    if not summary.succeeded:
+        raise DrillFailed(
+            f"drill {summary.scenario} ({summary.mode}) {summary.status.value}"
+            + (": " + "; ".join(summary.failures[:3]) if summary.failures else ""),
+            f"the report: {report_paths[0] if report_paths else summary.journal_path}",
+        )
+
+
+def _write_reports(summary: DrillSummary) -> list[Path]:
+    from egov.drills.report import render_html, render_markdown
+
+    directory = Path(summary.journal_path).parent
+    paths = []
+    for lang in LANGUAGES:
+        for suffix, render in (("html", render_html), ("md", render_markdown)):
+            path = directory / f"report.{lang}.{suffix}"
+            path.write_text(render(summary, lang), encoding="utf-8")
+            path.chmod(0o640)
+            paths.append(path)
+    return paths
+
+
+def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
+    colour = "green" if summary.succeeded else "red"
+    stdout.print(
+        f"[{colour}]{summary.scenario} ({summary.mode}): {summary.status.value}"
+        f"{'' if summary.succeeded or summary.status.value != 'succeeded' else ', targets missed'}"
+        f"[/{colour}]"
+    )
+    for service in summary.services:
+        rto = "-" if service.rto_seconds is None else f"{service.rto_seconds:.1f}s"
+        rpo = "-" if service.rpo_seconds is None else f"{service.rpo_seconds:.1f}s"
+        files = "-" if service.files_rpo_seconds is None else f"{service.files_rpo_seconds:.0f}s"
+        stdout.print(
+            f"  {service.service:12} RTO {rto:>8} (target {service.rto_target_seconds:.0f}s)  "
+            f"RPO {rpo:>7} (target {service.rpo_target_seconds:.0f}s)  files RPO {files}"
+            f"  {'ok' if service.ok else 'MISSED'}",
+            markup=False,
+        )
+    for failure in summary.failures:
+        stdout.print(f"  failure: {failure}", markup=False, soft_wrap=True)
+    stdout.print(f"journal: {summary.journal_path}", markup=False, soft_wrap=True)
+    for path in reports:
+        stdout.print(f"report:  {path}", markup=False, soft_wrap=True)
+
+
+@drill_app.command("report")
+def drill_report(
+    journal: Annotated[Path, typer.Argument(help="A drill's journal.jsonl.")],
+    lang: Annotated[str, typer.Option("--lang", help="vi or en.")] = "vi",
+    report_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.HTML,
+    output_file: Annotated[
+        Path | None, typer.Option("--output-file", help="Write here [default: stdout].")
+    ] = None,
+) -> None:
+    """Render a journal's report (after checking its hash chain)."""
+    from egov.drills.journal import JournalError, read_journal
+    from egov.drills.report import render_html, render_markdown
+    from egov.drills.summary import summarize
+
+    if lang not in LANGUAGES:
+        raise InputError(f"--lang {lang}: not a report language", "use vi or en")
+    try:
+        entries = read_journal(journal)
+        summary = summarize(entries, str(journal))
+    except JournalError as error:
+        raise InputError(str(error), "the journal was changed or is not a drill journal") from None
+    except (ValueError, KeyError):
+        raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
+    render = render_html if report_format is ReportFormat.HTML else render_markdown
+    text = render(summary, lang)
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        output_file.write_text(text, encoding="utf-8")
+        stdout.print(f"wrote {output_file}", markup=False)
+
+
+@drill_app.command("history")
+def drill_history(
+    inventory: InventoryOption = None,
+    drill_dir: DrillDirOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Every drill of the estate, newest first."""
+    from egov.drills.history import list_history
+
+    directory = _drill_dir(drill_dir, load_inventory(inventory).estate)
+    rows = list_history(directory)
+    if output is OutputFormat.JSON:
+        print_json(
+            [
+                {
+                    "journal": str(row.journal),
+                    "problem": row.problem,
+                    **(
+                        {
+                            "scenario": row.summary.scenario,
+                            "mode": row.summary.mode,
+                            "status": row.summary.status.value,
+                            "succeeded": row.summary.succeeded,
+                            "operator": row.summary.operator,
+                            "started_at": row.summary.started_at,
+                            "finished_at": row.summary.finished_at,
+                        }
+                        if row.summary
+                        else {}
+                    ),
+                }
+                for row in rows
+            ]
+        )
+        return
+    if not rows:
+        stdout.print(f"no drill yet under {directory}", markup=False)
+    for row in rows:
+        if row.summary is None:
+            stdout.print(f"{row.journal}: {row.problem}", markup=False, soft_wrap=True)
+            continue
+        s = row.summary
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(s.started_at))
+        duration = f"{(s.finished_at or s.started_at) - s.started_at:.0f}s"
+        verdict = "passed" if s.succeeded else s.status.value
+        stdout.print(
+            f"{when}Z  {s.scenario:26} {s.mode:10} {verdict:12} {duration:>6}  {s.operator}",
+            markup=False,
+        )
+
+
+@drill_app.command("recover")
+def drill_recover(
+    inventory: InventoryOption = None,
+    drill_dir: DrillDirOption = None,
+) -> None:
+    """Finish the rollbacks of a drill whose runner was killed; then new drills may start."""
+    from egov.drills.recover import recover_drill
+
+    estate = load_inventory(inventory).estate
+    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress)
+    if summary is None:
+        stdout.print("no unfinished drill: nothing to recover", markup=False)
+        return
+    _write_reports(summary)
+    stdout.print(
+        f"{summary.scenario} ({summary.mode}): {summary.status.value}; journal "
+        f"{summary.journal_path}",
+        markup=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,399 @@
+"""The actions a scenario may run: lab faults, PostgreSQL promotion, fencing, re-seeding and
+switchover, restores from the replicated repositories, and the isolated copies of a test.
+
+Every action is safe to run twice (a rollback may repeat after ``egov drill recover``): it
+checks the state first and does only what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from egov.deploys.database import get_cluster_paths, make_clone_commands, make_slot_name
+from egov.deploys.topology import POSTGRES_PORT, get_chain_replicas, get_replication_root
+from egov.drills.catalog import Arguments, register
+from egov.drills.context import DrillContext
+from egov.errors import DrillError
+from egov.inventory.fields import Name
+from egov.inventory.model import HostRef
+
+DRILL_ROOT = "/var/lib/egov-drill"
+DRILL_SOCKET_DIRECTORY = "/run/egov-drill"
+DRILL_POSTGRES_UNIT = "egov-drill-postgres"
+DRILL_PASSFILE = "/var/lib/postgresql/.egov-drill.pgpass"
+POLL_SECONDS = 1.0
+
+
+class SiteArguments(Arguments):
+    site: Name
+
+
+class PowerArguments(Arguments):
+    site: Name | None = None
+    host: str | None = None  # a machine name such as primary-db-01
+
+
+class ReseedArguments(Arguments):
+    site: Name
+    source: Name
+    host: Name | None = None  # the host to re-seed at ``site`` (default: the chain's member)
+
+
+class SwitchoverArguments(Arguments):
+    source: Name
+    target: Name
+
+
+class TestDatabaseArguments(Arguments):
+    site: Name
+    port: int = 55432
+
+
+class RestoreArguments(Arguments):
+    site: Name
+    dataset: Name
+    repository: Name
+    into: str | None = None  # a scratch directory (a test); default: the dataset's own paths
+
+
+class RemoveArguments(Arguments):
+    site: Name
+    path: str
+
+
+# --- lab faults ------------------------------------------------------------------------
+
+
+@register("action", "lab-power-off", PowerArguments, lab_only=True)
+def power_off(context: DrillContext, arguments: PowerArguments) -> str:
+    """Cut the power of a lab site or host (like a pulled plug)."""
+    from egov.lab import faults
+
+    spec = context.require_lab("powering off")
+    if arguments.host:
+        faults.power_off_host(spec, arguments.host)
+        return f"{arguments.host} powered off"
+    if not arguments.site:
+        raise DrillError("lab-power-off needs `site:` or `host:`")
+    faults.power_off_site(spec, arguments.site)
+    return f"every host of {arguments.site} powered off"
+
+
+@register("action", "restore-site", PowerArguments, lab_only=True)
+def restore_site(context: DrillContext, arguments: PowerArguments) -> str:
+    """Power a lab site (or host) back on and fence its databases if another site now leads."""
+    from egov.lab import faults
+
+    spec = context.require_lab("powering on")
+    if arguments.host:
+        faults.power_on_host(spec, arguments.host)
+        site = arguments.host.split("-", 1)[0]
+    elif arguments.site:
+        faults.power_on_site(spec, arguments.site)
+        site = arguments.site
+    else:
+        raise DrillError("restore-site needs `site:` or `host:`")
+    lines = [f"{arguments.host or arguments.site} powered on"]
+    for root_name in context.get_database_roots():
+        members = _chain(context, root_name)
+        leaders = [ref for ref in members if ref.site != site and _is_primary(context, ref)]
+        if not leaders:
+            continue
+        for ref in members:
+            if ref.site == site:
+                lines.append(_fence(context, ref))
+    return "; ".join(lines)
+
+
+@register("action", "lab-cut-link", SiteArguments, lab_only=True)
+def cut_link(context: DrillContext, arguments: SiteArguments) -> str:
+    """Cut a lab site's WAN link."""
+    from egov.lab import faults
+
+    faults.cut_link(context.require_lab("cutting a link"), arguments.site)
+    return f"link of {arguments.site} cut"
+
+
+@register("action", "lab-restore-link", SiteArguments, lab_only=True)
+def restore_link(context: DrillContext, arguments: SiteArguments) -> str:
+    """Restore a lab site's WAN link."""
+    from egov.lab import faults
+
+    faults.restore_link(context.require_lab("restoring a link"), arguments.site)
+    return f"link of {arguments.site} restored"
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+@register("action", "promote-database", SiteArguments)
+def promote_database(context: DrillContext, arguments: SiteArguments) -> str:
+    """Promote the site's replica to primary (pg_promote); nothing if it already is one."""
+    lines = []
+    for root in context.get_database_roots():
+        ref = context.get_database_host(arguments.site, root)
+        if _is_primary(context, ref):
+            lines.append(f"{ref.selector} is already a primary")
+            continue
+        answer = context.remote.psql(ref, "SELECT pg_promote(true, 60)", timeout=90)
+        if answer != "t":
+            raise DrillError(f"{ref.selector} did not finish its promotion within 60 s")
+        lines.append(f"{ref.selector} promoted")
+    return "; ".join(lines)
+
+
+@register("action", "fence-database", SiteArguments)
+def fence_database(context: DrillContext, arguments: SiteArguments) -> str:
+    """Stop and disable PostgreSQL on the site's database hosts (no second primary)."""
+    lines = []
+    for root in context.get_database_roots():
+        for ref in _chain(context, root):
+            if ref.site == arguments.site:
+                lines.append(_fence(context, ref))
+    return "; ".join(lines)
+
+
+@register("action", "reseed-database", ReseedArguments)
+def reseed_database(context: DrillContext, arguments: ReseedArguments) -> str:
+    """Replace a database host's data by a fresh clone of ``source``'s primary, streaming."""
+    assert context.estate.postgres is not None
+    _, data_dir, unit = get_cluster_paths(context.estate.postgres.version)
+    lines = []
+    for root in context.get_database_roots():
+        upstream = context.get_database_host(arguments.source, root)
+        target = _pick(context, root, arguments.site, arguments.host)
+        if not _is_primary(context, upstream):
+            raise DrillError(f"{upstream.selector} is not a primary: nothing to clone from")
+        if target == upstream:
+            raise DrillError(f"{target.selector} cannot be re-seeded from itself")
+        slot = make_slot_name(target)
+        context.remote.psql(upstream, _make_slot_sql(slot))
+        environment = _write_passfile(context, target, upstream)
+        commands = make_clone_commands(data_dir, unit, str(upstream.host.address), slot)
+        script = "set -e\n" + "\n".join(environment + commands + [f"systemctl enable {unit}"])
+        context.remote.run(target, script, timeout_seconds=600)
+        _wait_streaming(context, upstream, slot)
+        lines.append(f"{target.selector} re-seeded from {upstream.selector}, streaming")
+    return "; ".join(lines)
+
+
+@register("action", "switchover-database", SwitchoverArguments)
+def switchover_database(context: DrillContext, arguments: SwitchoverArguments) -> str:
+    """Planned: stop the primary at ``source`` cleanly, promote ``target``'s replica."""
+    assert context.estate.postgres is not None
+    _, _, unit = get_cluster_paths(context.estate.postgres.version)
+    lines = []
+    for root in context.get_database_roots():
+        source = context.get_database_host(arguments.source, root)
+        target = context.get_database_host(arguments.target, root)
+        if _is_primary(context, target) and not _is_primary(context, source):
+            lines.append(f"{target.selector} already leads")
+            continue
+        # a clean shutdown sends every WAL record to the streaming replica before it exits
+        context.remote.run(source, f"systemctl disable --now {unit}", timeout_seconds=120)
+        lines.append(_fence(context, source))
+        answer = context.remote.psql(target, "SELECT pg_promote(true, 60)", timeout=90)
+        if answer != "t":
+            raise DrillError(f"{target.selector} did not finish its promotion within 60 s")
+        for member in _chain(context, root):
+            if member != target:
+                context.remote.psql(target, _make_slot_sql(make_slot_name(member)))
+        # a primary streams from nobody: drop what its time as a replica left behind
+        context.remote.psql(
+            target,
+            "ALTER SYSTEM RESET primary_conninfo;\nALTER SYSTEM RESET primary_slot_name;\n"
+            "SELECT pg_reload_conf()",
+        )
+        lines.append(f"{target.selector} promoted")
+    return "; ".join(lines)
+
+
+@register("action", "forget-drill-credentials", SiteArguments)
+def forget_drill_credentials(context: DrillContext, arguments: SiteArguments) -> str:
+    """Remove the temporary replication password file a re-seed left on the site's hosts."""
+    for root in context.get_database_roots():
+        for ref in _chain(context, root):
+            if ref.site == arguments.site:
+                context.remote.run(ref, f"rm -f {DRILL_PASSFILE}")
+    return f"no drill credentials left at {arguments.site}"
+
+
+# --- the isolated copies of a test -----------------------------------------------------
+
+
+@register("action", "create-test-database", TestDatabaseArguments)
+def create_test_database(context: DrillContext, arguments: TestDatabaseArguments) -> str:
+    """Clone the site's replica into an isolated, writable copy (no network, own port)."""
+    assert context.estate.postgres is not None
+    ref = context.get_database_host(arguments.site)
+    binaries = f"/usr/lib/postgresql/{context.estate.postgres.version}/bin"
+    data = f"{DRILL_ROOT}/pg"
+    conf = (
+        "listen_addresses = ''\n"
+        f"port = {arguments.port}\n"
+        f"unix_socket_directories = '{DRILL_SOCKET_DIRECTORY}'\n"
+        "archive_mode = off\nshared_buffers = 32MB\nmax_wal_senders = 0\nwal_level = minimal\n"
+        f"hba_file = '{data}/pg_hba.conf'\nident_file = '{data}/pg_ident.conf'\n"
+    )
+    script = "\n".join(
+        [
+            "set -e",
+            f"systemctl stop {DRILL_POSTGRES_UNIT} 2>/dev/null || true",
+            f"systemctl reset-failed {DRILL_POSTGRES_UNIT} 2>/dev/null || true",
+            f"rm -rf {data}",
+            f"install -d -o postgres -g postgres -m 700 {DRILL_ROOT} {data}",
+            f"runuser -u postgres -- pg_basebackup -D {data} -X stream -c fast",
+            f"rm -f {data}/standby.signal {data}/recovery.signal {data}/postgresql.auto.conf",
+            f"printf '%s' {_quote(conf)} > {data}/postgresql.conf",
+            f"echo 'local all all peer' > {data}/pg_hba.conf",
+            f": > {data}/pg_ident.conf",
+            f"chown postgres:postgres {data}/postgresql.conf {data}/pg_hba.conf "
+            f"{data}/pg_ident.conf",
+            f"systemd-run --unit={DRILL_POSTGRES_UNIT} --property=User=postgres "
+            f"--property=RuntimeDirectory=egov-drill {binaries}/postgres -D {data}",
+            "for i in $(seq 120); do "
+            f"{binaries}/pg_isready -q -h {DRILL_SOCKET_DIRECTORY} -p {arguments.port} && exit 0; "
+            "sleep 1; done; echo 'the test copy did not start' >&2; exit 1",
+        ]
+    )
+    context.remote.run(ref, script, timeout_seconds=600)
+    return f"isolated copy of {ref.selector} on its local socket, port {arguments.port}"
+
+
+@register("action", "remove-test-database", TestDatabaseArguments)
+def remove_test_database(context: DrillContext, arguments: TestDatabaseArguments) -> str:
+    """Stop and delete the isolated copy (nothing of production is touched)."""
+    ref = context.get_database_host(arguments.site)
+    script = (
+        f"systemctl stop {DRILL_POSTGRES_UNIT} 2>/dev/null || true; "
+        f"systemctl reset-failed {DRILL_POSTGRES_UNIT} 2>/dev/null || true; "
+        f"rm -rf {DRILL_ROOT}/pg; rmdir {DRILL_ROOT} 2>/dev/null || true"
+    )
+    context.remote.run(ref, script)
+    return f"isolated copy on {ref.selector} removed"
+
+
+@register("action", "restore-files", RestoreArguments)
+def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
+    """Restore a dataset's latest replicated snapshot onto the site's storage host."""
+    from egov.drills.restore import push_latest_snapshot
+
+    ref = _storage_host(context, arguments.site)
+    snapshot_id, snapshot_time = push_latest_snapshot(
+        context, ref, arguments.dataset, arguments.repository, arguments.into or "/"
+    )
+    dataset = context.estate.backup.datasets[arguments.dataset]
+    paths = list(getattr(dataset, "paths", []))
+    if context.measuring and context.fault_at is not None:
+        for service in context.services:
+            files = context.estate.services[service].data.files
+            if any(str(f.path).startswith(tuple(paths)) for f in files):
+                context.journal.append(
+                    "measure",
+                    service=service,
+                    metric="files-rpo",
+                    seconds=round(max(0.0, context.fault_at - snapshot_time), 3),
+                    target_seconds=context.targets[service].files_rpo,
+                    detail=f"files from snapshot {snapshot_id[:8]} of {arguments.repository}",
+                )
+    where = arguments.into or ", ".join(paths)
+    return f"{arguments.dataset} snapshot {snapshot_id[:8]} restored on {ref.selector} into {where}"
+
+
+@register("action", "remove-files", RemoveArguments)
+def remove_files(context: DrillContext, arguments: RemoveArguments) -> str:
+    """Delete a test's scratch directory on the site's storage host (only under DRILL_ROOT)."""
+    if not arguments.path.startswith(DRILL_ROOT + "/"):
+        raise DrillError(f"remove-files deletes only under {DRILL_ROOT}, not {arguments.path}")
+    ref = _storage_host(context, arguments.site)
+    context.remote.run(ref, f"rm -rf {arguments.path}; rmdir {DRILL_ROOT} 2>/dev/null || true")
+    return f"{arguments.path} removed on {ref.selector}"
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _chain(context: DrillContext, root_name: str) -> list[HostRef]:
+    root = context.estate.find_host(context.estate.primary_site, root_name)
+    if root is None:
+        raise DrillError(f"no database host {root_name} at the primary site")
+    root = get_replication_root(context.estate, root)
+    return [root, *get_chain_replicas(context.estate, root)]
+
+
+def _pick(context: DrillContext, root: str, site: str, host: str | None) -> HostRef:
+    if host is None:
+        return context.get_database_host(site, root)
+    for ref in _chain(context, root):
+        if ref.site == site and ref.name == host:
+            return ref
+    raise DrillError(f"{site}/{host} is not a member of {root}'s replication chain")
+
+
+def _is_primary(context: DrillContext, ref: HostRef) -> bool:
+    try:
+        return context.remote.psql(ref, "SELECT pg_is_in_recovery()", timeout=20) == "f"
+    except DrillError:
+        return False  # down or unreachable: not leading anything
+
+
+def _fence(context: DrillContext, ref: HostRef) -> str:
+    assert context.estate.postgres is not None
+    _, _, unit = get_cluster_paths(context.estate.postgres.version)
+    context.remote.run(ref, f"systemctl disable --now {unit}", timeout_seconds=120)
+    return f"{ref.selector} fenced (PostgreSQL stopped and disabled)"
+
+
+def _make_slot_sql(slot: str) -> str:
+    # slot names come from make_slot_name over validated host names: [a-z0-9_] only
+    create = f"SELECT pg_create_physical_replication_slot('{slot}')"
+    return (
+        f"{create} WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '{slot}')"
+    )
+
+
+def _write_passfile(context: DrillContext, target: HostRef, upstream: HostRef) -> list[str]:
+    """Shell lines pointing pg_basebackup at a password file for ``upstream``.
+
+    A replica's own upstream is in the .pgpass its deploy wrote; any other (a primary
+    re-seeded from the recovery site) gets a drill password file, written through stdin.
+    """
+    from egov.deploys.topology import get_upstream
+    from egov.secrets import read_secret
+
+    if get_upstream(context.estate, target) == upstream:
+        return []
+    assert context.estate.postgres is not None
+    password = read_secret(context.estate.postgres.replication_password)
+    line = f"{upstream.host.address}:{POSTGRES_PORT}:*:replicator:{password}\n"
+    context.remote.run(
+        target,
+        f"umask 077; cat > {DRILL_PASSFILE}; chown postgres:postgres {DRILL_PASSFILE}",
+        input_text=line,
+    )
+    return [f"export PGPASSFILE={DRILL_PASSFILE}"]
+
+
+def _wait_streaming(context: DrillContext, upstream: HostRef, slot: str) -> None:
+    deadline = time.monotonic() + 120
+    sql = f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"  # noqa: S608
+    while time.monotonic() < deadline:
+        if context.remote.psql(upstream, sql) == "t":
+            return
+        time.sleep(POLL_SECONDS)
+    raise DrillError(f"the clone does not stream from {upstream.selector} (slot {slot})")
+
+
+def _storage_host(context: DrillContext, site: str) -> HostRef:
+    from egov.deploys.topology import get_hosts_with_role
+
+    hosts = get_hosts_with_role(context.estate, "storage", site)
+    if not hosts:
+        raise DrillError(f"site {site} has no storage host")
+    return hosts[0]
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

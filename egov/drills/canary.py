@@ -1,0 +1,161 @@
+"""The drill's canary client: numbered writes through each service's path, and its verdicts.
+
+While a drill measures, one thread per service POSTs a record every ``interval`` to the site
+serving it and remembers when each was acknowledged (HTTP 201). After the recovery site
+answers, the highest record found there against the last acknowledged one gives the data
+lost: ``measure_rpo`` is pure.
+
+Sequence numbers are milliseconds since the epoch: unique and increasing across sites and
+drills, so no state is needed to continue where a previous drill stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+REQUEST_TIMEOUT_SECONDS = 2.0
+WRITE_INTERVAL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one service answers at one site."""
+
+    service: str
+    site: str
+    base_url: str  # http://10.213.1.10:80
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.base_url}/{self.service}/health"
+
+    @property
+    def records_url(self) -> str:
+        return f"{self.base_url}/{self.service}/records"
+
+
+def check_health(endpoint: Endpoint, timeout: float = REQUEST_TIMEOUT_SECONDS) -> bool:
+    """Whether the service's health check passes at that endpoint (HTTP 200)."""
+    try:
+        with urllib.request.urlopen(endpoint.health_url, timeout=timeout) as response:  # noqa: S310 (http to the estate)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def get_last_record(endpoint: Endpoint, timeout: float = REQUEST_TIMEOUT_SECONDS) -> int | None:
+    """The highest record the service holds at that endpoint (None: none, or no answer)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint.records_url}/last", timeout=timeout) as response:  # noqa: S310
+            body = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    seq = body.get("seq") if isinstance(body, dict) else None
+    return int(seq) if isinstance(seq, int) else None
+
+
+def write_record(endpoint: Endpoint, seq: int, timeout: float = REQUEST_TIMEOUT_SECONDS) -> bool:
+    """POST record ``seq``; True once acknowledged (committed)."""
+    request = urllib.request.Request(  # noqa: S310
+        endpoint.records_url,
+        data=json.dumps({"seq": seq}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return bool(response.status in (200, 201))
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class RpoResult:
+    """The data lost for one service."""
+
+    seconds: float
+    last_acknowledged: int | None
+    last_recovered: int | None
+    lost_records: int
+
+
+def measure_rpo(acknowledged: dict[int, float], before: float, recovered: int | None) -> RpoResult:
+    """RPO from the acknowledgements made before ``before`` and the highest record recovered.
+
+    The acknowledged records after the last recovered one are lost; RPO is the time between
+    the last acknowledgement and the acknowledgement of the last recovered record (or, when
+    none of this drill's records survived, the first acknowledgement: a lower bound, flagged
+    by ``last_recovered`` being older than every acknowledgement).
+    """
+    acked = sorted((seq, at) for seq, at in acknowledged.items() if at <= before)
+    if not acked:
+        return RpoResult(0.0, None, recovered, 0)
+    last_seq, last_at = acked[-1]
+    if recovered is not None and recovered >= last_seq:
+        return RpoResult(0.0, last_seq, recovered, 0)
+    lost = [(seq, at) for seq, at in acked if recovered is None or seq > recovered]
+    kept = [at for seq, at in acked if recovered is not None and seq <= recovered]
+    reference = kept[-1] if kept else acked[0][1]
+    return RpoResult(round(last_at - reference, 3), last_seq, recovered, len(lost))
+
+
+@dataclass
+class CanaryWriter:
+    """One writer thread per service, writing to whichever endpoint is current."""
+
+    endpoints: dict[str, Endpoint]
+    interval: float = WRITE_INTERVAL_SECONDS
+    clock: Callable[[], float] = time.time
+    acknowledged: dict[str, dict[int, float]] = field(default_factory=dict)
+    failed_writes: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start writing for every service."""
+        for service in self.endpoints:
+            self.acknowledged.setdefault(service, {})
+            self.failed_writes.setdefault(service, 0)
+            thread = threading.Thread(
+                target=self._write_loop, args=(service,), name=f"canary-{service}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop writing and wait for the threads (each ends within one request timeout)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=REQUEST_TIMEOUT_SECONDS * 2)
+
+    def switch(self, service: str, endpoint: Endpoint) -> None:
+        """Write ``service``'s next records to ``endpoint`` (the site now serving it)."""
+        with self._lock:
+            self.endpoints[service] = endpoint
+
+    def get_acknowledged(self, service: str) -> dict[int, float]:
+        """A copy of the acknowledgements so far: seq → when."""
+        with self._lock:
+            return dict(self.acknowledged.get(service, {}))
+
+    def _write_loop(self, service: str) -> None:
+        last_seq = 0
+        while not self._stop.is_set():
+            with self._lock:
+                endpoint = self.endpoints[service]
+            seq = max(int(self.clock() * 1000), last_seq + 1)
+            last_seq = seq
+            if write_record(endpoint, seq):
+                with self._lock:
+                    self.acknowledged[service][seq] = self.clock()
+            else:
+                with self._lock:
+                    self.failed_writes[service] += 1
+            self._stop.wait(self.interval)

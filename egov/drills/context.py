@@ -1,0 +1,141 @@
+"""What every drill action and probe is handed: the estate, the hosts, the journal, the canary.
+
+Actions and probes are plain functions ``(context, arguments) -> value``; this is the one
+object they share, so a test can hand them a context built on the lab.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from egov.drills.canary import CanaryWriter, Endpoint, get_last_record, measure_rpo
+from egov.drills.journal import Journal
+from egov.drills.remote import Remote
+from egov.drills.scenario import Mode
+from egov.errors import DrillError
+from egov.inventory.model import Estate, HostRef
+from egov.lab.spec import LabSpec
+
+
+@dataclass
+class Targets:
+    """One service's targets in seconds (scenario overrides, else the inventory)."""
+
+    rto: float
+    rpo: float
+    files_rpo: float | None
+
+
+@dataclass
+class DrillContext:
+    """The state of one drill run that actions and probes read and add to."""
+
+    estate: Estate
+    remote: Remote
+    journal: Journal
+    mode: Mode
+    services: list[str]
+    targets: dict[str, Targets]
+    lab: LabSpec | None = None
+    canary: CanaryWriter | None = None
+    recovery_site: str | None = None
+    measuring: bool = False
+    fault_at: float | None = None
+    recovered: set[str] = field(default_factory=set)
+    progress: Callable[[str], None] = lambda _message: None
+    confirm: Callable[[str], bool] = lambda _instruction: False
+    clock: Callable[[], float] = time.time
+
+    def require_lab(self, what: str) -> LabSpec:
+        """The lab spec; DrillError outside the lab (there a real fault needs a person)."""
+        if self.lab is None:
+            raise DrillError(
+                f"{what} exists only in the lab",
+                "in production, use a `manual:` step asking the operator to do it",
+            )
+        return self.lab
+
+    def get_database_host(self, site: str, database_host: str | None = None) -> HostRef:
+        """The member at ``site`` of the replication chain holding the services' databases."""
+        from egov.deploys.topology import get_site_database
+
+        names = [database_host] if database_host else self.get_database_roots()
+        for name in names:
+            found = get_site_database(self.estate, name, site)
+            if found is not None:
+                return found
+        raise DrillError(f"site {site} has no database host of the services' replication chain")
+
+    def get_database_roots(self) -> list[str]:
+        """The primary-site database hosts of the drilled services."""
+        roots = [
+            database.host
+            for name in self.services
+            for database in self.estate.services[name].data.databases
+        ]
+        return list(dict.fromkeys(roots))
+
+    def get_endpoint(self, service: str, site: str) -> Endpoint:
+        """Where ``service`` answers at ``site`` (its entrypoint, the health check's port)."""
+        from egov.deploys.topology import get_service_entrypoint
+
+        ref = get_service_entrypoint(self.estate, service, site)
+        if ref is None:
+            raise DrillError(f"service {service} is not placed at site {site}")
+        port = self.estate.services[service].health_check.port
+        return Endpoint(service, site, f"http://{ref.host.address}:{port}")
+
+    def mark_fault(self) -> None:
+        """Now is the moment the fault struck: RTO is measured from here."""
+        if self.fault_at is None:
+            self.fault_at = self.clock()
+            self.journal.append("fault", note="RTO is measured from this moment")
+
+    def record_recovery(self, service: str, site: str, at: float) -> None:
+        """The service answers at ``site`` since ``at``: journal its RTO and RPO, once, and
+        send the canary's next records there."""
+        if not self.measuring or self.fault_at is None or service in self.recovered:
+            return
+        self.record_rto(service, at, f"answers at {site}")
+        if self.canary is not None:
+            endpoint = self.get_endpoint(service, site)
+            self.record_rpo(service, get_last_record(endpoint), f"at {site}")
+            self.canary.switch(service, endpoint)
+
+    def record_rpo(self, service: str, recovered: int | None, where: str) -> None:
+        """Journal the RPO of ``service`` from the highest record found ``where``."""
+        if not self.measuring or self.fault_at is None or self.canary is None:
+            return
+        # A test copies production at the fault while production goes on taking writes:
+        # only what was acknowledged before the copy counts. A real outage takes no writes
+        # after the fault, so every acknowledgement counts (none is missed at the edge).
+        cutoff = self.fault_at if self.mode is Mode.TEST else self.clock()
+        result = measure_rpo(self.canary.get_acknowledged(service), cutoff, recovered)
+        self.journal.append(
+            "measure",
+            service=service,
+            metric="rpo",
+            seconds=result.seconds,
+            target_seconds=self.targets[service].rpo,
+            detail=(
+                f"{where}: last acknowledged record {result.last_acknowledged}, last recovered "
+                f"{result.last_recovered}, {result.lost_records} acknowledged records lost"
+            ),
+            lost_records=result.lost_records,
+        )
+
+    def record_rto(self, service: str, at: float, where: str) -> None:
+        """Journal the RTO of ``service``: from the fault to ``at``."""
+        if not self.measuring or self.fault_at is None or service in self.recovered:
+            return
+        self.recovered.add(service)
+        self.journal.append(
+            "measure",
+            service=service,
+            metric="rto",
+            seconds=round(at - self.fault_at, 3),
+            target_seconds=self.targets[service].rto,
+            detail=where,
+        )

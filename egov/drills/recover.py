@@ -1,0 +1,86 @@
+"""``egov drill recover``: finish what a killed runner left half done.
+
+The journal says which steps started and which rollbacks succeeded; the scenario file (the
+same version, checked by its hash) says how to roll each step back. Rollbacks are safe to
+repeat, so one cut off halfway runs again from its start. Until every rollback succeeds the
+lock stays and no new drill starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from egov.drills import lock
+from egov.drills.journal import Journal, JournalError, read_journal
+from egov.drills.loader import load_scenario
+from egov.drills.runner import RunOptions, make_context, probe_all, run_rollbacks
+from egov.drills.scenario import Mode, Step
+from egov.drills.steps import make_masker
+from egov.drills.summary import DrillStatus, DrillSummary, summarize
+from egov.errors import DrillError
+from egov.inventory.model import Estate
+
+
+def recover_drill(
+    directory: Path, estate: Estate, progress: Callable[[str], None] = lambda _m: None
+) -> DrillSummary | None:
+    """Finish the unfinished drill of ``directory``; None when there is none."""
+    holder = lock.read_lock(directory)
+    if holder is None:
+        return None
+    if holder.is_alive():
+        raise DrillError(
+            f"the drill of {holder.journal} is still running (pid {holder.pid})",
+            "stop it with Ctrl-C (it rolls back by itself), or wait",
+        )
+    try:
+        entries = read_journal(holder.journal)
+    except JournalError as error:
+        raise DrillError(str(error), "the journal was damaged: roll back by hand") from None
+    if not entries:
+        lock.release(directory)  # it died before writing anything: nothing happened
+        return None
+    if entries[-1]["event"] == "end":
+        lock.release(directory)
+        return summarize(entries, str(holder.journal))
+    start = entries[0]
+    loaded = load_scenario(Path(start["scenario_path"]), estate)
+    if loaded.sha256 != start["scenario_version"]:
+        raise DrillError(
+            f"{loaded.path} changed since the drill started",
+            "put back the version the drill ran (its SHA-256 is in the journal's first entry)",
+        )
+    mode = Mode(start["mode"])
+    plan = loaded.scenario.modes.get(mode)
+    steps_by_name = {
+        step.name: step for group in (plan.steps if plan else []) for step in group.steps
+    }
+    done = {
+        e["name"] for e in entries if e["event"] == "rollback-end" and e["status"] == "succeeded"
+    }
+    started: list[Step] = [
+        steps_by_name[e["name"]]
+        for e in entries
+        if e["event"] == "step" and e["name"] in steps_by_name and e["name"] not in done
+    ]
+    journal = Journal.resume(holder.journal)
+    journal.append(
+        "note",
+        text=(
+            f"egov drill recover: the runner (pid {holder.pid}) stopped after entry "
+            f"{entries[-1]['seq']}; running the rollbacks of {len(started)} started steps"
+        ),
+    )
+    options = RunOptions(mode=mode, directory=directory, progress=progress)
+    context = make_context(estate, journal, options, start.get("services", []), loaded, plan)
+    mask = make_masker(estate)
+    if run_rollbacks(context, started, mask):
+        raise DrillError(
+            "a rollback failed again (see the journal)",
+            f"fix its cause and run `egov drill recover` again; journal {holder.journal}",
+        )
+    probe_all(context, loaded.scenario.get_readiness(mode), "after", mask)
+    journal.append("end", status=DrillStatus.RECOVERED.value)
+    lock.release(directory)
+    return summarize(read_journal(holder.journal), str(holder.journal))

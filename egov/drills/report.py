@@ -1,0 +1,495 @@
+"""The drill report an auditor signs, in Markdown or as one self-contained HTML page.
+
+Pure: a DrillSummary (see ``summary.py``) and a language in, text out. What the report says
+is decided once, in ``build_document``, as sections of tables, paragraphs and charts; the two
+writers only spell it in their syntax, so both formats always carry the same content. Every
+text from the summary is escaped by the writer: Markdown's active characters get a backslash,
+HTML goes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from egov.drills.charts import list_metrics, make_measurement_svg, make_timeline_svg
+from egov.drills.i18n import format_duration, format_offset, get_strings, translate_value
+from egov.drills.journal import format_time
+from egov.drills.summary import DrillStatus, DrillSummary, ServiceMeasurement, StepResult
+
+SHORT_HASH_CHARACTERS = 12
+DASH = "—"
+GOOD_STATUSES = {"succeeded"}
+MUTED_STATUSES = {"skipped"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: ``tone`` is "good", "bad", "muted" or ""; ``note`` a second line."""
+
+    text: str
+    tone: str = ""
+    note: str = ""
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows under ``headers``; ``kind`` "facts" (label, value) or "signoff" changes the look."""
+
+    headers: tuple[str, ...]
+    rows: Sequence[tuple[Cell, ...]]
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    tone: str = ""
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Preformatted:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG element: drawn in HTML, left out of Markdown."""
+
+    svg: str
+
+
+Block = Table | Paragraph | Heading | Listing | Preformatted | Chart
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Document:
+    lang: str
+    title: str
+    subtitle: str
+    verdict: str
+    passed: bool
+    preamble: list[Paragraph]
+    sections: list[Section]
+
+
+def _named(title: str, name: str) -> str:
+    return f"{title} ({name})" if title and name else title or name or DASH
+
+
+def _moment(seconds: float, origin: float, strings: Mapping[str, str]) -> Cell:
+    return Cell(format_time(seconds), note=format_offset(seconds - origin, strings))
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return DASH
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _status_cell(status: str, strings: Mapping[str, str], note: str = "") -> Cell:
+    tone = "good" if status in GOOD_STATUSES else "muted" if status in MUTED_STATUSES else "bad"
+    return Cell(translate_value(strings, "status", status), tone, note)
+
+
+def _verdict_cell(ok: bool, strings: Mapping[str, str]) -> Cell:
+    return Cell(strings["passed"], "good") if ok else Cell(strings["failed"], "bad")
+
+
+def _overview(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
+    origin = summary.started_at
+    finished = Cell(strings["not_finished"], "bad")
+    if summary.finished_at is not None:
+        finished = _moment(summary.finished_at, origin, strings)
+    end = summary.finished_at if summary.finished_at is not None else origin
+    fault = Cell(strings["no_fault"], "muted")
+    if summary.fault_at is not None:
+        fault = _moment(summary.fault_at, origin, strings)
+    version = summary.scenario_version[:SHORT_HASH_CHARACTERS] or DASH
+    facts = [
+        ("estate", Cell(_named(summary.estate_title, summary.estate))),
+        ("scenario", Cell(_named(summary.scenario_title, summary.scenario))),
+        ("description", Cell(summary.description or DASH)),
+        ("scenario_version", Cell(version, code=True)),
+        ("mode", Cell(summary.mode or DASH)),
+        ("operator", Cell(summary.operator or DASH)),
+        ("reason", Cell(summary.reason or DASH)),
+        ("control_node", Cell(summary.control_node or DASH)),
+        ("egov_version", Cell(summary.egov_version or DASH)),
+        ("started", _moment(origin, origin, strings)),
+        ("finished", finished),
+        (
+            "total_duration",
+            Cell(format_duration(end - origin, strings)) if end > origin else Cell(DASH),
+        ),
+        ("fault_at", fault),
+        ("status", _status_cell(summary.status.value, strings)),
+        ("verdict", _verdict_cell(summary.succeeded, strings)),
+    ]
+    rows = [(Cell(strings[key]), cell) for key, cell in facts]
+    return Section(
+        strings["overview"], [Table((strings["item"], strings["content"]), rows, "facts")]
+    )
+
+
+def _probes(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
+    if not summary.probes:
+        return Section(strings["probes"], [Paragraph(strings["no_probes"], "muted")])
+    headers = ("phase", "probe", "value", "tolerance", "result", "detail")
+    rows = [
+        (
+            Cell(translate_value(strings, "phase", probe.phase)),
+            Cell(probe.name),
+            Cell(_value(probe.value), code=True),
+            Cell(probe.tolerance or DASH),
+            _verdict_cell(probe.ok, strings),
+            Cell(probe.detail),
+        )
+        for probe in summary.probes
+    ]
+    return Section(strings["probes"], [Table(tuple(strings[key] for key in headers), rows)])
+
+
+def _step_row(step: StepResult, origin: float, strings: Mapping[str, str]) -> tuple[Cell, ...]:
+    duration = Cell(strings["never_finished"], "bad")
+    if step.duration_seconds is not None:
+        duration = Cell(format_duration(step.duration_seconds, strings))
+    return (
+        Cell(step.group or DASH),
+        Cell(step.name, note=step.description),
+        Cell(translate_value(strings, "kind", step.kind)),
+        _status_cell(step.status, strings, "" if step.critical else strings["non_critical"]),
+        Cell(format_offset(step.started_at - origin, strings), note=format_time(step.started_at)),
+        duration,
+        Cell(str(step.attempts)),
+        Cell(step.error, "bad" if step.error else ""),
+    )
+
+
+def _timeline(summary: DrillSummary, strings: Mapping[str, str]) -> list[Section]:
+    headers = ("group", "name", "kind", "status", "start_offset", "duration", "attempts", "error")
+    blocks: list[Block] = [Chart(make_timeline_svg(summary, strings))]
+    for key, steps in (("steps", summary.steps), ("rollbacks", summary.rollbacks)):
+        blocks.append(Heading(strings[key]))
+        if not steps:
+            blocks.append(Paragraph(strings[f"no_{key}"], "muted"))
+            continue
+        rows = [_step_row(step, summary.started_at, strings) for step in steps]
+        blocks.append(Table(tuple(strings[header] for header in headers), rows))
+    sections = [Section(strings["timeline"], blocks)]
+    outputs: list[Block] = [
+        Preformatted(f"{step.group} / {step.name}" if step.group else step.name, step.output)
+        for step in [*summary.steps, *summary.rollbacks]
+        if step.output
+    ]
+    if outputs:
+        sections.append(Section(strings["outputs"], outputs))
+    return sections
+
+
+def _measurement_row(
+    label: str, value: float | None, target: float | None, ok: bool, strings: Mapping[str, str]
+) -> tuple[Cell, ...]:
+    measured = Cell(strings["not_measured"], "muted")
+    if value is not None:
+        measured = Cell(format_duration(value, strings))
+    if target is None:
+        wanted, result = (
+            Cell(strings["no_target"], "muted"),
+            Cell(strings["not_applicable"], "muted"),
+        )
+    else:
+        wanted, result = Cell(format_duration(target, strings)), _verdict_cell(ok, strings)
+    if target is not None and value is None and ok:
+        # summary.py counts an unmeasured file-store RPO as within target: say it was not measured
+        result = Cell(strings["not_measured"], "muted")
+    return (Cell(label), measured, wanted, result)
+
+
+def _service(service: ServiceMeasurement, strings: Mapping[str, str]) -> list[Block]:
+    rows = [
+        _measurement_row(strings[metric.key], metric.value, metric.target, metric.ok, strings)
+        for metric in list_metrics(service)
+    ]
+    verdict = strings["passed"] if service.ok else strings["failed"]
+    headers = (strings["metric"], strings["measured"], strings["target"], strings["result"])
+    blocks: list[Block] = [
+        Heading(f"{_named(service.title, service.service)}: {verdict}"),
+        Table(headers, rows),
+    ]
+    if service.detail:
+        blocks.append(Paragraph(service.detail, "muted"))
+    return blocks
+
+
+def _measurements(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
+    if not summary.measured:
+        return Section(strings["measurements"], [Paragraph(strings["not_measured_mode"], "muted")])
+    blocks: list[Block] = [Chart(make_measurement_svg(summary.services, strings))]
+    if not summary.services:
+        blocks.append(Paragraph(strings["no_services"], "muted"))
+    for service in summary.services:
+        blocks.extend(_service(service, strings))
+    return Section(strings["measurements"], blocks)
+
+
+def _listing(title: str, items: list[str], empty: str) -> Section:
+    return Section(title, [Listing(items) if items else Paragraph(empty, "muted")])
+
+
+def _closing(summary: DrillSummary, strings: Mapping[str, str]) -> list[Section]:
+    evidence = [
+        (Cell(strings["journal_path"]), Cell(summary.journal_path or DASH, code=True)),
+        (Cell(strings["journal_entries"]), Cell(str(summary.journal_entries))),
+        (Cell(strings["journal_last_hash"]), Cell(summary.journal_last_hash or DASH, code=True)),
+    ]
+    signoff = [
+        (Cell(strings["operator"]), Cell(summary.operator), Cell(""), Cell("")),
+        (Cell(strings["reviewer"]), Cell(""), Cell(""), Cell("")),
+    ]
+    headers = (strings["role"], strings["full_name"], strings["date"], strings["signature"])
+    return [
+        _listing(strings["failures"], summary.failures, strings["no_failures"]),
+        _listing(strings["notes"], summary.notes, strings["no_notes"]),
+        Section(
+            strings["integrity"],
+            [
+                Table((strings["item"], strings["content"]), evidence, "facts"),
+                Paragraph(strings["integrity_rule"], "muted"),
+            ],
+        ),
+        Section(
+            strings["signoff"],
+            [Paragraph(strings["signoff_statement"]), Table(headers, signoff, "signoff")],
+        ),
+    ]
+
+
+def build_document(summary: DrillSummary, lang: str) -> Document:
+    """What the report of ``summary`` says in ``lang``; raise ValueError for another language."""
+    strings = get_strings(lang)
+    preamble = [
+        Paragraph(
+            f"{strings['status']}: {translate_value(strings, 'status', summary.status.value)}"
+        ),
+        Paragraph(strings["verdict_rule"], "muted"),
+    ]
+    if summary.status is DrillStatus.UNFINISHED:
+        preamble.append(Paragraph(strings["unfinished_warning"], "bad"))
+    return Document(
+        lang=lang,
+        title=strings["title"],
+        subtitle=" — ".join(
+            [
+                _named(summary.estate_title, summary.estate),
+                _named(summary.scenario_title, summary.scenario),
+            ]
+        ),
+        verdict=f"{strings['verdict']}: "
+        + (strings["passed"] if summary.succeeded else strings["failed"]),
+        passed=summary.succeeded,
+        preamble=preamble,
+        sections=[
+            _overview(summary, strings),
+            _probes(summary, strings),
+            *_timeline(summary, strings),
+            _measurements(summary, strings),
+            *_closing(summary, strings),
+        ],
+    )
+
+
+# Markdown: CommonMark renders any backslash-escaped ASCII punctuation as itself.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>|~&#])")
+_MARKDOWN_LIST_MARKER = re.compile(r"^(\s*\d{0,9})([-+.)])(?=\s|$)")
+
+
+def _markdown_text(text: str) -> str:
+    lines = [
+        _MARKDOWN_LIST_MARKER.sub(r"\1\\\2", _MARKDOWN_ACTIVE.sub(r"\\\1", line))
+        for line in text.strip().splitlines()
+    ]
+    return "<br>".join(line for line in lines if line.strip())
+
+
+def _markdown_code(text: str) -> str:
+    """A code span longer than any run of backticks inside; GFM tables still need ``\\|``."""
+    text = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}".replace("|", "\\|")
+
+
+def _markdown_cell(cell: Cell, kind: str) -> str:
+    text = _markdown_code(cell.text) if cell.code and cell.text else _markdown_text(cell.text)
+    if cell.tone == "bad" and text:
+        text = f"**{text}**"
+    if cell.note:
+        text += f"<br>{_markdown_text(cell.note)}"
+    return text or ("……………………" if kind == "signoff" else "")
+
+
+def _markdown_block(block: Block) -> list[str]:
+    if isinstance(block, Table):
+        head = [_markdown_text(header) for header in block.headers]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += [
+            "| " + " | ".join(_markdown_cell(cell, block.kind) for cell in row) + " |"
+            for row in block.rows
+        ]
+        return lines
+    if isinstance(block, Paragraph):
+        text = _markdown_text(block.text)
+        return [f"**{text}**" if block.tone == "bad" else f"_{text}_" if block.tone else text]
+    if isinstance(block, Heading):
+        return [f"### {_markdown_text(block.text)}"]
+    if isinstance(block, Listing):
+        return [f"- {_markdown_text(item) or DASH}" for item in block.items]
+    if isinstance(block, Preformatted):
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", block.text))])
+        return [f"**{_markdown_text(block.title)}**", "", fence, block.text.rstrip("\n"), fence]
+    return []  # charts are drawn in the HTML report only
+
+
+def render_markdown(summary: DrillSummary, lang: str) -> str:
+    """The report of ``summary`` as GitHub-flavoured Markdown in ``lang`` ("vi" or "en").
+
+    Raise ValueError for another language.
+    """
+    document = build_document(summary, lang)
+    lines = [f"# {_markdown_text(document.title)}", "", _markdown_text(document.subtitle), ""]
+    lines += [f"**{_markdown_text(document.verdict)}**", ""]
+    for paragraph in document.preamble:
+        lines += [*_markdown_block(paragraph), ""]
+    for section in document.sections:
+        lines += [f"## {_markdown_text(section.title)}", ""]
+        for block in section.blocks:
+            if not isinstance(block, Chart):
+                lines += [*_markdown_block(block), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# HTML: one polyglot document (it parses as XML too), printable on A4 without splitting rows.
+STYLE = """
+@page { size: A4; margin: 15mm }
+body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt;
+  color: #222; line-height: 1.35; max-width: 190mm; margin: 1em auto }
+h1 { font-size: 18pt; margin: 0 0 4pt }
+h2 { font-size: 13pt; border-bottom: 1px solid #999; margin: 16pt 0 6pt }
+h3 { font-size: 11pt; margin: 10pt 0 4pt }
+h2, h3 { break-after: avoid; page-break-after: avoid }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt }
+thead { display: table-header-group }
+th, td { border: 1px solid #bbb; padding: 3pt 5pt; text-align: left; vertical-align: top;
+  white-space: pre-line; overflow-wrap: anywhere }
+th { background: #f0f0f0 }
+li { white-space: pre-line }
+table.facts th { width: 32% }
+table.signoff td { height: 22mm; vertical-align: bottom }
+tr, figure, .verdict, table.signoff { break-inside: avoid; page-break-inside: avoid }
+.good { color: #1e7d45; font-weight: bold }
+.bad { color: #b03a2e; font-weight: bold }
+.muted { color: #666; font-style: italic }
+.code { font-family: "DejaVu Sans Mono", monospace; font-size: 9pt }
+.note { display: block; color: #666; font-size: 8.5pt; font-weight: normal }
+.subtitle { font-size: 12pt; margin: 0 0 8pt }
+.verdict { border: 2px solid; padding: 6pt 10pt; font-size: 15pt; margin: 8pt 0 }
+.verdict.good { background: #eaf6ee }
+.verdict.bad { background: #fbecea }
+figure { margin: 6pt 0 }
+svg { max-width: 100%; height: auto }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6;
+  border: 1px solid #ddd; padding: 4pt; font-size: 8.5pt }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact }
+}
+"""
+
+
+def _html_text(text: str, tone: str = "") -> str:
+    return f'<span class="{tone}">{escape(text)}</span>' if tone else escape(text)
+
+
+def _html_cell(cell: Cell, tag: str) -> str:
+    classes = " ".join(name for name in (cell.tone, "code" if cell.code else "") if name)
+    inner = escape(cell.text)
+    if cell.note:
+        inner += f'<span class="note">{escape(cell.note)}</span>'
+    return f'<{tag} class="{classes}">{inner}</{tag}>' if classes else f"<{tag}>{inner}</{tag}>"
+
+
+def _html_block(block: Block) -> str:
+    if isinstance(block, Table):
+        if block.kind == "facts":
+            rows = "".join(
+                f"<tr>{_html_cell(label, 'th')}{''.join(_html_cell(c, 'td') for c in rest)}</tr>"
+                for label, *rest in block.rows
+            )
+            return f'<table class="facts"><tbody>{rows}</tbody></table>'
+        head = "".join(f"<th>{escape(header)}</th>" for header in block.headers)
+        body = "".join(
+            f"<tr>{''.join(_html_cell(cell, 'td') for cell in row)}</tr>" for row in block.rows
+        )
+        kind = f' class="{block.kind}"' if block.kind else ""
+        return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Paragraph):
+        return f"<p>{_html_text(block.text, block.tone)}</p>"
+    if isinstance(block, Heading):
+        return f"<h3>{escape(block.text)}</h3>"
+    if isinstance(block, Listing):
+        return "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in block.items) + "</ul>"
+    if isinstance(block, Preformatted):
+        return f"<h3>{escape(block.title)}</h3><pre>{escape(block.text)}</pre>"
+    return f"<figure>{block.svg}</figure>"
+
+
+def render_html(summary: DrillSummary, lang: str) -> str:
+    """The report of ``summary`` as one self-contained HTML page in ``lang`` ("vi" or "en").
+
+    No script and no external resource: the CSS and the two SVG charts are inline, and the
+    page prints on A4. Raise ValueError for another language.
+    """
+    document = build_document(summary, lang)
+    tone = "good" if document.passed else "bad"
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{document.lang}">',
+        '<head><meta charset="utf-8"/>',
+        f"<title>{escape(document.title)}: {escape(document.subtitle)}</title>",
+        f"<style>{STYLE}</style></head>",
+        "<body><header>",
+        f"<h1>{escape(document.title)}</h1>",
+        f'<p class="subtitle">{escape(document.subtitle)}</p>',
+        f'<div class="verdict {tone}">{escape(document.verdict)}</div>',
+        *(_html_block(paragraph) for paragraph in document.preamble),
+        "</header>",
+    ]
+    for section in document.sections:
+        parts.append(f"<section><h2>{escape(section.title)}</h2>")
+        parts += [_html_block(block) for block in section.blocks]
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,417 @@
+"""Running a drill: readiness gate, the method's groups, measurement, rollbacks, the verdict.
+
+Order of a run: take the lock; journal the start (scenario hash, operator, reason, targets);
+run the readiness probes and refuse to change anything if one fails; start the canary;
+run the groups (in order; a parallel group's steps at once); on a failed critical step or
+Ctrl-C, stop; run the rollbacks of the steps that started, newest first (always for a test:
+that is its cleanup); probe readiness again after a cleanup; judge the measurements against
+the targets; journal the end; release the lock. A runner killed outright leaves the lock and
+a journal without an end: ``recover.py`` finishes it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from egov import __version__
+from egov.drills import lock
+from egov.drills.canary import CanaryWriter
+from egov.drills.context import DrillContext, Targets
+from egov.drills.journal import JOURNAL_NAME, Journal, read_journal
+from egov.drills.loader import LoadedScenario
+from egov.drills.remote import Remote
+from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
+from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
+from egov.drills.summary import DrillStatus, DrillSummary, summarize
+from egov.errors import DrillInputError
+from egov.inventory.model import Environment, Estate
+
+CANARY_WARMUP_SECONDS = 3.0
+
+
+@dataclass
+class RunOptions:
+    """How to run: the mode, who runs it and why, how to reach the operator."""
+
+    mode: Mode
+    directory: Path  # the estate's drill directory (journals, lock)
+    operator: str = field(default_factory=getpass.getuser)
+    reason: str = ""
+    confirmed: bool = False
+    confirm_manual: Callable[[str], bool] = lambda _instruction: False
+    progress: Callable[[str], None] = lambda _message: None
+
+
+def check_options(loaded: LoadedScenario, options: RunOptions) -> None:
+    """Refuse a run that touches production without --confirm and a reason (exit 2)."""
+    if options.mode.touches_production:
+        problems = []
+        if not options.confirmed:
+            problems.append(f"--mode {options.mode.value} changes production and needs --confirm")
+        if not options.reason.strip():
+            problems.append(f"--mode {options.mode.value} needs --reason (the ticket or why)")
+        if problems:
+            raise DrillInputError(problems, "nothing was touched")
+
+
+def make_run_directory(directory: Path, scenario: str, mode: Mode, now: float) -> Path:
+    """``<directory>/20261127T080000Z-<scenario>-<mode>``."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = directory / f"{stamp}-{scenario}-{mode.value}"
+    number = 1
+    while candidate.exists():  # two runs within one second
+        number += 1
+        candidate = directory / f"{stamp}-{scenario}-{mode.value}-{number}"
+    return candidate
+
+
+def get_targets(estate: Estate, loaded: LoadedScenario, services: list[str]) -> dict[str, Targets]:
+    """Each service's targets: the scenario's overrides, else the inventory's."""
+    scenario_targets = loaded.scenario.targets
+    targets = {}
+    for name in services:
+        service = estate.services[name]
+        file_rpos = [f.rpo for f in service.data.files if f.rpo is not None]
+        files_rpo = scenario_targets.files_rpo or (max(file_rpos) if file_rpos else None)
+        targets[name] = Targets(
+            rto=(scenario_targets.rto or service.rto).total_seconds(),
+            rpo=(scenario_targets.rpo or service.rpo).total_seconds(),
+            files_rpo=files_rpo.total_seconds() if files_rpo else None,
+        )
+    return targets
+
+
+def run_drill(
+    loaded: LoadedScenario, estate: Estate, options: RunOptions, notes: list[str] | None = None
+) -> DrillSummary:
+    """Run ``loaded`` in ``options.mode``; return the summary of its journal."""
+    check_options(loaded, options)
+    scenario = loaded.scenario
+    services = scenario.services or list(estate.services)
+    run_directory = make_run_directory(options.directory, scenario.name, options.mode, time.time())
+    journal_path = run_directory / JOURNAL_NAME
+    plan = scenario.modes.get(options.mode)
+    lock.acquire(options.directory, journal_path)
+    try:
+        journal = Journal.create(journal_path)
+        context = make_context(estate, journal, options, services, loaded, plan)
+        _journal_start(journal, loaded, estate, options, context)
+        for text in notes or []:
+            journal.append("note", text=text, author=options.operator)
+    except BaseException:
+        lock.release(options.directory)
+        raise
+    try:
+        _run(loaded, plan, context, options, make_masker(estate))
+    finally:
+        # without its end (the runner broke in a rollback) the lock stays: recover finishes it
+        if lock.is_finished(journal_path):
+            lock.release(options.directory)
+    return summarize(read_journal(journal_path), str(journal_path))
+
+
+def make_context(
+    estate: Estate,
+    journal: Journal,
+    options: RunOptions,
+    services: list[str],
+    loaded: LoadedScenario,
+    plan: ModePlan | None,
+) -> DrillContext:
+    lab = None
+    if estate.environment is Environment.LAB:
+        from egov.lab.estate import make_lab_spec
+
+        lab = make_lab_spec(estate)
+    return DrillContext(
+        estate=estate,
+        remote=Remote(estate),
+        journal=journal,
+        mode=options.mode,
+        services=services,
+        targets=get_targets(estate, loaded, services),
+        lab=lab,
+        recovery_site=plan.recovery_site if plan else None,
+        measuring=bool(plan and plan.measure),
+        progress=options.progress,
+        confirm=options.confirm_manual,
+    )
+
+
+def _journal_start(
+    journal: Journal,
+    loaded: LoadedScenario,
+    estate: Estate,
+    options: RunOptions,
+    context: DrillContext,
+) -> None:
+    scenario = loaded.scenario
+    journal.append(
+        "start",
+        estate=estate.name,
+        estate_title=estate.title,
+        scenario=scenario.name,
+        scenario_title=scenario.title,
+        description=scenario.description,
+        scenario_path=str(loaded.path),
+        scenario_version=loaded.sha256,
+        mode=options.mode.value,
+        operator=options.operator,
+        reason=options.reason,
+        control_node=socket.gethostname(),
+        pid=os.getpid(),
+        egov_version=__version__,
+        measured=context.measuring,
+        services=context.services,
+        targets={
+            name: {
+                "title": estate.services[name].title,
+                "rto_seconds": target.rto,
+                "rpo_seconds": target.rpo,
+                "files_rpo_seconds": target.files_rpo,
+            }
+            for name, target in context.targets.items()
+        },
+    )
+
+
+def _run(
+    loaded: LoadedScenario,
+    plan: ModePlan | None,
+    context: DrillContext,
+    options: RunOptions,
+    mask: Masker,
+) -> None:
+    journal = context.journal
+    readiness = loaded.scenario.get_readiness(options.mode)
+    options.progress("readiness probes")
+    ready = probe_all(context, readiness, "before", mask)
+    if plan is None:  # --mode readiness
+        journal.append("end", status=(DrillStatus.SUCCEEDED if ready else DrillStatus.FAILED).value)
+        return
+    if not ready:
+        journal.append("failure", text="readiness probes failed: nothing was changed")
+        journal.append("end", status=DrillStatus.REFUSED.value)
+        return
+    if plan.measure:
+        _start_canary(context, plan, loaded)
+    started: list[Step] = []
+    failed = interrupted = False
+    try:
+        failed = _run_groups(plan, context, options, mask, started)
+    except KeyboardInterrupt:
+        interrupted = True
+        journal.append("failure", text="interrupted by the operator (Ctrl-C)")
+    except Exception as error:
+        failed = True
+        journal.append("failure", text=mask(f"internal error: {type(error).__name__}: {error}"))
+    finally:
+        if context.canary is not None:
+            context.canary.stop()
+            _journal_canary(context)
+    cleanup_failed = False
+    if failed or interrupted or plan.cleanup is Cleanup.ALWAYS:
+        cleanup_failed = run_rollbacks(context, started, mask)
+        options.progress("readiness probes after the cleanup")
+        if not probe_all(context, readiness, "after", mask) and not (failed or interrupted):
+            cleanup_failed = True
+            journal.append("failure", text="the estate fails its readiness probes after cleanup")
+    missed = _judge_targets(context) if plan.measure and not (failed or interrupted) else []
+    if interrupted:
+        status = DrillStatus.INTERRUPTED
+    elif failed or cleanup_failed or missed:
+        status = DrillStatus.FAILED
+    else:
+        status = DrillStatus.SUCCEEDED
+    journal.append("end", status=status.value)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _start_canary(context: DrillContext, plan: ModePlan, loaded: LoadedScenario) -> None:
+    site = plan.active_site or context.estate.primary_site
+    endpoints = {name: context.get_endpoint(name, site) for name in context.services}
+    context.canary = CanaryWriter(endpoints)
+    context.canary.start()
+    context.progress(f"canary writing to {site}")
+    time.sleep(CANARY_WARMUP_SECONDS)
+    for name in context.services:
+        if not context.canary.get_acknowledged(name):
+            context.journal.append(
+                "failure", text=f"the canary of {name} got no acknowledgement at {site}"
+            )
+
+
+def _journal_canary(context: DrillContext) -> None:
+    """What the canary wrote: the last acknowledged record per service (evidence for failback)."""
+    assert context.canary is not None
+    services = {}
+    for name in context.services:
+        acknowledged = context.canary.get_acknowledged(name)
+        services[name] = {
+            "acknowledged": len(acknowledged),
+            "last_acknowledged": max(acknowledged) if acknowledged else None,
+            "failed_writes": context.canary.failed_writes.get(name, 0),
+            "site": context.canary.endpoints[name].site,
+        }
+    context.journal.append("canary", services=services)
+
+
+def _run_groups(
+    plan: ModePlan,
+    context: DrillContext,
+    options: RunOptions,
+    mask: Masker,
+    started: list[Step],
+) -> bool:
+    """Run the groups; True when a critical step failed (the method stopped there)."""
+    for group in plan.steps:
+        options.progress(f"group {group.group}")
+        if group.parallel and len(group.steps) > 1:
+            with ThreadPoolExecutor(max_workers=len(group.steps)) as pool:
+                futures = [
+                    pool.submit(_run_one, context, group.group, step, options, mask, started)
+                    for step in group.steps
+                ]
+                results = [future.result() for future in futures]
+        else:
+            results = []
+            for step in group.steps:
+                results.append(_run_one(context, group.group, step, options, mask, started))
+                if not results[-1]:
+                    break
+        if not all(results):
+            return True
+    return False
+
+
+def _run_one(
+    context: DrillContext,
+    group: str,
+    step: Step,
+    options: RunOptions,
+    mask: Masker,
+    started: list[Step],
+) -> bool:
+    """Run one step; False when it failed and is critical."""
+    journal = context.journal
+    journal.append(
+        "step",
+        group=group,
+        name=step.name,
+        kind=step.kind,
+        description=step.description or (step.manual or ""),
+        critical=step.critical,
+    )
+    started.append(step)
+    if step.fault:
+        context.mark_fault()
+    options.progress(f"step {step.name}")
+    if step.manual is not None:
+        confirmed = options.confirm_manual(step.manual)
+        journal.append(
+            "step-end",
+            name=step.name,
+            status="succeeded" if confirmed else "failed",
+            attempts=1,
+            output=f"confirmed by {options.operator}" if confirmed else "",
+            error="" if confirmed else "the operator did not confirm",
+        )
+        return confirmed or not step.critical
+    outcome = run_step(context, step, mask)
+    journal.append(
+        "step-end",
+        name=step.name,
+        status=outcome.status,
+        attempts=outcome.attempts,
+        output=outcome.output,
+        error=outcome.error,
+    )
+    options.progress(f"step {step.name}: {outcome.status}")
+    if outcome.status != "succeeded" and step.critical:
+        journal.append("failure", text=f"step {step.name} {outcome.status}: {outcome.error}")
+        return False
+    return True
+
+
+def run_rollbacks(context: DrillContext, started: list[Step], mask: Masker) -> bool:
+    """Roll back the started steps newest first; True when any rollback failed."""
+    failed = False
+    for step in reversed(started):
+        if step.rollback is None:
+            continue
+        context.journal.append(
+            "rollback", name=step.name, kind="rollback", description=step.rollback.action
+        )
+        context.progress(f"rollback of {step.name}")
+        outcome = run_rollback(context, step.rollback, mask)
+        context.journal.append(
+            "rollback-end",
+            name=step.name,
+            status=outcome.status,
+            attempts=outcome.attempts,
+            output=outcome.output,
+            error=outcome.error,
+        )
+        if outcome.status != "succeeded":
+            failed = True
+            context.journal.append(
+                "failure", text=f"rollback of {step.name} {outcome.status}: {outcome.error}"
+            )
+    return failed
+
+
+def probe_all(context: DrillContext, probes: list[Probe], phase: str, mask: Masker) -> bool:
+    ok = True
+    for probe in probes:
+        met, value, detail = evaluate_probe(context, probe)
+        context.journal.append(
+            "probe",
+            phase=phase,
+            name=probe.name,
+            value=value,
+            tolerance=probe.tolerance.describe(),
+            ok=met,
+            detail=mask(detail),
+        )
+        context.progress(f"probe {probe.name}: {value!r} {'ok' if met else 'FAILED'}")
+        ok = ok and met
+    return ok
+
+
+def _judge_targets(context: DrillContext) -> list[str]:
+    """Journal a failure for every service not measured or over a target."""
+    entries = read_journal(context.journal.path)
+    measured = {(e["service"], e["metric"]): e for e in entries if e["event"] == "measure"}
+    missed = []
+    for service, target in context.targets.items():
+        for metric in ("rto", "rpo"):
+            entry = measured.get((service, metric))
+            if entry is None:
+                missed.append(f"{service}: {metric.upper()} was not measured")
+            elif entry["seconds"] > entry["target_seconds"]:
+                missed.append(
+                    f"{service}: {metric.upper()} {entry['seconds']:.1f} s is over the target "
+                    f"{entry['target_seconds']:.0f} s"
+                )
+        files = measured.get((service, "files-rpo"))
+        if (
+            files is not None
+            and target.files_rpo is not None
+            and files["seconds"] > target.files_rpo
+        ):
+            missed.append(
+                f"{service}: file-store RPO {files['seconds']:.0f} s is over the target "
+                f"{target.files_rpo:.0f} s"
+            )
+    for text in missed:
+        context.journal.append("failure", text=text)
+    return missed

@@ -1,0 +1,81 @@
+"""The lab inventory and fake catalog entries for the drill runner's tests.
+
+The fake actions and probes are registered in the real catalog (the loader checks scenarios
+against it) under names starting ``t-``, and removed again after each test. Nothing here
+reaches a host: the lab inventory is only read (``make_lab_spec`` is pure).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from egov.drills.catalog import CATALOG, Arguments, get_catalog, register
+from egov.drills.context import DrillContext
+from egov.errors import DrillError
+from egov.inventory import load_estate
+from egov.inventory.model import Estate
+from tests.drills.support import LAB_INVENTORY, FakeCatalog
+
+FAKE_NAMES = ("t-record", "t-fail", "t-interrupt", "t-barrier", "t-value")
+
+
+class Label(Arguments):
+    label: str = ""
+
+
+class Value(Arguments):
+    value: bool | int | float | str | None = True
+
+
+@pytest.fixture(scope="session")
+def lab_estate() -> Estate:
+    return load_estate(LAB_INVENTORY).estate
+
+
+@pytest.fixture
+def fake_catalog() -> Iterator[FakeCatalog]:
+    get_catalog()  # the real entries register on import: do it before ours
+    fake = FakeCatalog()
+
+    @register("action", "t-record", Label)
+    def record(context: DrillContext, arguments: Label) -> str:
+        """Remember the label."""
+        fake.calls.append(arguments.label)
+        return f"did {arguments.label}"
+
+    @register("action", "t-fail", Label)
+    def fail(context: DrillContext, arguments: Label) -> None:
+        """Remember the label, then fail."""
+        fake.calls.append(arguments.label)
+        raise DrillError(f"{arguments.label} broke", "a test failure")
+
+    @register("action", "t-interrupt", Label)
+    def interrupt(context: DrillContext, arguments: Label) -> None:
+        """Remember the label, then act as if the operator pressed Ctrl-C."""
+        fake.calls.append(arguments.label)
+        raise KeyboardInterrupt
+
+    @register("action", "t-barrier", Label)
+    def meet(context: DrillContext, arguments: Label) -> str:
+        """Wait for the other step of the parallel group."""
+        try:
+            fake.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise DrillError(f"{arguments.label}: the other step never ran alongside") from None
+        fake.calls.append(arguments.label)
+        return "met"
+
+    @register("probe", "t-value", Value)
+    def value(context: DrillContext, arguments: Value) -> Any:
+        """Return the value it is given."""
+        return arguments.value
+
+    try:
+        yield fake
+    finally:
+        for name in FAKE_NAMES:
+            CATALOG.pop(name, None)

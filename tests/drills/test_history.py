@@ -1,0 +1,42 @@
+"""``egov drill history`` from real journals in a temporary drill directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from egov.drills.history import list_history
+from egov.drills.journal import JOURNAL_NAME, Journal
+from egov.drills.summary import DrillStatus
+
+
+def write_drill(directory: Path, run: str, status: str | None) -> Path:
+    path = directory / run / JOURNAL_NAME
+    journal = Journal.create(path)
+    journal.append("start", estate="camau-lab", scenario="t-drill", mode="test")
+    if status is not None:
+        journal.append("end", status=status)
+    return path
+
+
+def test_history_lists_drills_newest_first_and_names_bad_journals(tmp_path: Path) -> None:
+    older = write_drill(tmp_path, "20261101T080000Z-t-drill-test", "succeeded")
+    killed = write_drill(tmp_path, "20261115T080000Z-t-drill-test", None)
+    broken = tmp_path / "20261120T080000Z-t-drill-test" / JOURNAL_NAME
+    broken.parent.mkdir()
+    broken.write_text('{"seq": 0}\n{"seq": 1}\n')
+    empty = write_drill(tmp_path, "20261127T080000Z-t-drill-test", None)
+    empty.write_text("")
+    rows = list_history(tmp_path)
+    assert [row.journal for row in rows] == [empty, broken, killed, older]
+    assert rows[0].summary is None
+    assert "starts with a 'start' entry" in rows[0].problem
+    assert rows[1].summary is None
+    assert ":1: not a drill journal entry" in rows[1].problem
+    assert rows[2].summary is not None
+    assert rows[2].summary.status is DrillStatus.UNFINISHED
+    assert rows[3].summary is not None
+    assert rows[3].summary.status is DrillStatus.SUCCEEDED
+
+
+def test_history_of_a_missing_directory_is_empty(tmp_path: Path) -> None:
+    assert list_history(tmp_path / "drills") == []
