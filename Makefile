@@ -17,17 +17,26 @@ SYSTEM_PACKAGES := python3-venv systemd-container debootstrap util-linux nftable
 
 .PHONY: demo test lint unit lab-test system-packages install clean
 
-# The main job on the lab: bring it up, deploy every host, then the estate's health.
+# The main job on the lab: bring it up, deploy every host, back up and replicate to the three
+# sites, the estate's health, then the quarterly test failover with its report.
 demo: install
 	$(BIN)/egov inventory validate -i $(INVENTORY)
 	$(BIN)/egov lab up -i $(INVENTORY)
 	$(BIN)/egov deploy -i $(INVENTORY)
+	$(BIN)/egov backup run -i $(INVENTORY)
+	@echo "→ replicating to VNPT and site 2 (egov-replicate on primary/mon-01)"
+	$(BIN)/egov lab exec -i $(INVENTORY) primary-mon-01 -- systemctl start --wait egov-replicate.service
+	$(BIN)/egov backup status -i $(INVENTORY) \
+		--state-dir /var/lib/egov/lab/estates/camau-lab/hosts/primary-mon-01/root/var/lib/egov/state
 	$(BIN)/egov monitor dashboards -i $(INVENTORY) build/dashboards
 	@echo "→ waiting 30 s for the first scrapes"; sleep 30
 	$(BIN)/egov monitor status -i $(INVENTORY)
+	$(BIN)/egov drill run quarterly-test-failover --mode test -i $(INVENTORY) \
+		--reason "make demo" --note "Run by make demo on the lab."
 	@echo
 	@echo "On each site's monitoring host: Prometheus :9090, Alertmanager :9093,"
 	@echo "egov metrics :9640/metrics. Grafana dashboards and provisioning: build/dashboards/"
+	@echo "The drill's journal and reports (vi, en; HTML, Markdown) are listed above; all drills: egov drill history"
 
 test: install lint unit lab-test
 

@@ -96,7 +96,7 @@ def drill_list(
             arguments = ", ".join(str(a) for a in item["arguments"]) or "-"  # type: ignore[attr-defined]
             lab = " (lab only)" if item["lab_only"] else ""
             stdout.print(f"{item['kind']:6} {item['name']:26} [{arguments}]{lab}", markup=False)
-            stdout.print(f"       {item['description']}", markup=False)
+            stdout.print(f"       {item['description']}", markup=False, soft_wrap=True)
         return
     loaded_estate = load_inventory(inventory)
     rows = []
@@ -267,6 +267,7 @@ def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
             f"RPO {rpo:>7} (target {service.rpo_target_seconds:.0f}s)  files RPO {files}"
             f"  {'ok' if service.ok else 'MISSED'}",
             markup=False,
+            soft_wrap=True,
         )
     for failure in summary.failures:
         stdout.print(f"  failure: {failure}", markup=False, soft_wrap=True)

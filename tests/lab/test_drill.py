@@ -1,0 +1,287 @@
+"""Drills on the lab: readiness, the quarterly test failover, a failing and a killed drill,
+and the loss of the primary site with its failback, all with the lab's real faults.
+
+Order matters and is kept by the file: the failover/failback test comes last and leaves
+the estate as it found it (db-01 leading, db-02 and site 2 streaming from it).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from egov.drills.journal import read_journal
+from tests.lab.conftest import INVENTORY, Lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
+
+EGOV = str(Path(sys.executable).parent / "egov")
+SHIPPED = Path(__file__).resolve().parents[2] / "egov" / "drills" / "scenarios"
+SERVICES = ("portal", "motcua")
+LAB_RTO_SECONDS = 180
+LAB_RPO_SECONDS = 5
+
+
+def egov(*arguments: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EGOV, *arguments, "-i", str(INVENTORY)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def drill(drills: Path, scenario: str, mode: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    result = egov(
+        "drill", "run", scenario, "--mode", mode, "--drill-dir", str(drills), "-o", "json", *extra
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        report = {}
+    return result.returncode, report, result.stderr
+
+
+def health(address: str, service: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://{address}/{service}/health", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def last_record(address: str, service: str) -> int | None:
+    with urllib.request.urlopen(f"http://{address}/{service}/records/last", timeout=5) as response:
+        seq = json.loads(response.read())["seq"]
+    return int(seq) if seq is not None else None
+
+
+def psql(lab: Lab, machine: str, sql: str) -> str:
+    result = lab.exec(machine, "runuser", "-u", "postgres", "--", "psql", "-XtAc", sql)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def drills(tmp_path_factory: pytest.TempPathFactory, lab: Lab) -> Iterator[Path]:
+    """A drill directory, and a replicated snapshot of the file stores at site 2 to recover."""
+    result = egov("backup", "run", "--dataset", "files")
+    assert result.returncode == 0, result.stderr
+    replicate = lab.exec(
+        "primary-mon-01", "systemctl", "start", "--wait", "egov-replicate.service", timeout=600
+    )
+    assert replicate.returncode == 0, replicate.stderr
+    yield tmp_path_factory.mktemp("drills")
+
+
+def production_state(lab: Lab) -> dict[str, str]:
+    """What a test failover must not change (the canary's own table aside)."""
+    files = lab.exec(
+        "primary-store-01", "sh", "-c", "find /srv/files -type f -exec sha256sum {} + | sort"
+    )
+    return {
+        "databases": psql(
+            lab, "primary-db-01", "SELECT string_agg(datname, ',' ORDER BY 1) FROM pg_database"
+        ),
+        "primary-leads": psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()"),
+        "slots": psql(
+            lab,
+            "primary-db-01",
+            "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY 1)"
+            " FROM pg_replication_slots",
+        ),
+        "site2-replica": psql(lab, "site2-db-01", "SELECT pg_is_in_recovery()"),
+        "site2-databases": psql(
+            lab, "site2-db-01", "SELECT string_agg(datname, ',' ORDER BY 1) FROM pg_database"
+        ),
+        "files": files.stdout,
+    }
+
+
+def leftovers(lab: Lab) -> list[str]:
+    """What a test failover could leave at site 2."""
+    found = []
+    for machine in ("site2-db-01", "site2-store-01"):
+        if lab.exec(machine, "test", "-e", "/var/lib/egov-drill").returncode == 0:
+            found.append(f"{machine}:/var/lib/egov-drill")
+    unit = lab.exec("site2-db-01", "systemctl", "is-active", "egov-drill-postgres")
+    if unit.stdout.strip() == "active":
+        found.append("egov-drill-postgres running")
+    return found
+
+
+def test_readiness_passes_and_changes_nothing(lab: Lab, drills: Path) -> None:
+    before = production_state(lab)
+    code, report, stderr = drill(drills, "quarterly-test-failover", "readiness")
+    assert code == 0, stderr
+    assert report["status"] == "succeeded"
+    assert {p["name"] for p in report["probes"] if p["ok"]} >= {
+        "every-host-answers",
+        "site2-replica-is-current",
+        "files-backup-at-site2-is-fresh",
+    }
+    assert production_state(lab) == before
+
+
+def test_the_test_failover_leaves_production_untouched_and_cleans_up(
+    lab: Lab, drills: Path
+) -> None:
+    before = production_state(lab)
+    code, report, stderr = drill(drills, "quarterly-test-failover", "test")
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    assert report["status"] == "succeeded"
+    measured = {s["service"]: s for s in report["services"]}
+    assert set(measured) == set(SERVICES)
+    for service in measured.values():
+        assert service["rto_seconds"] is not None and service["rto_seconds"] <= LAB_RTO_SECONDS
+        assert service["rpo_seconds"] is not None and service["rpo_seconds"] <= LAB_RPO_SECONDS
+        assert service["files_rpo_seconds"] is not None
+    assert {r["name"] for r in report["rollbacks"] if r["status"] == "succeeded"} == {
+        "copy-the-database",
+        "restore-the-files",
+    }
+    assert production_state(lab) == before
+    assert leftovers(lab) == []
+    reports = [Path(p) for p in report["reports"]]
+    assert {p.name for p in reports} == {
+        "report.vi.html",
+        "report.en.html",
+        "report.vi.md",
+        "report.en.md",
+    }
+    html = Path(report["journal_path"]).with_name("report.vi.html").read_text("utf-8")
+    assert html.count("<svg") >= 2 and "<script" not in html
+    record = lab.exec(
+        "primary-mon-01", "cat", "/var/lib/egov/state/drills/quarterly-test-failover.json"
+    )
+    assert json.loads(record.stdout)["result"] == "success"
+
+
+def _failing_scenario(directory: Path) -> Path:
+    """The quarterly test with a step that cannot pass after the copy was made."""
+    text = (SHIPPED / "quarterly-test-failover.yaml").read_text("utf-8")
+    text = text.replace("name: quarterly-test-failover", "name: failing-test-failover")
+    text = text.replace(
+        "      - group: verify\n        steps:\n",
+        "      - group: verify\n        steps:\n"
+        "          - name: the-replica-takes-writes\n"
+        "            probe: database-writable\n"
+        "            with: {site: site2}\n"
+        "            timeout: 5s\n",
+    )
+    path = directory / "failing-test-failover.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_drill_whose_step_fails_rolls_back_and_the_estate_stays_ready(
+    lab: Lab, drills: Path, tmp_path: Path
+) -> None:
+    scenario = _failing_scenario(tmp_path)
+    code, report, stderr = drill(drills, str(scenario), "test")
+    assert code == 1, stderr
+    assert report["status"] == "failed"
+    steps = {s["name"]: s["status"] for s in report["steps"]}
+    assert steps["the-replica-takes-writes"] == "timed-out"
+    assert "services-work-on-the-copy" not in steps  # after the failure nothing more ran
+    assert {r["name"]: r["status"] for r in report["rollbacks"]} == {
+        "restore-the-files": "succeeded",
+        "copy-the-database": "succeeded",
+    }
+    after = [p for p in report["probes"] if p["phase"] == "after"]
+    assert after and all(p["ok"] for p in after)
+    assert leftovers(lab) == []
+    code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
+    assert code == 0, stderr
+
+
+def test_a_killed_drill_blocks_new_ones_until_recovered(lab: Lab, drills: Path) -> None:
+    process = subprocess.Popen(
+        [
+            EGOV,
+            "drill",
+            "run",
+            "quarterly-test-failover",
+            "--mode",
+            "test",
+            "-i",
+            str(INVENTORY),
+            "--drill-dir",
+            str(drills),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        journal = _wait_for_step_end(drills, "copy-the-database", timeout=300)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert lab.exec("site2-db-01", "test", "-d", "/var/lib/egov-drill/pg").returncode == 0
+    code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
+    assert code == 1 and "egov drill recover" in stderr, stderr
+    result = egov("drill", "recover", "--drill-dir", str(drills))
+    assert result.returncode == 0, result.stderr
+    entries = read_journal(journal)
+    assert entries[-1]["event"] == "end" and entries[-1]["status"] == "recovered"
+    assert any(e["event"] == "rollback-end" and e["name"] == "copy-the-database" for e in entries)
+    assert leftovers(lab) == []
+    code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
+    assert code == 0, stderr
+
+
+def _wait_for_step_end(drills: Path, step: str, timeout: float) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for journal in sorted(drills.glob("*-test/journal.jsonl")):
+            entries = read_journal(journal)
+            if not entries or entries[-1]["event"] == "end":
+                continue
+            if any(e["event"] == "step-end" and e["name"] == step for e in entries):
+                return journal
+        time.sleep(0.5)
+    raise AssertionError(f"step {step} did not end within {timeout} s")
+
+
+def test_loss_of_the_primary_site_fails_over_to_site2_and_back(lab: Lab, drills: Path) -> None:
+    lb, app2 = lab.address("primary-lb-01"), lab.address("site2-app-01")
+    code, failover, stderr = drill(
+        drills, "loss-of-primary-site", "failover", "--confirm", "--reason", "lab test"
+    )
+    assert code == 0, stderr + json.dumps(failover.get("failures"))
+    for service in failover["services"]:
+        assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
+        assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
+        assert health(app2, service["service"]) == 200
+    canary = next(
+        e for e in read_journal(Path(failover["journal_path"])) if e["event"] == "canary"
+    )["services"]
+
+    code, failback, stderr = drill(
+        drills, "loss-of-primary-site", "failback", "--confirm", "--reason", "lab test"
+    )
+    assert code == 0, stderr + json.dumps(failback.get("failures"))
+    for service in SERVICES:
+        assert health(lb, service) == 200
+        # every record acknowledged at site 2 since the failover is at the primary again
+        assert (last_record(lb, service) or 0) >= canary[service]["last_acknowledged"]
+    for measured in failback["services"]:
+        assert "0 acknowledged records lost" in measured["detail"]
+    assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
+    for replica in ("primary-db-02", "site2-db-01"):
+        assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
