@@ -8,6 +8,7 @@ in argv, so the argv in the error is safe to show.
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import tempfile
 import threading
@@ -18,6 +19,8 @@ from typing import IO
 from egov.errors import CommandFailed
 
 STDERR_TAIL_CHARS = 2000
+#: how long a timed-out command gets to clean up after SIGINT before it is killed
+TIMEOUT_GRACE_SECONDS = 10.0
 
 
 def run_command(
@@ -33,29 +36,48 @@ def run_command(
     """Run ``argv`` to completion, capturing its output (unless ``capture`` is false: then
     it goes to our own stdout and stderr as it comes).
 
-    Raise CommandFailed when it exits non-zero (and ``check``), cannot start, or outlives
-    ``timeout_seconds``.
+    A command that outlives ``timeout_seconds`` is interrupted (SIGINT, as Ctrl-C would:
+    restic then removes its repository locks where it still can) and killed when it has
+    not exited ``TIMEOUT_GRACE_SECONDS`` later. Raise CommandFailed when it exits non-zero
+    (and ``check``), cannot start, or outlives ``timeout_seconds`` (exit code 124).
     """
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             list(argv),
-            input=input_text,
-            stdin=None if input_text is not None else subprocess.DEVNULL,
-            capture_output=capture,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE if capture else None,
             text=True,
             errors="replace",
-            timeout=timeout_seconds,
             env=dict(environment) if environment is not None else None,
             cwd=cwd,
-            check=False,
         )
     except FileNotFoundError as error:
         raise CommandFailed(argv, 127, str(error)) from None
-    except subprocess.TimeoutExpired:
-        raise CommandFailed(argv, 124, f"timed out after {timeout_seconds} s") from None
+    with process:
+        try:
+            stdout, stderr = process.communicate(input_text, timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            raise CommandFailed(argv, 124, f"timed out after {timeout_seconds} s") from None
+        except BaseException:  # Ctrl-C here: as subprocess.run, leave no child behind
+            process.kill()
+            raise
+    result = subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise CommandFailed(argv, result.returncode, (result.stderr or "")[-STDERR_TAIL_CHARS:])
     return result
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Interrupt ``process``, then kill it if it has not exited after the grace period."""
+    process.send_signal(signal.SIGINT)
+    try:
+        # wait(), not communicate(): a grandchild may hold the pipes open long after
+        process.wait(timeout=TIMEOUT_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run_pipeline(

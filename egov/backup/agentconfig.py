@@ -13,6 +13,7 @@ deploy writes separately (compared by digest, never diffed). Example::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,6 +48,12 @@ class AgentConfig(BaseModel):
     )
     retention_policy: Retention = Field(default_factory=Retention)
     verify_days: int = 30
+    replication_timeout_seconds: float | None = Field(
+        default=None, description="Bound on each restic call of the replication job."
+    )
+    object_lock_days: int = Field(
+        default=1, ge=1, description="Default retention of new object versions in S3 buckets."
+    )
     textfile_directory: str = TEXTFILE_DIRECTORY
 
     @classmethod
@@ -128,4 +135,15 @@ def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
         retention=retention,
         retention_policy=estate.backup.retention,
         verify_days=estate.backup.verify_days,
+        replication_timeout_seconds=(
+            estate.backup.replication_timeout.total_seconds() if replication else None
+        ),
+        object_lock_days=make_object_lock_days(estate.backup.retention),
     )
+
+
+def make_object_lock_days(retention: Retention) -> int:
+    """Days each new object version of an S3 repository stays locked: the retention's
+    ``within`` rounded up (at least 1). Snapshots that young are never forgotten, so nothing
+    legitimate needs their objects deleted sooner; a thief with the keys cannot either."""
+    return max(math.ceil(retention.within.total_seconds() / 86400), 1)

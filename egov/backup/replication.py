@@ -2,10 +2,17 @@
 repository catalogs the status command reads.
 
 ``copy`` skips snapshots the target already has, so a run cut short (the VNPT link down)
-is completed by the next run with nothing lost; the interrupted restic exits and releases
-its lock, and ``restic unlock`` (stale locks only) clears what a killed one left. A target
+is completed by the next run with nothing lost. A cut link must fail the run in bounded
+time: each repository is first probed with one TCP connection (restic 0.14 would retry an
+unreachable endpoint for minutes per command), and every restic call is bounded by the
+inventory's ``replication_timeout`` (restic 0.14 has no network timeout: a transfer on a
+link that drops packets waits for TCP to give up, about 15 minutes); a call past it is
+interrupted, then killed. A killed restic cannot remove its locks on a repository it no
+longer reaches, so each run starts with ``restic unlock`` (stale locks only: this host's
+with a dead process, or older than 30 minutes) on the source and on each target. A target
 created here takes the source's chunker parameters, or deduplication would be lost across
-the copy. Each target is independent: one failing does not stop the others.
+the copy; an S3 target's bucket is set up first (versioning, object lock: ``bucket.py``).
+Each target is independent: one failing does not stop the others.
 
 After copying, every repository's catalog is refreshed: ``snapshots --json`` summarised to
 the newest snapshot per dataset and host plus a count, and ``stats`` for the size, written
@@ -18,7 +25,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings, run_with_retries
-from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
+from egov.backup.bucket import ensure_s3_bucket
+from egov.backup.repositories import (
+    AccessKind,
+    RepositoryConfig,
+    check_reachable,
+    ensure_repository,
+    open_repository,
+)
 from egov.backup.restic import (
     EGOV_TAG,
     MANIFEST_TAG,
@@ -88,6 +102,7 @@ def refresh_catalog(repository: RepositoryConfig, settings: AgentSettings) -> Ca
     """List the repository once, write its CatalogRecord (success or failure), return it."""
     previous = read_record(CatalogRecord, repository.name, settings.state_dir)
     try:
+        check_reachable(repository)
         with open_repository(
             repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
         ) as restic:
@@ -111,25 +126,44 @@ def refresh_catalog(repository: RepositoryConfig, settings: AgentSettings) -> Ca
     return record
 
 
+def clear_stale_locks(repository: RepositoryConfig, settings: AgentSettings) -> None:
+    """``restic unlock`` on ``repository``: what a killed run left; live locks stay.
+
+    Raise BackupError when the repository cannot be reached or the unlock fails.
+    """
+    check_reachable(repository)
+    with open_repository(
+        repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
+    ) as restic:
+        restic.check(restic.run(make_unlock_command()), "removing stale locks")
+
+
 def copy_snapshots(
-    source: RepositoryConfig, target: RepositoryConfig, settings: AgentSettings
+    source: RepositoryConfig,
+    target: RepositoryConfig,
+    settings: AgentSettings,
+    object_lock_days: int = 1,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Bring every egov snapshot (and manifest) of ``source`` to ``target``.
 
     Raise BackupError naming the target when it fails; stale locks are cleared first.
     """
+    check_reachable(target)
+    if target.kind is AccessKind.S3:
+        for warning in ensure_s3_bucket(target, object_lock_days).warnings:
+            progress(f"warning: {warning}")
     with open_repository(
         target,
         cache_dir=settings.cache_dir,
         source=source,
         timeout_seconds=settings.timeout_seconds,
     ) as restic:
-        ensure_repository(restic, copy_chunker_params=True)
+        if not ensure_repository(restic, copy_chunker_params=True):
+            restic.check(restic.run(make_unlock_command()), "removing stale locks")
         result = run_with_retries(
             restic, lambda: restic.run(make_copy_command(COPIED_TAG_SETS)), settings
         )
-        if result.returncode != 0:
-            restic.run(make_unlock_command())
         restic.check(result, f"copy from {source.name}")
 
 
@@ -138,6 +172,7 @@ def run_replication(
     order: Sequence[str],
     settings: AgentSettings,
     progress: Callable[[str], None] = lambda _: None,
+    object_lock_days: int = 1,
 ) -> list[CatalogRecord]:
     """Copy from ``order[0]`` to each following repository, then refresh every catalog.
 
@@ -147,10 +182,14 @@ def run_replication(
         return []
     failures: list[str] = []
     source = repositories[order[0]]
-    for name in order[1:]:
+    try:
+        clear_stale_locks(source, settings)
+    except EgovError as error:
+        failures.append(f"{source.name}: {error.message}")
+    for name in order[1:] if not failures else ():
         progress(f"copying {source.name} → {name}")
         try:
-            copy_snapshots(source, repositories[name], settings)
+            copy_snapshots(source, repositories[name], settings, object_lock_days, progress)
         except EgovError as error:
             failures.append(f"{name}: {error.message}")
     catalogs = []

@@ -9,21 +9,19 @@ password file and the repository file (the REST URL carries the REST password, a
 ``RESTIC_REPOSITORY_FILE`` and never an argv with a secret. S3 keys go in the child's
 environment only (``/proc/<pid>/environ`` is readable by root and the same user alone).
 
-The S3 bucket is set up with boto3: versioning on, object lock where the endpoint offers it
-(a default GOVERNANCE retention keeps every object version for ``lock_days``), and a
-warning where it does not: versioning alone still keeps deleted objects as old versions.
+The S3 bucket itself is set up in ``bucket.py``.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -254,110 +252,46 @@ def ensure_repository(restic: Restic, *, copy_chunker_params: bool = False) -> b
 
     Raise BackupError when it cannot be reached or opened.
     """
-    state = get_repository_state(restic)
-    if state is Outcome.OK:
+    probe = restic.run(make_cat_config_command())
+    if probe.outcome is Outcome.OK:
         return False
-    if state is not Outcome.MISSING:
-        result = restic.run(make_cat_config_command())
-        restic.check(result, "opening")
+    if probe.outcome is not Outcome.MISSING:
+        restic.check(probe, "opening")
     restic.check(restic.run(make_init_command(copy_chunker_params=copy_chunker_params)), "init")
     return True
 
 
-@dataclass(frozen=True)
-class BucketReport:
-    """What the bucket set-up found or did; warnings do not stop backups."""
+def get_endpoint(config: RepositoryConfig) -> tuple[str, int] | None:
+    """The host and port restic connects to for ``config``; None for a local directory.
 
-    bucket: str
-    created: bool
-    versioning: bool
-    object_lock: bool
-    warnings: tuple[str, ...] = ()
-
-
-def make_s3_client(config: RepositoryConfig) -> Any:
-    """A boto3 S3 client for the repository's endpoint, path-style (S3-compatible stores)."""
-    import boto3
-    from botocore.config import Config
-
-    endpoint, _, _bucket = config.location.removeprefix("s3:").rpartition("/")
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=config.region,
-        aws_access_key_id=read_secret(config.access_key or ""),
-        aws_secret_access_key=read_secret(config.secret_key or ""),
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
-    )
-
-
-def get_bucket_name(config: RepositoryConfig) -> str:
-    """The bucket of an S3 location ``s3:http://host:9000/bucket``."""
-    return config.location.rstrip("/").rpartition("/")[2]
-
-
-def ensure_bucket(client: Any, bucket: str, lock_days: int) -> BucketReport:
-    """Create ``bucket`` (object lock where offered) and switch versioning on.
-
-    An existing bucket is checked, never recreated. Raise BackupError when the endpoint
-    cannot be reached or refuses versioning (without it, a client could destroy data).
+    ``rest:http://10.213.1.30:8000/`` → ``("10.213.1.30", 8000)``;
+    ``s3:http://10.213.2.10:9000/bucket`` → ``("10.213.2.10", 9000)``; a URL without a port
+    gets its scheme's (80, 443).
     """
-    from botocore.exceptions import BotoCoreError, ClientError
+    if config.kind is AccessKind.LOCAL:
+        return None
+    parts = urlsplit(config.location.partition(":")[2])
+    if parts.hostname is None:
+        raise InputError(f"repository {config.name}: no host in {config.location!r}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
-    warnings: list[str] = []
-    created = False
+
+def check_reachable(config: RepositoryConfig, timeout_seconds: float = 5.0) -> None:
+    """Raise BackupError naming the repository when its endpoint takes no TCP connection
+    within ``timeout_seconds``.
+
+    restic 0.14 retries an unreachable endpoint ten times with a 30 s connection timeout
+    each (about six minutes per command); one connection attempt tells the same at once.
+    """
+    endpoint = get_endpoint(config)
+    if endpoint is None:
+        return
     try:
-        if not _bucket_exists(client, bucket):
-            try:
-                client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-            except ClientError:
-                client.create_bucket(Bucket=bucket)
-            created = True
-        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        versioning = client.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
-        object_lock = _ensure_object_lock(client, bucket, lock_days)
-    except (BotoCoreError, ClientError) as error:
+        with socket.create_connection(endpoint, timeout=timeout_seconds):
+            pass
+    except OSError as error:
         raise BackupError(
-            f"S3 bucket {bucket}: {error}", "check the endpoint and the S3 keys"
+            f"repository {config.name} (site {config.site}) is unreachable at "
+            f"{endpoint[0]}:{endpoint[1]}: {error.strerror or error}",
+            "check the link to the site; the next run resumes where this one stopped",
         ) from None
-    if not versioning:
-        raise BackupError(f"S3 bucket {bucket}: versioning could not be enabled")
-    if not object_lock:
-        warnings.append(
-            f"S3 bucket {bucket}: the endpoint offers no object lock; deleted objects stay "
-            "as old versions, but a key with delete rights could still purge them"
-        )
-    return BucketReport(bucket, created, versioning, object_lock, tuple(warnings))
-
-
-def _bucket_exists(client: Any, bucket: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        client.head_bucket(Bucket=bucket)
-    except ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchBucket", "NotFound"):
-            return False
-        raise
-    return True
-
-
-def _ensure_object_lock(client: Any, bucket: str, lock_days: int) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        current = client.get_object_lock_configuration(Bucket=bucket)
-    except ClientError:
-        return False  # bucket created without lock: it cannot be switched on later
-    configuration = current.get("ObjectLockConfiguration", {})
-    if configuration.get("ObjectLockEnabled") != "Enabled":
-        return False
-    if "Rule" not in configuration:
-        client.put_object_lock_configuration(
-            Bucket=bucket,
-            ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": max(lock_days, 1)}},
-            },
-        )
-    return True

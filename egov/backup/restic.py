@@ -40,6 +40,7 @@ class Outcome(StrEnum):
     WRONG_PASSWORD = "wrong-password"  # noqa: S105 (a state, not a password)
     UNAUTHORIZED = "unauthorized"  # the server refused the credentials (HTTP 401/403)
     NETWORK = "network"  # unreachable, reset, timed out: worth retrying
+    CORRUPTED = "corrupted"  # stored data fails its MAC or hash: a damaged pack
     CANCELLED = "cancelled"
     FAILED = "failed"
 
@@ -53,6 +54,10 @@ _MISSING = re.compile(
     re.IGNORECASE,
 )
 _WRONG_PASSWORD = re.compile(r"wrong password or no key found", re.IGNORECASE)
+# restic's words for stored data that does not match its MAC or hash (0.14 to 0.19)
+_CORRUPTED = re.compile(
+    r"ciphertext verification failed|invalid data returned|ID does not match", re.IGNORECASE
+)
 _UNAUTHORIZED = re.compile(r"\b(401|403)\b|Unauthorized|AccessDenied|Forbidden", re.IGNORECASE)
 _LOCKED = re.compile(r"unable to create lock|repository is already locked|lock.*held", re.I)
 _NETWORK = re.compile(
@@ -67,8 +72,11 @@ def classify_failure(returncode: int, stderr: str) -> Outcome:
     """The outcome of a restic exit: its code first, the 0.14 stderr phrases for code 1.
 
     Unknown codes are failures (restic's docs: scripts must not guess). Order matters: a
-    wrong password says nothing of the network, and "does not exist" is checked before the
-    generic network phrases because restic appends "Is there a repository…" to both.
+    wrong password says nothing of the network, damaged data is named before anything else
+    it drags along (a restore that fails on a bad blob then cannot set the times of the
+    file it never wrote: "no such file or directory"), and "does not exist" is checked
+    before the generic network phrases because restic appends "Is there a repository…" to
+    both.
     """
     known = _EXIT_CODES.get(returncode)
     if known is not None:
@@ -77,6 +85,7 @@ def classify_failure(returncode: int, stderr: str) -> Outcome:
         return Outcome.FAILED
     for pattern, outcome in (
         (_WRONG_PASSWORD, Outcome.WRONG_PASSWORD),
+        (_CORRUPTED, Outcome.CORRUPTED),
         (_UNAUTHORIZED, Outcome.UNAUTHORIZED),
         (_LOCKED, Outcome.LOCKED),
         (_NETWORK, Outcome.NETWORK),

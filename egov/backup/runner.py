@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from egov.backup.restic import Outcome, classify_failure, make_version_command, parse_version
 from egov.errors import BackupError, CommandFailed
@@ -53,11 +53,13 @@ class ResticResult:
 class Restic:
     """restic bound to one repository: its environment holds the location and the secrets.
 
-    ``label`` names the repository and site in messages (``primary (site primary)``).
+    ``label`` names the repository and site in messages (``primary (site primary)``). The
+    environment (S3 keys) and the secrets stay out of ``repr``: a traceback or a test
+    failure that shows this object must not show them.
     """
 
-    environment: Mapping[str, str]
-    secrets: tuple[str, ...]
+    environment: Mapping[str, str] = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
     label: str
     timeout_seconds: float | None = None
 
@@ -125,6 +127,10 @@ _HINTS = {
     Outcome.UNAUTHORIZED: "the REST or S3 credentials were refused; redeploy the secrets",
     Outcome.LOCKED: "another restic holds a lock; stale locks go with `restic unlock`",
     Outcome.NETWORK: "the repository is unreachable; the next run resumes where this stopped",
+    Outcome.CORRUPTED: (
+        "the repository holds damaged data: restore from another site's repository, and run "
+        "restic check --read-data on this one to find the damaged packs"
+    ),
 }
 
 

@@ -28,7 +28,7 @@ lab_image_app = typer.Typer(
     help="The lab's cached Debian image and apt repository.", no_args_is_help=True
 )
 lab_fault_app = typer.Typer(
-    help="Inject and clear faults: power, links, services, disks.", no_args_is_help=True
+    help="Inject and clear faults: power, links, services, disks, files.", no_args_is_help=True
 )
 app.add_typer(lab_app, name="lab")
 lab_app.add_typer(lab_image_app, name="image")
@@ -372,3 +372,35 @@ def fault_unfill(
     spec, machine = _fault_host(inventory, host)
     lab.unfill_filesystem(spec, machine, path)
     _fault_done(f"unfill {host} {path}")
+
+
+@lab_fault_app.command("corrupt")
+def fault_corrupt(
+    host: HostArgument,
+    path: Annotated[str, typer.Argument(help="A regular file on the host.")],
+    offset: Annotated[
+        int | None, typer.Option("--offset", help="First byte flipped [default: the middle].")
+    ] = None,
+    length: Annotated[int, typer.Option("--length", min=1, help="Bytes flipped.")] = 32,
+    inventory: InventoryOption = None,
+) -> None:
+    """Flip bytes in a file on a host (a repository's pack file); repair puts them back."""
+    from egov import lab
+
+    spec, machine = _fault_host(inventory, host)
+    chosen = lab.corrupt_file(spec, machine, path, offset, length)
+    _fault_done(f"corrupt {host} {path} ({length} bytes at offset {chosen})")
+
+
+@lab_fault_app.command("repair")
+def fault_repair(
+    host: HostArgument,
+    path: Annotated[str, typer.Argument(help="The path given to corrupt.")],
+    inventory: InventoryOption = None,
+) -> None:
+    """Write back the bytes corrupt flipped."""
+    from egov import lab
+
+    spec, machine = _fault_host(inventory, host)
+    lab.repair_file(spec, machine, path)
+    _fault_done(f"repair {host} {path}")

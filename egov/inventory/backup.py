@@ -180,6 +180,16 @@ class BackupPolicy(_Strict):
         ),
         examples=[["primary", "vnpt", "site2"]],
     )
+    replication_timeout: Duration = Field(
+        default=timedelta(hours=12),
+        description=(
+            "Longest one restic call of the replication job (the copy to one repository, a "
+            "listing) may run before it is stopped; the run then fails and the next one "
+            "resumes the copy. restic 0.14 has no network timeout: on a link that silently "
+            "drops packets it would wait for TCP to give up, about 15 minutes per request."
+        ),
+        examples=["12h", "2m"],
+    )
     verify_days: int = Field(
         default=30,
         ge=1,

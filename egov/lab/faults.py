@@ -11,6 +11,9 @@ a cut link stays cut).
 - shape a site's link: tbf both ways (``network.build_shaping_argvs``).
 - stop/start a service: ``systemctl`` inside the host.
 - fill/unfill a filesystem: only the host's own bounded disk (see ``disk``), never this machine's.
+- corrupt/repair a file: flip bytes in place inside a host's disk (a repository's pack file,
+  as a failing disk or a tampering hand would); the original bytes are kept in the fault's
+  record and written back by ``repair_file`` (and by ``lab_down``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from egov.errors import LabError, LabInputError
-from egov.lab import disk, firewall, hosts, network, ssh
+from egov.lab import corruption, disk, firewall, hosts, network, ssh
 from egov.lab.image import get_image_status
 from egov.lab.lifecycle import lab_exec
 from egov.lab.spec import LabHost, LabSpec
@@ -32,6 +35,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "shape-link",
     "stop-service",
     "fill-filesystem",
+    "corrupt-file",
 )
 POWER_ON_TIMEOUT_SECONDS = 60.0
 SYSTEMCTL_UNIT_NOT_FOUND = 5
@@ -196,3 +200,37 @@ def unfill_filesystem(spec: LabSpec, machine: str, path: str = "/") -> None:
     with _lab_state(spec) as state:
         disk.run_unfill(hosts.get_root(spec, host), path)
         state.remove_faults("fill-filesystem", f"{machine}:{path}")
+
+
+def corrupt_file(
+    spec: LabSpec,
+    machine: str,
+    path: str,
+    offset: int | None = None,
+    length: int = corruption.CORRUPT_BYTES,
+) -> int:
+    """Flip ``length`` bytes of file ``path`` on host ``machine`` at ``offset`` (default:
+    the middle) and return the offset. LabInputError when it is already corrupted."""
+    file = corruption.get_host_file(spec, machine, path)
+    target = f"{machine}:{path}"
+    with _lab_state(spec) as state:
+        if state.find_faults("corrupt-file", target):
+            raise LabInputError(f"{target} is already corrupted", hint="repair it first")
+        chosen = corruption.make_corruption_offset(file.stat().st_size, length, offset)
+        with file.open("r+b") as handle:
+            handle.seek(chosen)
+            original = handle.read(length)
+            parameters = {"machine": machine, "path": path, "offset": str(chosen)}
+            _record(state, Fault("corrupt-file", target, parameters | {"original": original.hex()}))
+            save_state(state)  # the original bytes are on record before any is changed
+            handle.seek(chosen)
+            handle.write(corruption.flip_bytes(original))
+    return chosen
+
+
+def repair_file(spec: LabSpec, machine: str, path: str) -> None:
+    """Write back the bytes ``corrupt_file`` flipped in ``path`` on host ``machine``."""
+    with _lab_state(spec) as state:
+        for fault in state.find_faults("corrupt-file", f"{machine}:{path}"):
+            corruption.run_repair(spec, fault)
+        state.remove_faults("corrupt-file", f"{machine}:{path}")

@@ -9,11 +9,12 @@ mount points say the lab made, even after a killed ``up``.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Sequence
 
 from egov.errors import LabError, LabInputError
-from egov.lab import container, disk, firewall, hosts, network, ssh
+from egov.lab import container, corruption, disk, firewall, hosts, network, ssh
 from egov.lab.image import ImageStatus, image_build, image_prune
 from egov.lab.paths import (
     CGROUP_ROOTS,
@@ -212,6 +213,11 @@ def _run_down_estate(estate: str, spec: LabSpec | None, purge: bool, progress: P
             container.run_power_off(record)
         container.wait_stopped(records, KILL_TIMEOUT_SECONDS)
     container.run_kill_cgroups(get_cgroup_dirs(estate), KILL_TIMEOUT_SECONDS)
+    if state is not None and not purge:
+        # the record of a corrupted file's bytes goes with the state: repair it now
+        for fault in state.find_faults("corrupt-file"):
+            with contextlib.suppress(LabInputError, OSError):
+                corruption.run_repair(state.spec, fault)
     progress.step(f"{estate}: unmounting host disks")
     disk.run_unmount_under(estate_dir)
     if state is not None:

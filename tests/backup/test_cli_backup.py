@@ -81,3 +81,13 @@ def test_agent_without_configuration_is_exit_2(
     broken.write_text('{"estate": "x", "site": "primary"}')
     assert run(["agent", "backup", "--config", str(broken)]) == 2
     assert "host: Field required" in capsys.readouterr().err
+
+
+def test_undelete_refuses_a_rest_repository_and_a_bad_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["backup", "undelete", "-i", str(LAB), "--repository", "site2"]) == 2
+    assert "--repository site2: not an S3 repository" in capsys.readouterr().err
+    arguments = ["backup", "undelete", "-i", str(LAB), "--repository", "vnpt", "--since", "x"]
+    assert run(arguments) == 2
+    assert "--since x: not an ISO 8601 time" in capsys.readouterr().err

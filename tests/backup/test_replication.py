@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
+import egov.execute
 from egov.backup.agent import AgentSettings, run_backup_job
 from egov.backup.replication import make_latest, refresh_catalog, run_replication
 from egov.backup.repositories import RepositoryConfig, open_repository
@@ -81,3 +84,27 @@ def test_catalog_failure_keeps_the_previous_picture(
     bad = refresh_catalog(gone, settings)
     assert bad.result is Result.FAILURE and bad.latest == good.latest
     assert bad.last_success_at == good.last_success_at
+
+
+def test_a_target_that_stops_answering_fails_the_run_within_the_timeout(
+    local_repository: RepositoryConfig,
+    secrets_dir: Path,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A link that drops packets mid-request: the endpoint takes the connection, then says
+    nothing. restic 0.14 would wait for TCP to give up; the call's bound stops it."""
+    monkeypatch.setattr(egov.execute, "TIMEOUT_GRACE_SECONDS", 1.0)
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        site2 = make_rest(silent.getsockname()[1], secrets_dir)
+        bounded = dataclasses.replace(settings, timeout_seconds=2.0)
+        started = time.monotonic()
+        with pytest.raises(BackupError, match=r"site2: .*timed out after 2\.0 s"):
+            run_replication(
+                {"primary": local_repository, "site2": site2}, ["primary", "site2"], bounded
+            )
+    # the copy, then the catalog's listing: each bounded, each stopped within the grace
+    assert time.monotonic() - started < 2 * (2.0 + 1.0) + 5
+    assert read_record(CatalogRecord, "primary", settings.state_dir).result is Result.SUCCESS  # type: ignore[union-attr]

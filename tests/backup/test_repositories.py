@@ -9,14 +9,15 @@ import boto3
 import pytest
 
 from egov.backup.agentconfig import SECRET_DIRECTORY, make_agent_config
+from egov.backup.bucket import ensure_bucket, make_s3_client
 from egov.backup.repositories import (
     AccessKind,
-    ensure_bucket,
+    check_reachable,
     ensure_repository,
+    get_endpoint,
     get_repository_state,
     make_credential_url,
     make_repository_config,
-    make_s3_client,
     open_repository,
 )
 from egov.backup.restic import Outcome, make_stdin_backup_command
@@ -26,12 +27,14 @@ from tests.backup.conftest import (
     ACCESS_KEY,
     SECRET_KEY,
     RestServer,
+    make_local,
     make_rest,
     make_s3,
     need,
     write_secret,
 )
 from tests.deploys.conftest import host
+from tests.deploys.support import get_free_port
 
 
 def test_rest_location_carries_no_credentials(lab: Estate) -> None:
@@ -69,6 +72,29 @@ def test_agent_config_holds_no_secret(lab: Estate) -> None:
     assert store.retention == ["site2"]
     assert store.repositories["site2@local"].location == "/srv/restic/site2"
     assert json.loads(dumped)["host"] == "primary-db-01"
+
+
+def test_the_replication_host_gets_the_timeout_and_lock_days(lab: Estate) -> None:
+    mon = make_agent_config(lab, host(lab, "primary/mon-01"))
+    assert mon.replication_timeout_seconds == 30.0  # inventory/lab.yaml: 30s
+    assert mon.object_lock_days == 2  # retention within 2d
+    assert make_agent_config(lab, host(lab, "primary/db-01")).replication_timeout_seconds is None
+
+
+def test_endpoint_of_each_repository_kind(lab: Estate, tmp_path: Path) -> None:
+    assert get_endpoint(make_repository_config(lab, "primary")) == ("10.213.1.30", 8000)
+    assert get_endpoint(make_repository_config(lab, "vnpt")) == ("10.213.2.10", 9000)
+    local = make_local(tmp_path, tmp_path, "here", "primary")
+    assert get_endpoint(local) is None
+    check_reachable(local)  # nothing to connect to: never raises
+
+
+def test_an_endpoint_taking_no_connection_is_unreachable_at_once(lab: Estate) -> None:
+    closed = make_repository_config(lab, "primary").model_copy(
+        update={"location": f"rest:http://127.0.0.1:{get_free_port()}/"}
+    )
+    with pytest.raises(BackupError, match=r"primary \(site primary\) is unreachable"):
+        check_reachable(closed, timeout_seconds=2)
 
 
 def test_probe_tells_missing_from_unauthorized_and_init_once(
@@ -127,6 +153,11 @@ def test_s3_bucket_is_versioned_and_locked_and_restic_works(
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
     )  # fmt: skip
     client.create_bucket(Bucket="egov-no-lock")
+    client.put_bucket_versioning(
+        Bucket="egov-no-lock", VersioningConfiguration={"Status": "Enabled"}
+    )
+    # a bucket restic created bare already holds objects: moto then refuses the lock
+    client.put_object(Bucket="egov-no-lock", Key="config", Body=b"x")
     unlocked = ensure_bucket(make_s3_client(repository), "egov-no-lock", lock_days=2)
     assert not unlocked.object_lock and "no object lock" in unlocked.warnings[0]
     with open_repository(repository, cache_dir=tmp_path / "cache") as restic:
@@ -135,3 +166,12 @@ def test_s3_bucket_is_versioned_and_locked_and_restic_works(
         assert ensure_repository(restic)
         result = restic.run(make_stdin_backup_command("x", "h", ["egov"]), input_text="s3 data")
         restic.check(result, "backup")
+
+
+def test_a_bound_restic_shows_no_secret_in_its_repr(secrets_dir: Path, tmp_path: Path) -> None:
+    repository = make_s3("http://127.0.0.1:9", secrets_dir, "egov-repr")
+    with open_repository(repository, cache_dir=tmp_path / "cache") as restic:
+        shown = repr(restic)
+        assert SECRET_KEY in restic.environment.values()
+    assert "vnpt (site vnpt)" in shown
+    assert SECRET_KEY not in shown and ACCESS_KEY not in shown and "restic-pw" not in shown

@@ -119,6 +119,9 @@ def test_parse_stats() -> None:
         (1, "unable to create lock in backend: repository is already locked by PID 7",
             Outcome.LOCKED),
         (1, "Fatal: something new", Outcome.FAILED),
+        (1, "ignoring error for /srv/files/a.bin: ciphertext verification failed\nignoring "
+            "error for /srv/files/a.bin: UtimesNano: no such file or directory\nFatal: There "
+            "were 2 errors", Outcome.CORRUPTED),
     ],
 )  # fmt: skip
 def test_exit_codes_and_014_messages_are_classified(

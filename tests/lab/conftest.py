@@ -87,6 +87,32 @@ INVENTORY = LAB_INVENTORY
 EGOV = str(Path(sys.executable).parent / "egov")
 
 
+def egov(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the egov console script with ``arguments`` on the lab's inventory; never raises."""
+    return subprocess.run(
+        [EGOV, *arguments, "-i", str(INVENTORY)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def replicate(lab: Lab, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """A run of the replication unit on the primary's monitoring host that starts now (after
+    any timer-started run in flight, which began before the caller's changes), waited for."""
+    from egov.backup.control import make_run_now_command
+
+    return lab.exec(
+        "primary-mon-01", *make_run_now_command("egov-replicate.service"), timeout=timeout
+    )
+
+
+def get_journal(lab: Lab, machine: str, unit: str, lines: int = 30) -> str:
+    """The last ``lines`` of ``unit``'s journal on ``machine``, for an assertion's message."""
+    return lab.exec(machine, "journalctl", "-u", unit, "-n", str(lines), "--no-pager").stdout
+
+
 @dataclass
 class DeployRun:
     """One `egov deploy` run: its exit code, JSON report and wall time."""

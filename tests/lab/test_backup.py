@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,11 +20,10 @@ import pytest
 
 from egov.lab.paths import get_host_dir
 from egov.secrets import read_secret
-from tests.lab.conftest import INVENTORY, Lab
+from tests.lab.conftest import Lab, egov, get_journal, replicate
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
-EGOV = str(Path(sys.executable).parent / "egov")
 REPOSITORIES = ("primary", "vnpt", "site2")
 TIMER_WAIT_SECONDS = 420
 
@@ -37,16 +35,6 @@ class Changes:
     path: str
     content: bytes
     seq: int
-
-
-def egov(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EGOV, *arguments, "-i", str(INVENTORY)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _record_started_at(lab: Lab, machine: str, key: str) -> float:
@@ -79,12 +67,8 @@ def changes(lab: Lab) -> Iterator[Changes]:
     assert result.returncode == 0, result.stderr
     result = egov("backup", "run", "--dataset", "etc")
     assert result.returncode == 0, result.stderr
-    replicate = lab.exec(
-        "primary-mon-01", "systemctl", "start", "--wait", "egov-replicate.service", timeout=600
-    )
-    assert replicate.returncode == 0, lab.exec(
-        "primary-mon-01", "journalctl", "-u", "egov-replicate", "-n", "30", "--no-pager"
-    ).stdout
+    replicated = replicate(lab)
+    assert replicated.returncode == 0, get_journal(lab, "primary-mon-01", "egov-replicate")
     yield Changes(path=path, content=content, seq=seq)
 
 

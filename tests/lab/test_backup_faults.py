@@ -1,0 +1,379 @@
+"""Backups under faults on the lab: a corrupted pack, a link cut mid-copy, a thief with the
+replication keys, and secrets that must never show.
+
+Each test makes its own small change on the file store (so that there is something new to
+back up and copy), injects its fault and clears it in ``finally``: the lab is left as found.
+Repositories are reached from here with egov's own access (``open_repository``: secrets in
+private files, never in an argv).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from egov.backup.bucket import get_bucket_name, make_s3_client
+from egov.backup.repositories import make_repository_config, open_repository
+from egov.backup.restic import Snapshot, parse_snapshots
+from egov.backup.runner import Restic
+from egov.backup.undelete import get_object_versions
+from egov.inventory import load_estate
+from egov.lab.paths import get_host_dir
+from tests.lab.conftest import EGOV, INVENTORY, Lab, egov, get_journal, replicate
+
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
+
+CACHE = Path("/var/cache/egov/restic-test")
+SECRETS = Path("/var/lib/egov/lab/secrets")
+STORE = "primary-store-01"
+MONITOR = "primary-mon-01"
+FILES = "/srv/files/portal"
+#: inventory/lab.yaml's replication_timeout, and the grace after the interrupt
+COPY_BOUND_SECONDS = 30 + 10
+
+
+@contextmanager
+def lab_repository(name: str) -> Iterator[Restic]:
+    """restic bound to the lab's repository ``name`` with the inventory's credentials."""
+    estate = load_estate(INVENTORY).estate
+    with open_repository(make_repository_config(estate, name), cache_dir=CACHE) as restic:
+        yield restic
+
+
+def list_snapshots(restic: Restic, *tags: str) -> list[Snapshot]:
+    """The snapshots carrying every one of ``tags`` (all of them, manifests too, for none)."""
+    options = ("--tag", ",".join(tags)) if tags else ()
+    result = restic.run(("restic", "snapshots", "--json", *options))
+    assert result.returncode == 0, result.stderr
+    return parse_snapshots(result.stdout)
+
+
+def _replication_state(lab: Lab) -> str:
+    return lab.exec(MONITOR, "systemctl", "is-active", "egov-replicate.service").stdout.strip()
+
+
+@pytest.fixture
+def replication_paused(lab: Lab) -> Iterator[None]:
+    """Only the test starts replication: its timer (every few minutes in the lab, to keep
+    the file store's copies fresh) is stopped, and a run in progress is waited for."""
+    lab.api.stop_service(lab.spec, MONITOR, "egov-replicate.timer")
+    try:
+        deadline = time.monotonic() + 300
+        while _replication_state(lab) in ("activating", "active", "deactivating"):
+            assert time.monotonic() < deadline, "a replication run did not end"
+            time.sleep(1)
+        yield
+    finally:
+        lab.api.start_service(lab.spec, MONITOR, "egov-replicate.timer")
+
+
+def write_on_store(name: str, content: bytes) -> str:
+    """Write ``content`` as ``FILES/name`` on the file store (through its disk); its path."""
+    (get_host_dir("camau-lab", STORE) / "root" / FILES.lstrip("/") / name).write_bytes(content)
+    return f"{FILES}/{name}"
+
+
+def back_up_files() -> None:
+    result = egov("backup", "run", "--dataset", "files", "--host", "primary/store-01")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_the_restore_test_names_the_dataset_and_site_of_a_corrupted_pack(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Flip bytes inside one blob of site 2's copy: the restore test of that dataset from
+    that site fails and says so; the other datasets there and the other sites still restore."""
+    content = os.urandom(64 * 1024)  # under restic's smallest chunk: one blob, id = SHA-256
+    name = f"corrupt-{time.time_ns()}.bin"
+    write_on_store(name, content)
+    back_up_files()
+    assert replicate(lab).returncode == 0, get_journal(lab, MONITOR, "egov-replicate")
+    with lab_repository("site2") as restic:
+        found = restic.run(
+            ("restic", "find", "--blob", hashlib.sha256(content).hexdigest(), "--show-pack-id")
+        )
+    pack = re.search(r"belongs to pack ([0-9a-f]{64})", found.stdout)
+    where = re.search(r"offset (\d+), length (\d+)", found.stdout)
+    assert pack and where, found.stdout + found.stderr
+    path = f"/srv/restic/site2/data/{pack[1][:2]}/{pack[1]}"
+    lab.api.corrupt_file(lab.spec, "site2-store-01", path, int(where[1]) + int(where[2]) // 2)
+    try:
+        state = tmp_path / "state"
+        verify = egov(
+            "backup", "verify", "--restore-test", "--repository", "site2", "--state-dir", str(state)
+        )
+    finally:
+        lab.api.repair_file(lab.spec, "site2-store-01", path)
+    stored = get_host_dir("camau-lab", "site2-store-01") / "root" / path.lstrip("/")
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == pack[1]  # repaired byte-exact
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "restore test of files from site2: failure" in verify.stdout
+    for dataset in ("databases", "etc"):
+        assert f"restore test of {dataset} from site2: success" in verify.stdout
+    message = verify.stderr
+    assert "restore test of dataset files from repository site2 (site site2) failed" in message
+    assert f"{FILES}/{name}" in message and "(corrupted, exit 1)" in message
+    assert "dataset databases" not in message and "dataset etc" not in message
+    record = json.loads((state / "restore" / "files@site2.json").read_text())
+    assert (record["result"], record["site"]) == ("failure", "site2")
+    for repository in ("primary", "vnpt"):
+        target = tmp_path / repository
+        restored = egov(
+            "backup",
+            "restore",
+            "--dataset",
+            "files",
+            "--repository",
+            repository,
+            "--target",
+            str(target),
+            "--verify",
+        )
+        assert restored.returncode == 0, restored.stderr
+        assert (target / FILES.lstrip("/") / name).read_bytes() == content
+
+
+def _replication_journal(lab: Lab, since: float) -> str:
+    argv = ("journalctl", "-u", "egov-replicate", f"--since=@{since:.0f}", "-o", "cat")
+    return lab.exec(MONITOR, *argv, "--no-pager").stdout
+
+
+def _wait_for_line(lab: Lab, text: str, since: float, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in _replication_journal(lab, since):
+        assert time.monotonic() < deadline, f"no {text!r} in the replication's journal"
+        time.sleep(0.5)
+
+
+def _lock_hosts(restic: Restic) -> list[str]:
+    """The host of each lock in the repository (``--no-lock``: listing takes none)."""
+    listed = restic.run(("restic", "--no-lock", "list", "locks"))
+    assert listed.returncode == 0, listed.stderr
+    hosts = []
+    for lock in listed.stdout.split():
+        shown = restic.run(("restic", "--no-lock", "cat", "lock", lock))
+        if shown.returncode == 0:  # a live lock may go between the two calls
+            hosts.append(str(json.loads(shown.stdout)["hostname"]))
+    return hosts
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_completes(
+    lab: Lab,
+) -> None:
+    """The VNPT link is slowed so that the copy takes seconds, then cut in the middle of it."""
+    write_on_store(f"cut-{time.time_ns()}.bin", os.urandom(1024 * 1024))
+    back_up_files()
+    since = time.time() - 1
+    lab.api.shape_link(lab.spec, "vnpt", 800)  # 100 kB/s: the MiB takes about 10 s
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            started = time.monotonic()
+            first = pool.submit(replicate, lab)
+            _wait_for_line(lab, "copying primary → vnpt", since)
+            time.sleep(5)  # the copy is uploading now
+            cut_at = datetime.now(UTC)
+            lab.api.cut_link(lab.spec, "vnpt")
+            cut = first.result(timeout=600)
+            cut_seconds = time.monotonic() - started
+    finally:
+        lab.api.restore_link(lab.spec, "vnpt")
+        lab.api.unshape_link(lab.spec, "vnpt")
+    journal = _replication_journal(lab, since)
+    assert cut.returncode != 0, journal
+    # the copy in flight was stopped at its bound, the catalog saw the cut at once, site 2
+    # got its copy all the same
+    assert "vnpt: copy from primary on repository vnpt (site vnpt) failed" in journal
+    assert "timed out after 30.0 s" in journal
+    assert "catalog of vnpt: repository vnpt (site vnpt) is unreachable" in journal
+    assert "site2:" not in journal.partition("replication incomplete")[2], journal
+    assert cut_seconds < 5 + COPY_BOUND_SECONDS + 60, journal
+    second_started = datetime.now(UTC)
+    second = replicate(lab)
+    assert second.returncode == 0, get_journal(lab, MONITOR, "egov-replicate")
+    with lab_repository("primary") as primary:
+        wanted = {
+            s.id
+            for s in list_snapshots(primary)
+            if {"egov", "egov-manifest"} & set(s.tags) and s.time < second_started
+        }  # every backup and manifest taken before the second run
+        assert not [h for h in _lock_hosts(primary) if h == MONITOR]
+    with lab_repository("vnpt") as vnpt:
+        copied = {s.original or s.id for s in list_snapshots(vnpt)}
+        assert wanted <= copied, wanted - copied
+        assert _lock_hosts(vnpt) == []
+    # the stopped copy could not remove its lock at VNPT; the next run did, before copying
+    # (the bucket's versions keep the history)
+    vnpt_config = make_repository_config(load_estate(INVENTORY).estate, "vnpt")
+    bucket = get_bucket_name(vnpt_config)
+    locks = get_object_versions(make_s3_client(vnpt_config), bucket, "locks/")
+    written = {v.key for v in locks if not v.delete_marker and v.modified < cut_at}
+    removed = {v.key for v in locks if v.delete_marker and v.modified >= second_started}
+    assert written & removed, "no lock of the stopped copy was left and cleared"
+
+
+def _digest(secret: str) -> str:
+    """What a failed assertion may show of a secret: never the secret."""
+    return hashlib.sha256(secret.strip().encode()).hexdigest()
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_the_replication_keys_cannot_destroy_snapshots_at_vnpt(lab: Lab) -> None:
+    """Object lock: forget --prune with the job's keys only hides objects behind delete
+    markers; no version can be deleted, and egov backup undelete brings everything back."""
+    estate = load_estate(INVENTORY).estate
+    vnpt = make_repository_config(estate, "vnpt")
+    job_secrets = get_host_dir("camau-lab", MONITOR) / "root/etc/egov/secrets"
+    for key in ("access-key", "secret-key"):  # the very keys the replication job holds
+        held = _digest((job_secrets / f"s3-vnpt-{key}").read_text())
+        assert held == _digest((SECRETS / f"s3-{key}").read_text()), key
+    client, bucket = make_s3_client(vnpt), get_bucket_name(vnpt)
+    lock = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled", "recreate the bucket: restart its moto"
+    kept = {
+        (v.key, v.version_id)
+        for v in get_object_versions(client, bucket)
+        if not v.delete_marker and not v.key.startswith("locks/")
+    }
+    since = datetime.now(UTC) - timedelta(seconds=2)
+    with lab_repository("vnpt") as restic:
+        before = {s.id for s in list_snapshots(restic)}
+        attack = restic.run(("restic", "forget", "--group-by", "", "--keep-last", "1", "--prune"))
+        assert attack.returncode == 0, attack.stderr  # the deletes "succeed"…
+        assert len(list_snapshots(restic)) == 1 < len(before)  # …and hide the snapshots
+    versions = get_object_versions(client, bucket)
+    assert kept <= {(v.key, v.version_id) for v in versions if not v.delete_marker}
+    hidden = next(
+        v for v in versions if v.key.startswith("snapshots/") and not (v.latest or v.delete_marker)
+    )
+    with pytest.raises(ClientError, match="AccessDenied"):
+        client.delete_object(Bucket=bucket, Key=hidden.key, VersionId=hidden.version_id)
+    undelete = egov("backup", "undelete", "--repository", "vnpt", "--since", since.isoformat())
+    assert undelete.returncode == 0, undelete.stderr
+    assert re.search(r"brought back \d+ objects of vnpt", undelete.stdout), undelete.stdout
+    with lab_repository("vnpt") as restic:
+        assert {s.id for s in list_snapshots(restic)} == before
+        check = restic.run(("restic", "check"))
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _read_secrets() -> dict[str, str]:
+    values = {path.name: path.read_text().strip() for path in SECRETS.iterdir()}
+    short = [name for name, value in values.items() if len(value) < 16]
+    assert len(values) >= 9 and short == []  # long enough not to match by chance
+    return values
+
+
+def _find_secrets(text: str, secrets: dict[str, str]) -> list[str]:
+    return [name for name, value in secrets.items() if value in text]
+
+
+#: runs inside a host: every process's argv and environment, 20 times a second, until told
+_SCAN = """
+import pathlib, sys, time
+seen = set()
+stop = pathlib.Path(sys.argv[1])
+deadline = time.monotonic() + 120
+while not stop.exists() and time.monotonic() < deadline:
+    for process in pathlib.Path("/proc").glob("[0-9]*"):
+        for name in ("cmdline", "environ"):
+            try:
+                seen.add(name + " " + (process / name).read_bytes().replace(b"\\0", b" ").decode(errors="replace"))
+            except OSError:
+                pass
+    time.sleep(0.05)
+stop.unlink(missing_ok=True)
+print("\\n".join(sorted(seen)))
+"""  # noqa: E501
+
+
+def _scan_here(stop: threading.Event) -> set[str]:
+    """This machine's processes' argv (not their environments: not ours to read)."""
+    seen = set()
+    while not stop.is_set():
+        for process in Path("/proc").glob("[0-9]*"):
+            with suppress(OSError, UnicodeDecodeError):
+                seen.add((process / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        time.sleep(0.05)
+    return seen
+
+
+def test_no_secret_shows_in_argv_environment_logs_records_or_metrics(lab: Lab) -> None:
+    """Scan every process's argv and environment on the backed-up hosts (and every argv
+    here) while two backups run, then their journals, records, textfiles and the exporters."""
+    secrets = _read_secrets()
+    clients = ("primary-db-01", STORE)
+    write_on_store(f"scan-{time.time_ns()}.txt", b"scanned\n")
+    since = time.time() - 1
+    stop_here = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(len(clients) + 1) as pool:
+        scans = {
+            machine: pool.submit(
+                lab.exec,
+                machine,
+                "/opt/egov/venv/bin/python",
+                "-c",
+                _SCAN,
+                "/run/egov-scan-stop",
+                timeout=180,
+            )
+            for machine in clients
+        }
+        here = pool.submit(_scan_here, stop_here)
+        time.sleep(1)  # the scanners are looking before the backups start
+        runs = [
+            subprocess.Popen(
+                [EGOV, "backup", "run", "--dataset", dataset, "-i", str(INVENTORY)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for dataset in ("databases", "files")
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        for machine in clients:
+            lab.exec(machine, "touch", "/run/egov-scan-stop")
+        stop_here.set()
+        seen = {machine: scan.result().stdout for machine, scan in scans.items()}
+        seen["control node"] = "\n".join(here.result())
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    for machine in clients:  # the scans overlapped the backups
+        assert re.search(r"cmdline restic backup .*--tag dataset:", seen[machine]), machine
+        assert "RESTIC_PASSWORD_FILE=" in seen[machine]  # a path, never the value
+    assert "ssh " in seen["control node"]
+    seen["egov backup run output"] = "\n".join(out + err for out, err in outputs)
+    for machine in (h.machine for h in lab.spec.hosts):
+        seen[f"{machine} files"] = lab.exec(
+            machine,
+            "sh",
+            "-c",
+            "journalctl -o cat --no-pager -u 'egov-*'; "
+            f"journalctl -o cat --no-pager --since=@{since:.0f}; "
+            "find /var/lib/egov/state /var/lib/prometheus/node-exporter -type f "
+            "-exec cat {} + 2>/dev/null; cat /etc/egov/agent.json 2>/dev/null; true",
+        ).stdout
+    for monitor in ("primary-mon-01", "site2-mon-01"):
+        url = f"http://{lab.address(monitor)}:9640/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            seen[f"{monitor} exporter"] = response.read().decode()
+        assert "dr_backup_" in seen[f"{monitor} exporter"]
+    assert "dr_backup_last_result" in seen[f"{STORE} files"]  # its textfile was read
+    leaks = {
+        where: found for where, text in seen.items() if (found := _find_secrets(text, secrets))
+    }
+    assert leaks == {}
