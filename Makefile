@@ -24,8 +24,7 @@ demo: install
 	$(BIN)/egov lab up -i $(INVENTORY)
 	$(BIN)/egov deploy -i $(INVENTORY)
 	$(BIN)/egov backup run -i $(INVENTORY)
-	@echo "→ replicating to VNPT and site 2 (egov-replicate on primary/mon-01)"
-	$(BIN)/egov lab exec -i $(INVENTORY) primary-mon-01 -- systemctl start --wait egov-replicate.service
+	$(BIN)/egov backup replicate -i $(INVENTORY)
 	$(BIN)/egov backup status -i $(INVENTORY) \
 		--state-dir /var/lib/egov/lab/estates/camau-lab/hosts/primary-mon-01/root/var/lib/egov/state
 	$(BIN)/egov monitor dashboards -i $(INVENTORY) build/dashboards

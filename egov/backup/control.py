@@ -101,8 +101,22 @@ def make_ssh_command(estate: Estate, ref: HostRef, remote: Sequence[str]) -> tup
 
 
 def make_start_command(target: RunTarget) -> tuple[str, ...]:
-    """What runs on the host: start the dataset's unit and wait for it."""
-    return ("systemctl", "start", "--wait", target.unit)
+    """What runs on the host: a run of the dataset's unit that starts now, waited for.
+
+    ``systemctl start`` on a unit already running (its timer fired) only waits for that
+    run, which began before whatever the caller just changed: wait for it to end first.
+    """
+    return make_run_now_command(target.unit)
+
+
+def make_run_now_command(unit: str) -> tuple[str, ...]:
+    """``sh -c`` waiting for a run of oneshot ``unit`` in flight, then starting a new one."""
+    state = f"systemctl show --property=ActiveState --value {unit}"
+    script = (
+        f'while [ "$({state})" = activating ] || [ "$({state})" = deactivating ]; '
+        f"do sleep 1; done; systemctl start --wait {unit}"
+    )
+    return ("sh", "-c", script)
 
 
 def load_status(estate: Estate, state_dir: Path, now: float) -> list[DatasetStatus]:
@@ -171,18 +185,20 @@ def restore_dataset(
     *,
     host: str | None = None,
     verify: bool = False,
+    before: float | None = None,
 ) -> str:
     """Restore the latest snapshot of ``dataset`` into ``target`` and return its id.
 
-    With ``verify``, restic reads every restored file back and the files are compared with
-    the manifest taken at backup time. Raise BackupError on any difference.
+    With ``before`` (epoch seconds), the latest taken before then: a point in time before
+    some damage. With ``verify``, restic reads every restored file back and the files are
+    compared with the manifest taken at backup time. Raise BackupError on any difference.
     """
     with open_repository(
         repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
     ) as restic:
         manifest = None
         if verify:
-            _, manifest = find_manifest(restic, dataset, host)
+            _, manifest = find_manifest(restic, dataset, host, before)
             snapshot_id = (
                 resolve_snapshot(restic, dataset, host, manifest.snapshot_id)
                 if manifest.snapshot_id
@@ -192,7 +208,12 @@ def restore_dataset(
             snapshot_id = None
         result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
         restic.check(result, "listing snapshots")
-        chosen = pick_latest_per_stream(parse_snapshots(result.stdout), snapshot_id)
+        snapshots = [
+            snapshot
+            for snapshot in parse_snapshots(result.stdout)
+            if before is None or snapshot.time.timestamp() < before
+        ]
+        chosen = pick_latest_per_stream(snapshots, snapshot_id)
         if not chosen:
             raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
         for snapshot in chosen:

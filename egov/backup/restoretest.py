@@ -58,14 +58,22 @@ def _list(restic: Restic, tags: Sequence[str], host: str | None = None) -> list[
     return parse_snapshots(result.stdout)
 
 
-def find_manifest(restic: Restic, dataset: str, host: str | None) -> tuple[Snapshot, Manifest]:
-    """The newest manifest of ``dataset`` (on ``host``) and its content.
+def find_manifest(
+    restic: Restic, dataset: str, host: str | None, before: float | None = None
+) -> tuple[Snapshot, Manifest]:
+    """The newest manifest of ``dataset`` (on ``host``; taken before ``before``, epoch
+    seconds, when given: a point in time before some damage) and its content.
 
     Raise BackupError when there is none (nothing to compare with means no verdict).
     """
-    snapshots = _list(restic, (MANIFEST_TAG, f"dataset:{dataset}"), host)
+    snapshots = [
+        snapshot
+        for snapshot in _list(restic, (MANIFEST_TAG, f"dataset:{dataset}"), host)
+        if before is None or snapshot.time.timestamp() < before
+    ]
     if not snapshots:
-        raise BackupError(f"dataset {dataset} has no manifest in repository {restic.label}")
+        when = "" if before is None else " from before the given time"
+        raise BackupError(f"dataset {dataset} has no manifest{when} in repository {restic.label}")
     newest = snapshots[-1]
     result = restic.run(make_dump_command(newest.id, newest.paths[0]))
     restic.check(result, f"reading the manifest of {dataset}")

@@ -45,12 +45,20 @@ AgentConfigOption = Annotated[
 ]
 
 
-def _backup_settings(state_dir: Path | None, cache_dir: Path, textfiles: Path | None = None) -> Any:
+def _backup_settings(
+    state_dir: Path | None,
+    cache_dir: Path,
+    textfiles: Path | None = None,
+    timeout_seconds: float | None = None,
+) -> Any:
     from egov.backup.agent import AgentSettings
     from egov.records import get_state_dir
 
     return AgentSettings(
-        state_dir=state_dir or get_state_dir(), cache_dir=cache_dir, textfile_directory=textfiles
+        state_dir=state_dir or get_state_dir(),
+        cache_dir=cache_dir,
+        textfile_directory=textfiles,
+        timeout_seconds=timeout_seconds,
     )
 
 
@@ -99,6 +107,38 @@ def backup_run(
             f"{len(failures)} of {len(targets)} backups failed:\n" + "\n".join(failures),
             "journalctl -u egov-backup@<dataset> on the host says why",
         )
+
+
+@backup_app.command("replicate")
+def backup_replicate(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
+    inventory: InventoryOption = None,
+) -> None:
+    """Replicate now (restic copy to every other repository, then the catalog refresh): a
+    run of the replication host's unit that starts after any run in flight, waited for."""
+    from egov.backup import control
+    from egov.backup.agentconfig import get_replication_host
+    from egov.errors import BackupError, CommandFailed
+    from egov.execute import run_command
+
+    estate = load_inventory(inventory).estate
+    ref = get_replication_host(estate)
+    if ref is None or not estate.backup.replication:
+        raise InputError("the inventory replicates nothing", "list backup.replication")
+    unit = "egov-replicate.service"
+    if dry_run:
+        stdout.print(f"would start {unit} on {ref.selector}", soft_wrap=True)
+        return
+    argv = control.make_ssh_command(estate, ref, control.make_run_now_command(unit))
+    stderr.print(f"→ replicating on {ref.selector}: {' → '.join(estate.backup.replication)}")
+    try:
+        run_command(argv, timeout_seconds=None)
+    except CommandFailed as error:
+        raise BackupError(
+            f"replication on {ref.selector} failed: {error.stderr_tail.strip()[-300:]}",
+            f"see `journalctl -u {unit}` on {ref.selector}, and `egov backup status`",
+        ) from None
+    stdout.print(f"replicated on {ref.selector}")
 
 
 @backup_app.command("status")
@@ -321,6 +361,62 @@ def backup_verify(
         raise BackupError("\n".join(failures), "the records under the state directory say the same")
 
 
+@backup_app.command("undelete")
+def backup_undelete(
+    repository: Annotated[str, typer.Option("--repository", help="An S3 repository.")],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only deletions from this time on (ISO 8601, e.g. 2026-03-01T02:00+07:00).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would come back.")] = False,
+    inventory: InventoryOption = None,
+) -> None:
+    """Bring back the objects of an S3 repository deleted (delete markers) since a time."""
+    from datetime import datetime
+
+    from egov.backup.bucket import get_bucket_name, make_s3_client
+    from egov.backup.repositories import AccessKind, make_repository_config
+    from egov.backup.undelete import get_object_versions, make_undelete_plan, run_undelete
+    from egov.errors import BackupError
+
+    estate = load_inventory(inventory).estate
+    config = make_repository_config(estate, repository)
+    if config.kind is not AccessKind.S3:
+        raise InputError(
+            f"--repository {repository}: not an S3 repository",
+            "REST repositories are append-only: their clients cannot delete anything",
+        )
+    try:
+        moment = datetime.fromisoformat(since) if since is not None else None
+    except ValueError:
+        raise InputError(
+            f"--since {since}: not an ISO 8601 time", "e.g. 2026-03-01T02:00+07:00"
+        ) from None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.astimezone()  # a local time, as the operator reads the clock
+    client = make_s3_client(config)
+    bucket = get_bucket_name(config)
+    plan = make_undelete_plan(get_object_versions(client, bucket), moment)
+    verb = "would bring back" if dry_run else "brought back"
+    if not dry_run:
+        run_undelete(client, bucket, plan)
+    stdout.print(
+        f"{verb} {len(plan.restored)} objects of {repository} ({len(plan.markers)} delete "
+        f"markers); {len(plan.locks)} restic locks left deleted",
+        soft_wrap=True,
+    )
+    if plan.lost:
+        raise BackupError(
+            f"{len(plan.lost)} deleted objects have no version left: " + ", ".join(plan.lost[:10]),
+            "the bucket's object lock did not keep them; restore them from another site",
+        )
+    if plan.restored and not dry_run:
+        stdout.print("check the repository now: restic check (or egov backup verify)")
+
+
 @backup_app.command("plan")
 def backup_plan(
     assumptions: Annotated[
@@ -417,8 +513,9 @@ def agent_replicate(
     for catalog in run_replication(
         loaded.repositories,
         loaded.replication,
-        _backup_settings(None, cache_dir),
-        lambda line: stderr.print(line, markup=False),
+        _backup_settings(None, cache_dir, timeout_seconds=loaded.replication_timeout_seconds),
+        lambda line: stderr.print(line, markup=False, soft_wrap=True),
+        loaded.object_lock_days,
     ):
         stdout.print(f"{catalog.repository}: {catalog.snapshot_count} snapshots")
 

@@ -36,6 +36,7 @@ from egov.deploys.render import as_file
 from egov.deploys.secretfile import secret_file
 from egov.errors import InputError
 from egov.inventory.backup import Schedule
+from egov.inventory.model import Estate
 from egov.secrets import read_secret
 
 AGENT_BINARY = "/opt/egov/venv/bin/egov"
@@ -69,6 +70,24 @@ def make_on_calendar(schedule: Schedule) -> str:
         f"a backup interval of {seconds // 60} minutes has no systemd calendar form",
         "use a divisor of an hour (5m, 15m, 30m) or of a day in hours (1h, 6h, 12h)",
     )
+
+
+def make_replication_calendar(estate: Estate) -> tuple[str, timedelta]:
+    """When replication (and the catalog refresh) runs, with its randomized delay.
+
+    Nightly, ``REPLICATION_DELAY`` after the backups start; but as often as the most frequent
+    dataset when one is backed up more than daily (a 5-minute file store needs its copies at
+    the other sites as fresh, or their RPO is a day), half an interval after its backups.
+    """
+    schedules = [estate.backup.schedule] + [
+        dataset.schedule for dataset in estate.backup.datasets.values() if dataset.schedule
+    ]
+    shortest = min(schedules, key=lambda schedule: schedule.interval)
+    if shortest.interval >= timedelta(days=1):
+        at = make_shifted_time(estate.backup.schedule.at, REPLICATION_DELAY)
+        return f"*-*-* {at}:00", timedelta(minutes=5)
+    half = make_shifted_time(shortest.at, shortest.interval / 2)
+    return make_on_calendar(shortest.model_copy(update={"at": half})), timedelta(0)
 
 
 def make_shifted_time(at: str, delay: timedelta) -> str:
@@ -164,12 +183,12 @@ def backup() -> None:
                 schedule.randomized_delay,
             )
     if config.replication and get_replication_host(estate) == ref:
-        at = make_shifted_time(estate.backup.schedule.at, REPLICATION_DELAY)
+        on_calendar, delay = make_replication_calendar(estate)
         units["egov-replicate.service"] = make_agent_service(
             "replicate", "egov replication and catalog refresh", "replicate"
         )
         units["egov-replicate.timer"] = make_timer(
-            "egov replication", "egov-replicate.service", f"*-*-* {at}:00", timedelta(minutes=5)
+            "egov replication", "egov-replicate.service", on_calendar, delay
         )
         units["egov-verify.service"] = make_agent_service(
             "verify", "egov rolling repository check", "verify"

@@ -26,8 +26,9 @@ NEVER_SECONDS = 1e9
 QUERIES = {
     "sites": 'max by (site) (up{job="node"})',
     "services": "max by (service, site) (probe_success)",
+    # the newest any exporter knows: a monitoring host without the catalog exports 0
     "backup_age": (
-        "max by (dataset, site, repository) (time() - dr_backup_last_snapshot_timestamp_seconds)"
+        "time() - max by (dataset, site, repository) (dr_backup_last_snapshot_timestamp_seconds)"
     ),
     "backup_target": "max by (dataset, site) (dr_backup_rpo_target_seconds)",
     "replication_lag": "max by (dataset, site, repository) (dr_replication_lag_seconds)",

@@ -54,3 +54,27 @@ def test_retention_runs_as_the_repository_user_with_a_credential() -> None:
 def test_replication_starts_after_the_nightly_window() -> None:
     assert backup.make_shifted_time("01:30", backup.REPLICATION_DELAY) == "04:30"
     assert backup.make_shifted_time("23:30", timedelta(hours=3)) == "02:30"
+
+
+def test_replication_follows_the_most_frequent_dataset_half_an_interval_later() -> None:
+    from pathlib import Path
+
+    from egov.inventory import load_estate
+
+    root = Path(__file__).resolve().parents[2]
+    lab = load_estate(root / "inventory" / "lab.yaml").estate  # files every 5 min
+    assert backup.make_replication_calendar(lab) == ("*:2/5", timedelta(0))
+    nightly = lab.model_copy(
+        update={
+            "backup": lab.backup.model_copy(
+                update={
+                    "datasets": {
+                        name: dataset.model_copy(update={"schedule": None})
+                        for name, dataset in lab.backup.datasets.items()
+                    }
+                }
+            )
+        }
+    )
+    # only nightly datasets: three hours after the 01:30 start, with a randomized delay
+    assert backup.make_replication_calendar(nightly) == ("*-*-* 04:30:00", timedelta(minutes=5))
