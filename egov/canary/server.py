@@ -46,9 +46,15 @@ class ServiceDatabase:
     password_file: str
 
     def connect(self) -> psycopg.Connection[Any]:
-        """A new connection (one per request: it must follow a failover at once)."""
+        """A new connection (one per request: it must follow a failover at once).
+
+        With several hosts (the site's members of the replication chain), libpq tries them in
+        order and keeps the one that takes writes; with one, that host whatever its role (a
+        replica answers reads and reports itself unhealthy).
+        """
         return psycopg.connect(
             host=self.host,
+            target_session_attrs="read-write" if "," in self.host else "any",
             port=self.port,
             dbname=self.database,
             user=self.user,

@@ -36,11 +36,12 @@ def make_canary_config(context: DeployContext) -> dict[str, object]:
         if placement is None or ref.name not in placement.hosts or not service.data.databases:
             continue
         database = service.data.databases[0]
-        member = topology.get_site_database(estate, database.host, ref.site)
-        if member is None:
+        members = topology.get_site_database_members(estate, database.host, ref.site)
+        if not members:
             continue
         services[name] = {
-            "host": str(member.host.address),
+            # every member at the site: after a local promotion the app finds the new primary
+            "host": ",".join(str(member.host.address) for member in members),
             "port": topology.POSTGRES_PORT,
             "database": database.name,
             "user": name,

@@ -159,6 +159,14 @@ def get_chain_replicas(estate: Estate, root: HostRef) -> list[HostRef]:
     return found
 
 
+def get_site_database_members(estate: Estate, database_host: str, site: str) -> list[HostRef]:
+    """Every member of ``database_host``'s chain located at ``site``, in chain order."""
+    root = estate.find_host(estate.primary_site, database_host)
+    if root is None:
+        return []
+    return [m for m in [root, *get_chain_replicas(estate, root)] if m.site == site]
+
+
 def get_site_database(estate: Estate, database_host: str, site: str) -> HostRef | None:
     """The member of ``database_host``'s chain (a primary-site host) located at ``site``."""
     root = estate.find_host(estate.primary_site, database_host)

@@ -7,6 +7,7 @@ checks the state first and does only what is missing.
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from egov.deploys.database import get_cluster_paths, make_clone_commands, make_slot_name
@@ -21,6 +22,7 @@ DRILL_ROOT = "/var/lib/egov-drill"
 DRILL_SOCKET_DIRECTORY = "/run/egov-drill"
 DRILL_POSTGRES_UNIT = "egov-drill-postgres"
 DRILL_PASSFILE = "/var/lib/postgresql/.egov-drill.pgpass"
+RANSOM_NOTE = "README-RESTORE-FILES.txt"
 POLL_SECONDS = 1.0
 
 
@@ -33,15 +35,23 @@ class PowerArguments(Arguments):
     host: str | None = None  # a machine name such as primary-db-01
 
 
+class DatabaseArguments(Arguments):
+    site: Name
+    host: Name | None = None  # a database host at ``site`` (default: the chain's first there)
+
+
 class ReseedArguments(Arguments):
     site: Name
     source: Name
-    host: Name | None = None  # the host to re-seed at ``site`` (default: the chain's member)
+    host: Name | None = None  # the host to re-seed at ``site`` (default: the chain's first)
+    source_host: Name | None = None  # the primary to clone, at ``source``
 
 
 class SwitchoverArguments(Arguments):
     source: Name
     target: Name
+    source_host: Name | None = None
+    target_host: Name | None = None
 
 
 class TestDatabaseArguments(Arguments):
@@ -54,6 +64,13 @@ class RestoreArguments(Arguments):
     dataset: Name
     repository: Name
     into: str | None = None  # a scratch directory (a test); default: the dataset's own paths
+    before_fault: bool = False  # the latest snapshot taken before the fault (ransomware)
+    replace: bool = False  # swap the dataset's paths for the restored ones, keeping the old
+
+
+class DamageArguments(Arguments):
+    site: Name
+    path: str
 
 
 class RemoveArguments(Arguments):
@@ -96,11 +113,16 @@ def restore_site(context: DrillContext, arguments: PowerArguments) -> str:
     lines = [f"{arguments.host or arguments.site} powered on"]
     for root_name in context.get_database_roots():
         members = _chain(context, root_name)
-        leaders = [ref for ref in members if ref.site != site and _is_primary(context, ref)]
-        if not leaders:
-            continue
-        for ref in members:
-            if ref.site == site:
+        returning = [
+            ref
+            for ref in members
+            if ref.site == site and (arguments.host is None or ref.qualified_name == arguments.host)
+        ]
+        others = [ref for ref in members if ref not in returning]
+        if not any(_is_primary(context, ref) for ref in others):
+            continue  # nobody took over: the returning hosts resume their roles
+        for ref in returning:
+            if _is_primary(context, ref):  # a second primary: fence it before anyone writes
                 lines.append(_fence(context, ref))
     return "; ".join(lines)
 
@@ -126,12 +148,12 @@ def restore_link(context: DrillContext, arguments: SiteArguments) -> str:
 # --- PostgreSQL ------------------------------------------------------------------------
 
 
-@register("action", "promote-database", SiteArguments)
-def promote_database(context: DrillContext, arguments: SiteArguments) -> str:
+@register("action", "promote-database", DatabaseArguments)
+def promote_database(context: DrillContext, arguments: DatabaseArguments) -> str:
     """Promote the site's replica to primary (pg_promote); nothing if it already is one."""
     lines = []
     for root in context.get_database_roots():
-        ref = context.get_database_host(arguments.site, root)
+        ref = context.get_database_host(arguments.site, root, arguments.host)
         if _is_primary(context, ref):
             lines.append(f"{ref.selector} is already a primary")
             continue
@@ -142,13 +164,13 @@ def promote_database(context: DrillContext, arguments: SiteArguments) -> str:
     return "; ".join(lines)
 
 
-@register("action", "fence-database", SiteArguments)
-def fence_database(context: DrillContext, arguments: SiteArguments) -> str:
-    """Stop and disable PostgreSQL on the site's database hosts (no second primary)."""
+@register("action", "fence-database", DatabaseArguments)
+def fence_database(context: DrillContext, arguments: DatabaseArguments) -> str:
+    """Stop and disable PostgreSQL on the site's database hosts, or one (no second primary)."""
     lines = []
     for root in context.get_database_roots():
         for ref in _chain(context, root):
-            if ref.site == arguments.site:
+            if ref.site == arguments.site and arguments.host in (None, ref.name):
                 lines.append(_fence(context, ref))
     return "; ".join(lines)
 
@@ -160,8 +182,8 @@ def reseed_database(context: DrillContext, arguments: ReseedArguments) -> str:
     _, data_dir, unit = get_cluster_paths(context.estate.postgres.version)
     lines = []
     for root in context.get_database_roots():
-        upstream = context.get_database_host(arguments.source, root)
-        target = _pick(context, root, arguments.site, arguments.host)
+        upstream = context.get_database_host(arguments.source, root, arguments.source_host)
+        target = context.get_database_host(arguments.site, root, arguments.host)
         if not _is_primary(context, upstream):
             raise DrillError(f"{upstream.selector} is not a primary: nothing to clone from")
         if target == upstream:
@@ -184,8 +206,8 @@ def switchover_database(context: DrillContext, arguments: SwitchoverArguments) -
     _, _, unit = get_cluster_paths(context.estate.postgres.version)
     lines = []
     for root in context.get_database_roots():
-        source = context.get_database_host(arguments.source, root)
-        target = context.get_database_host(arguments.target, root)
+        source = context.get_database_host(arguments.source, root, arguments.source_host)
+        target = context.get_database_host(arguments.target, root, arguments.target_host)
         if _is_primary(context, target) and not _is_primary(context, source):
             lines.append(f"{target.selector} already leads")
             continue
@@ -279,11 +301,21 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
     from egov.drills.restore import push_latest_snapshot
 
     ref = _storage_host(context, arguments.site)
-    snapshot_id, snapshot_time = push_latest_snapshot(
-        context, ref, arguments.dataset, arguments.repository, arguments.into or "/"
-    )
     dataset = context.estate.backup.datasets[arguments.dataset]
-    paths = list(getattr(dataset, "paths", []))
+    paths = [str(path) for path in getattr(dataset, "paths", [])]
+    if arguments.before_fault and context.fault_at is None:
+        raise DrillError("before_fault: no fault has happened in this drill yet")
+    if arguments.replace and arguments.into is not None:
+        raise DrillError("replace swaps the dataset's own paths: it takes no `into:`")
+    snapshot_id, snapshot_time = push_latest_snapshot(
+        context,
+        ref,
+        arguments.dataset,
+        arguments.repository,
+        arguments.into or "/",
+        before=context.fault_at if arguments.before_fault else None,
+        replace=tuple(paths) if arguments.replace else (),
+    )
     if context.measuring and context.fault_at is not None:
         for service in context.services:
             files = context.estate.services[service].data.files
@@ -298,6 +330,25 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
                 )
     where = arguments.into or ", ".join(paths)
     return f"{arguments.dataset} snapshot {snapshot_id[:8]} restored on {ref.selector} into {where}"
+
+
+@register("action", "lab-ransomware", DamageArguments, lab_only=True)
+def encrypt_files(context: DrillContext, arguments: DamageArguments) -> str:
+    """Play ransomware on the site's storage host: every file under ``path`` replaced by
+    random bytes of its size renamed ``*.locked``, and a ransom note."""
+    ref = _storage_host(context, arguments.site)
+    context.require_lab("playing ransomware")
+    path = shlex.quote(arguments.path)
+    script = (
+        f"set -e; test -d {path}; "
+        f"find {path} -type f ! -name '*.locked' ! -name {RANSOM_NOTE} "
+        '-exec sh -c \'head -c $(stat -c %s "$1") /dev/urandom > "$1.locked" && rm "$1"\' '
+        "_ {} \\; ; "
+        f"echo 'Your files are encrypted (an egov drill).' > {path}/{RANSOM_NOTE}; "
+        f"find {path} -type f -name '*.locked' | wc -l"
+    )
+    count = context.remote.run(ref, script, timeout_seconds=300).strip()
+    return f"{count} files under {arguments.path} on {ref.selector} encrypted"
 
 
 @register("action", "remove-files", RemoveArguments)
@@ -319,15 +370,6 @@ def _chain(context: DrillContext, root_name: str) -> list[HostRef]:
         raise DrillError(f"no database host {root_name} at the primary site")
     root = get_replication_root(context.estate, root)
     return [root, *get_chain_replicas(context.estate, root)]
-
-
-def _pick(context: DrillContext, root: str, site: str, host: str | None) -> HostRef:
-    if host is None:
-        return context.get_database_host(site, root)
-    for ref in _chain(context, root):
-        if ref.site == site and ref.name == host:
-            return ref
-    raise DrillError(f"{site}/{host} is not a member of {root}'s replication chain")
 
 
 def _is_primary(context: DrillContext, ref: HostRef) -> bool:
@@ -394,6 +436,4 @@ def _storage_host(context: DrillContext, site: str) -> HostRef:
 
 
 def _quote(text: str) -> str:
-    import shlex
-
     return shlex.quote(text)

@@ -19,7 +19,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-REQUEST_TIMEOUT_SECONDS = 2.0
+#: Long enough for an application whose first database host is dead: libpq waits out its
+#: connect timeout (2 s) on that one before it reaches the next.
+REQUEST_TIMEOUT_SECONDS = 6.0
 WRITE_INTERVAL_SECONDS = 0.25
 
 

@@ -57,15 +57,26 @@ class DrillContext:
             )
         return self.lab
 
-    def get_database_host(self, site: str, database_host: str | None = None) -> HostRef:
-        """The member at ``site`` of the replication chain holding the services' databases."""
-        from egov.deploys.topology import get_site_database
+    def get_database_host(
+        self, site: str, database_host: str | None = None, host: str | None = None
+    ) -> HostRef:
+        """The member at ``site`` (named ``host``, else the first in chain order) of the
+        replication chain holding the services' databases (of ``database_host``'s chain)."""
+        from egov.deploys.topology import get_chain_replicas, get_site_database
 
         names = [database_host] if database_host else self.get_database_roots()
         for name in names:
-            found = get_site_database(self.estate, name, site)
-            if found is not None:
-                return found
+            if host is None:
+                found = get_site_database(self.estate, name, site)
+                if found is not None:
+                    return found
+                continue
+            root = self.estate.find_host(self.estate.primary_site, name)
+            members = [root, *get_chain_replicas(self.estate, root)] if root else []
+            for member in members:
+                if member.site == site and member.name == host:
+                    return member
+            raise DrillError(f"{site}/{host} is not a member of {name}'s replication chain")
         raise DrillError(f"site {site} has no database host of the services' replication chain")
 
     def get_database_roots(self) -> list[str]:

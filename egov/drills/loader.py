@@ -264,6 +264,17 @@ def _check_arguments(
             problems.append(
                 ((*path, "with", key), f"unknown site {site!r}", _suggest(site, estate.sites))
             )
+    for key, site_key in (("host", "site"), ("source_host", "source"), ("target_host", "target")):
+        host = getattr(parsed, key, None)
+        if not isinstance(host, str):
+            continue
+        site = getattr(parsed, site_key, None)
+        if isinstance(site, str):
+            known = list(estate.sites[site].hosts) if site in estate.sites else []
+        else:  # a lab machine name such as primary-db-01
+            known = [ref.qualified_name for ref in estate.iter_hosts()]
+        if known and host not in known:
+            problems.append(((*path, "with", key), f"unknown host {host!r}", _suggest(host, known)))
     dataset = getattr(parsed, "dataset", None)
     if isinstance(dataset, str) and dataset not in estate.backup.datasets:
         problems.append(

@@ -4,6 +4,7 @@ and recovery (the services answer, the isolated copy works). Probes change nothi
 from __future__ import annotations
 
 import json
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from egov.drills.canary import check_health
@@ -19,6 +20,11 @@ PARALLEL_HOSTS = 16
 
 class SiteArguments(Arguments):
     site: Name
+
+
+class DatabaseArguments(Arguments):
+    site: Name
+    host: Name | None = None  # a database host at ``site`` (default: the chain's first there)
 
 
 class OptionalSiteArguments(Arguments):
@@ -56,12 +62,12 @@ def count_unreachable_hosts(context: DrillContext, arguments: OptionalSiteArgume
     return len(down)
 
 
-@register("probe", "replication-lag", SiteArguments)
-def get_replication_lag(context: DrillContext, arguments: SiteArguments) -> float:
+@register("probe", "replication-lag", DatabaseArguments)
+def get_replication_lag(context: DrillContext, arguments: DatabaseArguments) -> float:
     """Seconds the site's database replica is behind its primary (the heartbeat row's age)."""
     worst = 0.0
     for root in context.get_database_roots():
-        ref = context.get_database_host(arguments.site, root)
+        ref = context.get_database_host(arguments.site, root, arguments.host)
         if context.remote.psql(ref, "SELECT pg_is_in_recovery()") != "t":
             raise DrillError(f"{ref.selector} is not a replica (was it promoted?)")
         row = context.remote.psql(ref, LAG_SQL + ";", database=HEARTBEAT_DATABASE)
@@ -138,11 +144,31 @@ def count_lab_faults(context: DrillContext, arguments: Arguments) -> int:
     return len(state.faults)
 
 
-@register("probe", "database-writable", SiteArguments)
-def is_database_writable(context: DrillContext, arguments: SiteArguments) -> bool:
+class PathArguments(Arguments):
+    site: Name
+    path: str
+
+
+@register("probe", "damaged-files", PathArguments)
+def count_damaged_files(context: DrillContext, arguments: PathArguments) -> int:
+    """How many files under ``path`` on the site's storage host look encrypted (``*.locked``)
+    or are a ransom note."""
+    from egov.deploys.topology import get_hosts_with_role
+    from egov.drills.actions import RANSOM_NOTE
+
+    hosts = get_hosts_with_role(context.estate, "storage", arguments.site)
+    if not hosts:
+        raise DrillError(f"site {arguments.site} has no storage host")
+    path = shlex.quote(arguments.path)
+    script = f"find {path} -type f \\( -name '*.locked' -o -name {RANSOM_NOTE} \\) | wc -l"
+    return int(context.remote.run(hosts[0], script).strip())
+
+
+@register("probe", "database-writable", DatabaseArguments)
+def is_database_writable(context: DrillContext, arguments: DatabaseArguments) -> bool:
     """Whether the site's database host is a primary (takes writes)."""
     for root in context.get_database_roots():
-        ref = context.get_database_host(arguments.site, root)
+        ref = context.get_database_host(arguments.site, root, arguments.host)
         try:
             if context.remote.psql(ref, "SELECT pg_is_in_recovery()", timeout=20) != "f":
                 return False

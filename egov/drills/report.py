@@ -118,6 +118,13 @@ def _verdict_cell(ok: bool, strings: Mapping[str, str]) -> Cell:
     return Cell(strings["passed"], "good") if ok else Cell(strings["failed"], "bad")
 
 
+def _scenario_title(summary: DrillSummary, strings: Mapping[str, str]) -> str:
+    """The scenario's Vietnamese title in a Vietnamese report, when it has one."""
+    if strings is get_strings("vi") and summary.scenario_title_vi:
+        return summary.scenario_title_vi
+    return summary.scenario_title
+
+
 def _overview(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
     origin = summary.started_at
     finished = Cell(strings["not_finished"], "bad")
@@ -130,7 +137,7 @@ def _overview(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
     version = summary.scenario_version[:SHORT_HASH_CHARACTERS] or DASH
     facts = [
         ("estate", Cell(_named(summary.estate_title, summary.estate))),
-        ("scenario", Cell(_named(summary.scenario_title, summary.scenario))),
+        ("scenario", Cell(_named(_scenario_title(summary, strings), summary.scenario))),
         ("description", Cell(summary.description or DASH)),
         ("scenario_version", Cell(version, code=True)),
         ("mode", Cell(summary.mode or DASH)),
@@ -304,7 +311,7 @@ def build_document(summary: DrillSummary, lang: str) -> Document:
         subtitle=" — ".join(
             [
                 _named(summary.estate_title, summary.estate),
-                _named(summary.scenario_title, summary.scenario),
+                _named(_scenario_title(summary, strings), summary.scenario),
             ]
         ),
         verdict=f"{strings['verdict']}: "

@@ -7,6 +7,7 @@ tar over SSH, so no credential travels and nothing of it lands on the host.
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -19,20 +20,34 @@ from egov.execute import run_pipeline
 from egov.inventory.model import HostRef
 
 CACHE_DIRECTORY = Path("/var/cache/egov/restic")
+STAGING_ROOT = "/var/lib/egov-drill"
 
 
 def push_latest_snapshot(
-    context: DrillContext, ref: HostRef, dataset: str, repository: str, into: str
+    context: DrillContext,
+    ref: HostRef,
+    dataset: str,
+    repository: str,
+    into: str,
+    *,
+    before: float | None = None,
+    replace: tuple[str, ...] = (),
 ) -> tuple[str, float]:
-    """Restore ``dataset``'s latest snapshot from ``repository`` into ``into`` on ``ref``.
+    """Restore ``dataset``'s latest snapshot (taken before ``before``, if given) from
+    ``repository`` into ``into`` on ``ref``.
 
-    Return the snapshot's id and time (epoch seconds). Raise DrillError on any failure;
-    the host keeps what it had if the stream breaks before tar starts writing.
+    With ``replace`` (the dataset's own paths, restored into "/"), the tree lands in a
+    staging directory first and each path is swapped in by two renames, the old one kept
+    beside it as ``<path>.egov-damaged-<time>``: a broken stream never leaves a path half
+    restored or missing. Return the snapshot's id and time (epoch seconds); DrillError on
+    any failure.
     """
     config = make_repository_config(context.estate, repository)
     settings = AgentSettings(cache_dir=CACHE_DIRECTORY)
     with tempfile.TemporaryDirectory(prefix="egov-drill-restore-") as scratch:
-        snapshot_id = restore_dataset(config, dataset, Path(scratch), settings, verify=True)
+        snapshot_id = restore_dataset(
+            config, dataset, Path(scratch), settings, verify=True, before=before
+        )
         times = [
             snapshot.time.timestamp()
             for snapshot in list_snapshots(config, settings, dataset)
@@ -42,8 +57,8 @@ def push_latest_snapshot(
         # existing directories keep their owner and mode
         entries = sorted(path.name for path in Path(scratch).iterdir())
         if not entries:
-            raise DrillError(f"the latest snapshot of {dataset} in {repository} is empty")
-        remote = ["sh", "-c", f"mkdir -p {into} && tar -C {into} --no-overwrite-dir -xpf -"]
+            raise DrillError(f"the chosen snapshot of {dataset} in {repository} is empty")
+        remote = ["sh", "-c", make_extract_script(into, replace, int(context.clock()))]
         producer, consumer = run_pipeline(
             ["tar", "-C", scratch, "-cf", "-", "--", *entries],
             make_ssh_command(context.estate, ref, remote),
@@ -52,3 +67,26 @@ def push_latest_snapshot(
         detail = (consumer.stderr or producer.stderr or "").strip()[-400:]
         raise DrillError(f"copying the restored {dataset} to {ref.selector} failed: {detail}")
     return snapshot_id, times[0] if times else context.clock()
+
+
+def make_extract_script(into: str, replace: tuple[str, ...], stamp: int) -> str:
+    """The host's side of the stream: extract, or stage and swap ``replace``'s paths in."""
+    if not replace:
+        return f"set -e; mkdir -p {into}; tar -C {into} --no-overwrite-dir -xpf -"
+    staging = f"{STAGING_ROOT}/restore-{stamp}"
+    lines = [
+        "set -e",
+        f"rm -rf {staging}",
+        f"mkdir -p {staging}",
+        f"tar -C {staging} -xpf -",
+    ]
+    for path in replace:
+        quoted = shlex.quote(path)
+        lines += [
+            f"[ -e {staging}{quoted} ] || {{ echo 'the snapshot lacks {path}' >&2; exit 1; }}",
+            f"if [ -e {quoted} ]; then mv {quoted} {quoted}.egov-damaged-{stamp}; fi",
+            f"mkdir -p $(dirname {quoted})",
+            f"mv {staging}{quoted} {quoted}",
+        ]
+    lines += [f"rm -rf {staging}", f"rmdir {STAGING_ROOT} 2>/dev/null || true"]
+    return "\n".join(lines)

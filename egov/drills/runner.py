@@ -160,6 +160,7 @@ def _journal_start(
         estate_title=estate.title,
         scenario=scenario.name,
         scenario_title=scenario.title,
+        scenario_title_vi=scenario.title_vi,
         description=scenario.description,
         scenario_path=str(loaded.path),
         scenario_version=loaded.sha256,

@@ -98,6 +98,7 @@ class DrillSummary(BaseModel):
     estate_title: str = ""
     scenario: str
     scenario_title: str = ""
+    scenario_title_vi: str = ""
     description: str = ""
     scenario_version: str = ""  # SHA-256 of the scenario file as run
     mode: str
@@ -136,6 +137,7 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
         estate_title=start.get("estate_title", ""),
         scenario=start.get("scenario", ""),
         scenario_title=start.get("scenario_title", ""),
+        scenario_title_vi=start.get("scenario_title_vi", ""),
         description=start.get("description", ""),
         scenario_version=start.get("scenario_version", ""),
         mode=start.get("mode", ""),

@@ -114,7 +114,7 @@ def test_canary_talks_to_its_own_sites_database(lab: Estate) -> None:
     primary = make_canary_config(context(lab, "primary/portal-01"))
     assert primary["services"] == {
         "portal": {
-            "host": "10.213.1.20",
+            "host": "10.213.1.20,10.213.1.21",  # db-01, then its local replica db-02
             "port": 5432,
             "database": "portal",
             "user": "portal",

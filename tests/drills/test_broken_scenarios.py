@@ -236,6 +236,24 @@ CASES: list[tuple[str, str, int, str]] = [
         30,
         "retries",
     ),
+    (
+        "unknown-host",
+        replace(
+            "with: {site: site2}\n            timeout: 2m",
+            "with: {site: site2, host: db-09}\n            timeout: 2m",
+        ),
+        28,
+        "unknown host 'db-09'",
+    ),
+    (
+        "unknown-machine",
+        replace(
+            "with: {site: primary}\n            fault",
+            "with: {host: primary-db-09}\n            fault",
+        ),
+        18,
+        "unknown host 'primary-db-09'",
+    ),
     ("not-a-mapping", "- a\n- list\n", 1, "not a mapping"),
     ("empty-file", "", 1, "empty"),
     (
