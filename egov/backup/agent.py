@@ -259,7 +259,15 @@ def run_backup_job(
             with open_repository(
                 repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
             ) as restic:
-                ensure_repository(restic)
+                # Once a backup succeeded the repository exists: skip the check (one more
+                # restic process, the key derivation, ~0.7 s). After a failure check again,
+                # so a repository that went away is re-created by the next run.
+                if (
+                    previous is None
+                    or previous.result is not Result.SUCCESS
+                    or previous.repository != repository.name
+                ):
+                    ensure_repository(restic)
                 backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
                 summary, manifest = backup(restic, job, settings, progress)
                 if summary.snapshot_id is not None:
