@@ -79,7 +79,7 @@ def bare_failover() -> dict[str, float]:
         capture_output=True,
     )
     subprocess.run(
-        [str(BIN / "egov"), "lab", "ssh", "-i", str(INVENTORY), "site2-db-01", "--",
+        [str(BIN / "egov"), "lab", "exec", "-i", str(INVENTORY), "site2-db-01", "--",
          "runuser", "-u", "postgres", "--", "psql", "-XtAc", "SELECT pg_promote(true, 60)"],
         check=True,
         capture_output=True,

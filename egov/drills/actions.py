@@ -317,6 +317,13 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
         replace=tuple(paths) if arguments.replace else (),
     )
     if context.measuring and context.fault_at is not None:
+        from egov.drills.restore import get_newest_snapshot_time
+
+        # what was there to recover: the newest copy in that repository at the fault
+        newest = get_newest_snapshot_time(
+            context, arguments.dataset, arguments.repository, context.fault_at
+        )
+        target = round(context.fault_at - (newest or snapshot_time), 3)
         for service in context.services:
             files = context.estate.services[service].data.files
             if any(str(f.path).startswith(tuple(paths)) for f in files):
@@ -325,8 +332,11 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
                     service=service,
                     metric="files-rpo",
                     seconds=round(max(0.0, context.fault_at - snapshot_time), 3),
-                    target_seconds=context.targets[service].files_rpo,
-                    detail=f"files from snapshot {snapshot_id[:8]} of {arguments.repository}",
+                    target_seconds=target,
+                    detail=(
+                        f"files from snapshot {snapshot_id[:8]} of {arguments.repository}; "
+                        "target: the age of the newest copy there at the fault"
+                    ),
                 )
     where = arguments.into or ", ".join(paths)
     return f"{arguments.dataset} snapshot {snapshot_id[:8]} restored on {ref.selector} into {where}"

@@ -48,11 +48,8 @@ def push_latest_snapshot(
         snapshot_id = restore_dataset(
             config, dataset, Path(scratch), settings, verify=True, before=before
         )
-        times = [
-            snapshot.time.timestamp()
-            for snapshot in list_snapshots(config, settings, dataset)
-            if snapshot.id == snapshot_id
-        ]
+        listed = list_snapshots(config, settings, dataset)
+        times = [s.time.timestamp() for s in listed if s.id == snapshot_id]
         # the top-level entries, never "." (whose mode would land on ``into``, "/" even);
         # existing directories keep their owner and mode
         entries = sorted(path.name for path in Path(scratch).iterdir())
@@ -67,6 +64,21 @@ def push_latest_snapshot(
         detail = (consumer.stderr or producer.stderr or "").strip()[-400:]
         raise DrillError(f"copying the restored {dataset} to {ref.selector} failed: {detail}")
     return snapshot_id, times[0] if times else context.clock()
+
+
+def get_newest_snapshot_time(
+    context: DrillContext, dataset: str, repository: str, before: float
+) -> float | None:
+    """When the newest snapshot of ``dataset`` in ``repository`` taken before ``before`` was
+    made (the file stores' RPO target at a fault: the age of the latest replicated copy)."""
+    config = make_repository_config(context.estate, repository)
+    settings = AgentSettings(cache_dir=CACHE_DIRECTORY)
+    times = [
+        snapshot.time.timestamp()
+        for snapshot in list_snapshots(config, settings, dataset)
+        if snapshot.time.timestamp() < before
+    ]
+    return max(times) if times else None
 
 
 def make_extract_script(into: str, replace: tuple[str, ...], stamp: int) -> str:

@@ -224,6 +224,10 @@ def _measurement(
         rpo_seconds=value("rpo"),
         rpo_target_seconds=float(target.get("rpo_seconds", 0)),
         files_rpo_seconds=value("files-rpo"),
-        files_rpo_target_seconds=target.get("files_rpo_seconds"),
+        # the file stores' target is what the measurement says there was to recover (the
+        # newest copy at the recovery site), else the inventory's
+        files_rpo_target_seconds=(measured.get("files-rpo") or {}).get(
+            "target_seconds", target.get("files_rpo_seconds")
+        ),
         detail="; ".join(details),
     )
