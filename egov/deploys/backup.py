@@ -42,6 +42,7 @@ from egov.secrets import read_secret
 AGENT_BINARY = "/opt/egov/venv/bin/egov"
 UNIT_DIRECTORY = "/etc/systemd/system"
 REPLICATION_DELAY = timedelta(hours=3)
+REPLICATION_RANDOMIZED_DELAY = timedelta(minutes=5)
 VERIFY_AT = "12:00"
 RETENTION_AT = "18:00"
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
@@ -72,6 +73,14 @@ def make_on_calendar(schedule: Schedule) -> str:
     )
 
 
+def get_shortest_schedule(estate: Estate) -> Schedule:
+    """The schedule of the most frequently backed-up dataset (or the estate's default)."""
+    schedules = [estate.backup.schedule] + [
+        dataset.schedule for dataset in estate.backup.datasets.values() if dataset.schedule
+    ]
+    return min(schedules, key=lambda schedule: schedule.interval)
+
+
 def make_replication_calendar(estate: Estate) -> tuple[str, timedelta]:
     """When replication (and the catalog refresh) runs, with its randomized delay.
 
@@ -79,13 +88,10 @@ def make_replication_calendar(estate: Estate) -> tuple[str, timedelta]:
     dataset when one is backed up more than daily (a 5-minute file store needs its copies at
     the other sites as fresh, or their RPO is a day), half an interval after its backups.
     """
-    schedules = [estate.backup.schedule] + [
-        dataset.schedule for dataset in estate.backup.datasets.values() if dataset.schedule
-    ]
-    shortest = min(schedules, key=lambda schedule: schedule.interval)
+    shortest = get_shortest_schedule(estate)
     if shortest.interval >= timedelta(days=1):
         at = make_shifted_time(estate.backup.schedule.at, REPLICATION_DELAY)
-        return f"*-*-* {at}:00", timedelta(minutes=5)
+        return f"*-*-* {at}:00", REPLICATION_RANDOMIZED_DELAY
     half = make_shifted_time(shortest.at, shortest.interval / 2)
     return make_on_calendar(shortest.model_copy(update={"at": half})), timedelta(0)
 

@@ -7,9 +7,13 @@ exporter needs neither the inventory nor its secret references there.
 
 A dataset's backup target (``backup_target_seconds``) is the tightest RPO of the service data
 it holds (a file tree's own ``rpo``, else its service's), but never tighter than its schedule
-allows (interval + randomized delay): a database whose 15-minute RPO is met by streaming
-replication is still backed up daily, and its dump is then stale only after a day. A dataset
-holding no service data (``/etc``) is held to its schedule.
+allows: a database whose 15-minute RPO is met by streaming replication is still backed up
+daily, and its dump is then stale only after a day. A dataset holding no service data
+(``/etc``) is held to its schedule. What the schedule allows is the interval and its
+randomized delay, plus the catalog's lag: monitoring sees a snapshot only once the catalog
+refresh after it ran (the replication job, ``deploys.backup.make_replication_calendar``), so
+without it the age would cross the target every cycle before the refresh and page for
+nothing.
 """
 
 from __future__ import annotations
@@ -158,9 +162,23 @@ def make_backup_target(estate: Estate, name: str) -> timedelta:
     """The age ``name``'s newest snapshot may reach (see the module docstring)."""
     dataset = estate.backup.datasets[name]
     schedule = dataset.schedule or estate.backup.schedule
-    floor = schedule.interval + schedule.randomized_delay
+    floor = schedule.interval + schedule.randomized_delay + get_catalog_lag(estate)
     rpos = _covered_rpos(estate, dataset, resolve_dataset_hosts(estate, dataset))
     return max(min(rpos), floor) if rpos else floor
+
+
+def get_catalog_lag(estate: Estate) -> timedelta:
+    """The longest a new snapshot waits for the catalog refresh that makes it visible."""
+    from egov.deploys.backup import (
+        REPLICATION_DELAY,
+        REPLICATION_RANDOMIZED_DELAY,
+        get_shortest_schedule,
+    )
+
+    shortest = get_shortest_schedule(estate)
+    if shortest.interval >= timedelta(days=1):  # nightly, three hours after the backups
+        return REPLICATION_DELAY + REPLICATION_RANDOMIZED_DELAY
+    return shortest.interval  # as often as the most frequent dataset
 
 
 def make_replica_targets(estate: Estate) -> list[ReplicaTarget]:

@@ -51,7 +51,7 @@ def test_a_fresh_state_exports_every_known_series_as_zero_or_nan(
     assert sample(registry, "dr_backup_last_snapshot_timestamp_seconds", **labels) == 0
     assert sample(registry, "dr_backup_snapshot_present", **labels) == 0
     assert math.isnan(sample(registry, "dr_replication_lag_seconds", **labels) or 0)
-    assert sample(registry, "dr_backup_rpo_target_seconds", dataset="files", site="primary") == 300
+    assert sample(registry, "dr_backup_rpo_target_seconds", dataset="files", site="primary") == 600
     scenario = {"scenario": "quarterly-test-failover"}
     assert sample(registry, "dr_drill_last_success_timestamp_seconds", **scenario) == 0
     assert math.isnan(sample(registry, "dr_drill_last_result", **scenario) or 0)
@@ -157,7 +157,7 @@ def test_an_unreadable_state_directory_says_so_without_dropping_series(
 ) -> None:
     registry = make_registry(lab_targets, tmp_path / "missing")
     assert sample(registry, "dr_exporter_up") == 0
-    assert sample(registry, "dr_backup_rpo_target_seconds", dataset="files", site="primary") == 300
+    assert sample(registry, "dr_backup_rpo_target_seconds", dataset="files", site="primary") == 600
 
 
 def test_the_scrape_does_not_grow_with_the_number_of_snapshots(

@@ -55,9 +55,9 @@ def test_a_changed_threshold_fails_the_suite(
     lab_targets: MonitoringTargets, tmp_path: Path
 ) -> None:
     # The suite is not vacuous: loosen one target and it must notice.
-    text = render_rules(lab_targets).replace(
-        'repository="primary"}) > 300', 'repository="primary"}) > 3000'
-    )
+    original = render_rules(lab_targets)
+    text = original.replace('repository="primary"}) > 600', 'repository="primary"}) > 6000')
+    assert text != original
     (tmp_path / "egov.yml").write_text(text, encoding="utf-8")
     shutil.copy(SUITE, tmp_path / SUITE.name)
     result = subprocess.run(
@@ -113,7 +113,7 @@ def test_lab_windows_are_shorter_than_production() -> None:
 
 def test_thresholds_come_from_the_inventory(lab_targets: MonitoringTargets) -> None:
     text = render_rules(lab_targets)
-    assert 'dataset="files", repository="primary"}) > 300' in text
+    assert 'dataset="files", repository="primary"}) > 600' in text
     assert 'dr_postgres_replication_lag_seconds{host="site2-db-01"} > 5' in text
     assert "> 7.8624e+06" in text  # the 91-day drill interval
     assert "> 0.072" in text  # 14.4 × (1 − 0.995)
