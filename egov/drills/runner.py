@@ -202,8 +202,11 @@ def _run(
         journal.append("failure", text="readiness probes failed: nothing was changed")
         journal.append("end", status=DrillStatus.REFUSED.value)
         return
-    if plan.measure:
-        _start_canary(context, plan, loaded)
+    if plan.measure and not _start_canary(context, plan):
+        # nothing acknowledged, nothing to lose: every RPO would pass for nothing
+        journal.append("failure", text="the canary cannot write: RPO cannot be measured")
+        journal.append("end", status=DrillStatus.REFUSED.value)
+        return
     started: list[Step] = []
     failed = interrupted = False
     try:
@@ -237,18 +240,25 @@ def _run(
         raise KeyboardInterrupt
 
 
-def _start_canary(context: DrillContext, plan: ModePlan, loaded: LoadedScenario) -> None:
+def _start_canary(context: DrillContext, plan: ModePlan) -> bool:
+    """Start writing records where the services answer now; False (stopped) when a service
+    acknowledged none within the warm-up."""
     site = plan.active_site or context.estate.primary_site
     endpoints = {name: context.get_endpoint(name, site) for name in context.services}
-    context.canary = CanaryWriter(endpoints)
-    context.canary.start()
+    canary = CanaryWriter(endpoints)
+    canary.start()
     context.progress(f"canary writing to {site}")
     time.sleep(CANARY_WARMUP_SECONDS)
-    for name in context.services:
-        if not context.canary.get_acknowledged(name):
-            context.journal.append(
-                "failure", text=f"the canary of {name} got no acknowledgement at {site}"
-            )
+    silent = [name for name in context.services if not canary.get_acknowledged(name)]
+    for name in silent:
+        context.journal.append(
+            "failure", text=f"the canary of {name} got no acknowledgement at {site}"
+        )
+    if silent:
+        canary.stop()
+        return False
+    context.canary = canary
+    return True
 
 
 def _journal_canary(context: DrillContext) -> None:
