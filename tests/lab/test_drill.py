@@ -260,6 +260,21 @@ def _wait_for_step_end(drills: Path, step: str, timeout: float) -> Path:
     raise AssertionError(f"step {step} did not end within {timeout} s")
 
 
+def test_a_vnpt_link_cut_mid_replication_fails_cleanly_and_the_next_run_completes(
+    lab: Lab, drills: Path
+) -> None:
+    code, report, stderr = drill(drills, "vnpt-link-cut-during-replication", "test")
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    steps = {s["name"]: s for s in report["steps"]}
+    failed_at = steps["the-run-fails-cleanly"]
+    assert failed_at["status"] == "succeeded"  # the cut run failed, and within its bounds
+    assert failed_at["finished_at"] - steps["cut-the-vnpt-link"]["started_at"] < 300
+    for name in ("nothing-missing-at-vnpt", "nothing-missing-at-site2", "no-lock-left-at-vnpt"):
+        assert steps[name]["status"] == "succeeded", steps[name]
+    assert all(r["status"] == "succeeded" for r in report["rollbacks"]), report["rollbacks"]
+    assert "0 faults in force" in egov("lab", "status").stdout
+
+
 def _files_checksums(lab: Lab) -> str:
     listing = lab.exec(
         "primary-store-01",
