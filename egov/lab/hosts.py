@@ -108,6 +108,13 @@ def run_power_off(state: LabState, machines: list[str]) -> None:
     for record in records.values():
         container.run_power_off(record)
     stuck = container.wait_stopped(list(records.values()), timeout_seconds=POWER_OFF_SECONDS)
+    for machine, record in records.items():
+        if record in stuck:
+            # its init could not be found or did not take nspawn down with it (a loaded
+            # machine): SIGKILL everything in the host's cgroups, nspawn included
+            cgroups = get_cgroup_dirs(state.spec.name, machine)
+            container.run_kill_cgroups(cgroups, timeout_seconds=POWER_OFF_SECONDS)
+    stuck = container.wait_stopped(stuck, timeout_seconds=POWER_OFF_SECONDS)
     if stuck:
         names = [m for m, r in records.items() if r in stuck]
         raise LabError(f"hosts did not power off: {', '.join(names)}")

@@ -275,6 +275,22 @@ def test_a_vnpt_link_cut_mid_replication_fails_cleanly_and_the_next_run_complete
     assert "0 faults in force" in egov("lab", "status").stdout
 
 
+def _make_whole(lab: Lab, drills: Path, scenario: str) -> None:
+    """After a failed failover test: power everything back and fail back if another host
+    leads, so the rest of the suite starts from a whole lab (as the drill itself would)."""
+    for site in ("primary", "site2"):
+        lab.api.power_on_site(lab.spec, site)
+    for machine in ("primary-db-01", "primary-db-02"):
+        if machine in {f.target for f in lab.api.lab_status(lab.spec).faults}:
+            lab.api.power_on_host(lab.spec, machine)
+    leads = lab.exec(
+        "primary-db-01", "runuser", "-u", "postgres", "--", "psql", "-XtAc",
+        "SELECT pg_is_in_recovery()",
+    )  # fmt: skip
+    if leads.stdout.strip() != "f":
+        drill(drills, scenario, "failback", "--confirm", "--reason", "repair after a failed test")
+
+
 def _files_checksums(lab: Lab) -> str:
     listing = lab.exec(
         "primary-store-01",
@@ -309,51 +325,63 @@ def test_ransomware_recovery_restores_the_files_from_before_the_attack(
 def test_loss_of_the_primary_database_host_fails_over_locally_and_back(
     lab: Lab, drills: Path
 ) -> None:
-    lb = lab.address("primary-lb-01")
-    code, failover, stderr = drill(
-        drills, "loss-of-primary-database", "failover", "--confirm", "--reason", "lab test"
-    )
-    assert code == 0, stderr + json.dumps(failover.get("failures"))
-    for service in failover["services"]:
-        assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
-        assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
-        assert health(lb, service["service"]) == 200  # the apps found db-02 by themselves
-    assert psql(lab, "primary-db-02", "SELECT pg_is_in_recovery()") == "f"
-    code, failback, stderr = drill(
-        drills, "loss-of-primary-database", "failback", "--confirm", "--reason", "lab test"
-    )
-    assert code == 0, stderr + json.dumps(failback.get("failures"))
-    for measured in failback["services"]:
-        assert "0 acknowledged records lost" in measured["detail"]
-    assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
-    for replica in ("primary-db-02", "site2-db-01"):
-        assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+    whole = False
+    try:
+        lb = lab.address("primary-lb-01")
+        code, failover, stderr = drill(
+            drills, "loss-of-primary-database", "failover", "--confirm", "--reason", "lab test"
+        )
+        assert code == 0, stderr + json.dumps(failover.get("failures"))
+        for service in failover["services"]:
+            assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
+            assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
+            assert health(lb, service["service"]) == 200  # the apps found db-02 by themselves
+        assert psql(lab, "primary-db-02", "SELECT pg_is_in_recovery()") == "f"
+        code, failback, stderr = drill(
+            drills, "loss-of-primary-database", "failback", "--confirm", "--reason", "lab test"
+        )
+        assert code == 0, stderr + json.dumps(failback.get("failures"))
+        for measured in failback["services"]:
+            assert "0 acknowledged records lost" in measured["detail"]
+        assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
+        for replica in ("primary-db-02", "site2-db-01"):
+            assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+        whole = True
+    finally:
+        if not whole:
+            _make_whole(lab, drills, "loss-of-primary-database")
 
 
 def test_loss_of_the_primary_site_fails_over_to_site2_and_back(lab: Lab, drills: Path) -> None:
-    lb, app2 = lab.address("primary-lb-01"), lab.address("site2-app-01")
-    code, failover, stderr = drill(
-        drills, "loss-of-primary-site", "failover", "--confirm", "--reason", "lab test"
-    )
-    assert code == 0, stderr + json.dumps(failover.get("failures"))
-    for service in failover["services"]:
-        assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
-        assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
-        assert health(app2, service["service"]) == 200
-    canary = next(
-        e for e in read_journal(Path(failover["journal_path"])) if e["event"] == "canary"
-    )["services"]
+    whole = False
+    try:
+        lb, app2 = lab.address("primary-lb-01"), lab.address("site2-app-01")
+        code, failover, stderr = drill(
+            drills, "loss-of-primary-site", "failover", "--confirm", "--reason", "lab test"
+        )
+        assert code == 0, stderr + json.dumps(failover.get("failures"))
+        for service in failover["services"]:
+            assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
+            assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
+            assert health(app2, service["service"]) == 200
+        canary = next(
+            e for e in read_journal(Path(failover["journal_path"])) if e["event"] == "canary"
+        )["services"]
 
-    code, failback, stderr = drill(
-        drills, "loss-of-primary-site", "failback", "--confirm", "--reason", "lab test"
-    )
-    assert code == 0, stderr + json.dumps(failback.get("failures"))
-    for service in SERVICES:
-        assert health(lb, service) == 200
-        # every record acknowledged at site 2 since the failover is at the primary again
-        assert (last_record(lb, service) or 0) >= canary[service]["last_acknowledged"]
-    for measured in failback["services"]:
-        assert "0 acknowledged records lost" in measured["detail"]
-    assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
-    for replica in ("primary-db-02", "site2-db-01"):
-        assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+        code, failback, stderr = drill(
+            drills, "loss-of-primary-site", "failback", "--confirm", "--reason", "lab test"
+        )
+        assert code == 0, stderr + json.dumps(failback.get("failures"))
+        for service in SERVICES:
+            assert health(lb, service) == 200
+            # every record acknowledged at site 2 since the failover is at the primary again
+            assert (last_record(lb, service) or 0) >= canary[service]["last_acknowledged"]
+        for measured in failback["services"]:
+            assert "0 acknowledged records lost" in measured["detail"]
+        assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
+        for replica in ("primary-db-02", "site2-db-01"):
+            assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+        whole = True
+    finally:
+        if not whole:
+            _make_whole(lab, drills, "loss-of-primary-site")
