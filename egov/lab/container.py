@@ -111,9 +111,17 @@ def parse_start_ticks(stat_text: str) -> int:
 
 
 def get_process_record(pid: int) -> ProcessRecord | None:
-    """Return the record of live process ``pid``, or None when it is gone."""
+    """Return the record of live process ``pid``, or None when it is gone.
+
+    A zombie is gone: it ended and waits only for its parent to reap it. That parent may be
+    another process than the one asking (the test session that brought the lab up, while a
+    drill it started powers a host off), so waiting for it to disappear would never end.
+    """
     try:
-        return ProcessRecord(pid, parse_start_ticks(Path(f"/proc/{pid}/stat").read_text()))
+        stat_text = Path(f"/proc/{pid}/stat").read_text()
+        if stat_text.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return None
+        return ProcessRecord(pid, parse_start_ticks(stat_text))
     except (OSError, IndexError, ValueError):
         return None
 

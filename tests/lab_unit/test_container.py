@@ -79,3 +79,21 @@ def test_known_hosts_replace_only_the_estates_hosts() -> None:
     existing = "10.213.1.20,primary-db-01 ssh-ed25519 AAAAOLD\n10.9.9.9,other ssh-ed25519 AAAAX\n"
     merged = merge_known_hosts(existing, [host], [line])
     assert merged == "10.9.9.9,other ssh-ed25519 AAAAX\n" + line + "\n"
+
+
+def test_a_zombie_is_not_alive() -> None:
+    """A process that ended but is not reaped yet (its parent is busy) counts as gone."""
+    import subprocess
+    import time
+
+    from egov.lab.container import get_process_record
+
+    child = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert get_process_record(child.pid) is None
+    finally:
+        child.wait()
