@@ -157,9 +157,7 @@ def promote_database(context: DrillContext, arguments: DatabaseArguments) -> str
         if _is_primary(context, ref):
             lines.append(f"{ref.selector} is already a primary")
             continue
-        answer = context.remote.psql(ref, "SELECT pg_promote(true, 60)", timeout=90)
-        if answer != "t":
-            raise DrillError(f"{ref.selector} did not finish its promotion within 60 s")
+        _promote(context, ref)
         lines.append(f"{ref.selector} promoted")
     return "; ".join(lines)
 
@@ -202,8 +200,6 @@ def reseed_database(context: DrillContext, arguments: ReseedArguments) -> str:
 @register("action", "switchover-database", SwitchoverArguments)
 def switchover_database(context: DrillContext, arguments: SwitchoverArguments) -> str:
     """Planned: stop the primary at ``source`` cleanly, promote ``target``'s replica."""
-    assert context.estate.postgres is not None
-    _, _, unit = get_cluster_paths(context.estate.postgres.version)
     lines = []
     for root in context.get_database_roots():
         source = context.get_database_host(arguments.source, root, arguments.source_host)
@@ -211,12 +207,9 @@ def switchover_database(context: DrillContext, arguments: SwitchoverArguments) -
         if _is_primary(context, target) and not _is_primary(context, source):
             lines.append(f"{target.selector} already leads")
             continue
-        # a clean shutdown sends every WAL record to the streaming replica before it exits
-        context.remote.run(source, f"systemctl disable --now {unit}", timeout_seconds=120)
+        # fencing stops it cleanly: every WAL record reaches the streaming replica first
         lines.append(_fence(context, source))
-        answer = context.remote.psql(target, "SELECT pg_promote(true, 60)", timeout=90)
-        if answer != "t":
-            raise DrillError(f"{target.selector} did not finish its promotion within 60 s")
+        _promote(context, target)
         for member in _chain(context, root):
             if member != target:
                 context.remote.psql(target, _make_slot_sql(make_slot_name(member)))
@@ -387,6 +380,12 @@ def _is_primary(context: DrillContext, ref: HostRef) -> bool:
         return context.remote.psql(ref, "SELECT pg_is_in_recovery()", timeout=20) == "f"
     except DrillError:
         return False  # down or unreachable: not leading anything
+
+
+def _promote(context: DrillContext, ref: HostRef) -> None:
+    answer = context.remote.psql(ref, "SELECT pg_promote(true, 60)", timeout=90)
+    if answer != "t":
+        raise DrillError(f"{ref.selector} did not finish its promotion within 60 s")
 
 
 def _fence(context: DrillContext, ref: HostRef) -> str:
