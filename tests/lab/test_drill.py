@@ -305,8 +305,20 @@ def _files_checksums(lab: Lab) -> str:
 def test_ransomware_recovery_restores_the_files_from_before_the_attack(
     lab: Lab, drills: Path
 ) -> None:
+    # The file stores as the latest VNPT snapshot has them: a file of this test's own, backed up
+    # and replicated now (earlier tests' files may have been removed since their last backup, and
+    # a restore brings back what the snapshot holds).
+    written = lab.exec(
+        "primary-store-01", "sh", "-c",
+        "mkdir -p /srv/files/portal"
+        " && head -c 65536 /dev/urandom > /srv/files/portal/ransom-test.bin",
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    for command in (("backup", "run", "--dataset", "files"), ("backup", "replicate")):
+        result = egov(*command)
+        assert result.returncode == 0, result.stderr
     before = _files_checksums(lab)
-    assert before.strip()
+    assert "ransom-test.bin" in before
     try:
         code, report, stderr = drill(
             drills, "ransomware-recovery", "failover", "--confirm", "--reason", "lab test"

@@ -53,7 +53,10 @@ def take_snapshot() -> Snapshot:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if (proc / "comm").read_text().strip() == "systemd-nspawn":
+                # A zombie (a host a drill powered off, not yet reaped by this session, its
+                # parent) runs nothing; the lab reaps it at its next call: it counts as gone.
+                alive = container.get_process_record(int(proc.name)) is not None
+                if (proc / "comm").read_text().strip() == "systemd-nspawn" and alive:
                     nspawn.add((proc / "cmdline").read_text().replace("\0", " "))
             except OSError:
                 continue
