@@ -41,6 +41,7 @@ class Outcome(StrEnum):
     UNAUTHORIZED = "unauthorized"  # the server refused the credentials (HTTP 401/403)
     NETWORK = "network"  # unreachable, reset, timed out: worth retrying
     CORRUPTED = "corrupted"  # stored data fails its MAC or hash: a damaged pack
+    SERVER_ERROR = "server-error"  # the repository's server could not store (HTTP 5xx, full)
     CANCELLED = "cancelled"
     FAILED = "failed"
 
@@ -60,6 +61,12 @@ _CORRUPTED = re.compile(
 )
 _UNAUTHORIZED = re.compile(r"\b(401|403)\b|Unauthorized|AccessDenied|Forbidden", re.IGNORECASE)
 _LOCKED = re.compile(r"unable to create lock|repository is already locked|lock.*held", re.I)
+# restic has retried for about a minute by the time it says this: not worth retrying again
+_SERVER_ERROR = re.compile(
+    r"server response unexpected: 5\d\d|no space left on device|Insufficient Storage|"
+    r"XMinioStorageFull",
+    re.IGNORECASE,
+)
 _NETWORK = re.compile(
     r"connection refused|connection reset|no route to host|network is unreachable|"
     r"i/o timeout|timeout|no such host|broken pipe|EOF|unexpected HTTP response \(5\d\d\)|"
@@ -87,6 +94,7 @@ def classify_failure(returncode: int, stderr: str) -> Outcome:
         (_WRONG_PASSWORD, Outcome.WRONG_PASSWORD),
         (_CORRUPTED, Outcome.CORRUPTED),
         (_UNAUTHORIZED, Outcome.UNAUTHORIZED),
+        (_SERVER_ERROR, Outcome.SERVER_ERROR),
         (_LOCKED, Outcome.LOCKED),
         (_NETWORK, Outcome.NETWORK),
         (_MISSING, Outcome.MISSING),
@@ -94,6 +102,16 @@ def classify_failure(returncode: int, stderr: str) -> Outcome:
         if pattern.search(stderr):
             return outcome
     return Outcome.FAILED
+
+
+_GO_FRAME = re.compile(r"^(\t.*|[\w.*()/-]+\.[\w.*()/-]+)$")
+
+
+def strip_stack_traces(stderr: str) -> str:
+    """``stderr`` without the Go stack frames restic 0.14 prints after a fatal error
+    (``github.com/restic/…(*Backend).Save`` and the tab-indented file:line under it): the
+    tail shown to an operator should be restic's words, not its call stack."""
+    return "\n".join(line for line in stderr.splitlines() if not _GO_FRAME.match(line))
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -204,6 +222,27 @@ def make_restore_command(snapshot_id: str, target: str, *, verify: bool = True) 
     if verify:
         argv.append("--verify")
     return tuple(argv)
+
+
+def make_restore_latest_command(
+    tags: Sequence[str], host: str | None, target: str
+) -> tuple[str, ...]:
+    """``restic restore latest --tag … [--host H] --target <dir>``: restic itself picks the
+    newest snapshot carrying all ``tags`` (of ``host``), with no listing beforehand."""
+    argv = [RESTIC, "restore", "latest", *make_tag_options(tags), "--target", target]
+    if host is not None:
+        argv += ["--host", host]
+    return tuple(argv)
+
+
+_RESTORING = re.compile(r"^restoring <Snapshot ([0-9a-f]{8,64}) of ", re.MULTILINE)
+NO_LATEST_SNAPSHOT = "latest snapshot for criteria not found"
+
+
+def parse_restored_snapshot_id(stdout: str) -> str | None:
+    """The (short) id in restic 0.14's ``restoring <Snapshot 3bcef086 of [...] ...> to …``."""
+    found = _RESTORING.search(stdout)
+    return found.group(1) if found else None
 
 
 def make_dump_command(snapshot_id: str, path: str) -> tuple[str, ...]:

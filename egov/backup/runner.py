@@ -15,7 +15,13 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from egov.backup.restic import Outcome, classify_failure, make_version_command, parse_version
+from egov.backup.restic import (
+    Outcome,
+    classify_failure,
+    make_version_command,
+    parse_version,
+    strip_stack_traces,
+)
 from egov.errors import BackupError, CommandFailed
 from egov.execute import run_command, run_pipeline
 
@@ -45,8 +51,8 @@ class ResticResult:
 
     @property
     def stderr_tail(self) -> str:
-        """The last lines of stderr, for a message."""
-        return self.stderr.strip()[-STDERR_SHOWN_CHARS:]
+        """The last lines of stderr (restic's words, not its Go stack), for a message."""
+        return strip_stack_traces(self.stderr).strip()[-STDERR_SHOWN_CHARS:]
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,11 @@ _HINTS = {
     Outcome.UNAUTHORIZED: "the REST or S3 credentials were refused; redeploy the secrets",
     Outcome.LOCKED: "another restic holds a lock; stale locks go with `restic unlock`",
     Outcome.NETWORK: "the repository is unreachable; the next run resumes where this stopped",
+    Outcome.SERVER_ERROR: (
+        "the repository's server could not store the data; a full disk is the usual cause: "
+        "see df and the repository server's journal on its host (nothing was lost: the "
+        "snapshots already there are untouched, and the next run after the fix completes)"
+    ),
     Outcome.CORRUPTED: (
         "the repository holds damaged data: restore from another site's repository, and run "
         "restic check --read-data on this one to find the damaged packs"

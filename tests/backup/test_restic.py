@@ -96,6 +96,21 @@ def test_parse_stats() -> None:
     assert (stats.total_size, stats.snapshots_count) == (800, 2)
 
 
+def test_the_tail_shown_is_restics_words_without_its_go_stack() -> None:
+    stderr = (
+        "server response unexpected: 500 Internal Server Error (500)\n"
+        "github.com/restic/restic/internal/backend/rest.(*Backend).Save\n"
+        "\tgithub.com/restic/restic/internal/backend/rest/rest.go:167\n"
+        "runtime.goexit\n"
+        "\truntime/asm_amd64.s:1594\n"
+        "unable to create lock in backend\n"
+    )
+    assert restic.strip_stack_traces(stderr) == (
+        "server response unexpected: 500 Internal Server Error (500)\n"
+        "unable to create lock in backend"
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "stderr", "outcome"),
     [
@@ -119,6 +134,12 @@ def test_parse_stats() -> None:
         (1, "unable to create lock in backend: repository is already locked by PID 7",
             Outcome.LOCKED),
         (1, "Fatal: something new", Outcome.FAILED),
+        # a full disk behind rclone serve restic: every Save of the lock answered 500
+        (1, "Save(<lock/ecc9f19d21>) returned error, retrying after 552ms: server response "
+            "unexpected: 500 Internal Server Error (500)\nunable to create lock in backend",
+            Outcome.SERVER_ERROR),
+        (1, "Fatal: unable to save snapshot: write /r/data/ab/x: no space left on device",
+            Outcome.SERVER_ERROR),
         (1, "ignoring error for /srv/files/a.bin: ciphertext verification failed\nignoring "
             "error for /srv/files/a.bin: UtimesNano: no such file or directory\nFatal: There "
             "were 2 errors", Outcome.CORRUPTED),
