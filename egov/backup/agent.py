@@ -1,13 +1,14 @@
 """``egov agent backup``: back up this host's datasets, one record and metric file each.
 
 For each job: take the dataset's lock (``flock``; a second run of the same dataset fails at
-once instead of queueing behind a night-long one), make sure the repository exists, back up,
-store the manifest beside the snapshot, then write the ``BackupRecord`` and the textfile
-metrics, whether the run succeeded or not. Network failures are retried with exponential
-backoff (the repository is on another host or site); a lock failure first runs ``restic
-unlock``, which removes only stale locks, so a live run at the other end is never broken.
-Any other failure is final: retrying a wrong password or a full disk only delays the alert.
-One dataset failing does not stop the others.
+once instead of queueing behind a night-long one), back up (a repository that does not exist
+yet is created when restic says so: probing first would cost every run one more restic
+process and its key derivation), store the manifest beside the snapshot, then write the
+``BackupRecord`` and the textfile metrics, whether the run succeeded or not. Network failures
+are retried with exponential backoff (the repository is on another host or site); a lock
+failure first runs ``restic unlock``, which removes only stale locks, so a live run at the
+other end is never broken. Any other failure is final: retrying a wrong password or a full
+disk only delays the alert. One dataset failing does not stop the others.
 """
 
 from __future__ import annotations
@@ -39,16 +40,12 @@ from egov.backup.manifest import (
     save_manifest,
 )
 from egov.backup.metrics import write_backup_metrics
-from egov.backup.repositories import (
-    DEFAULT_CACHE_DIR,
-    RepositoryConfig,
-    ensure_repository,
-    open_repository,
-)
+from egov.backup.repositories import DEFAULT_CACHE_DIR, RepositoryConfig, open_repository
 from egov.backup.restic import (
     BackupSummary,
     Outcome,
     make_backup_command,
+    make_init_command,
     make_stdin_backup_command,
     make_unlock_command,
     parse_backup_summary,
@@ -88,10 +85,13 @@ def _silent(_: str) -> None:
 
 
 @contextmanager
-def hold_dataset_lock(state_dir: Path, dataset: str) -> Iterator[None]:
+def hold_dataset_lock(state_dir: Path, dataset: str) -> Iterator[bool]:
     """Hold ``<state>/locks/<dataset>.lock``; raise BackupError when another run holds it.
 
-    ``flock`` dies with its process, so a killed run never leaves a lock behind.
+    ``flock`` dies with its process, so a killed run never leaves the lock held. The file
+    holds the PID while a run is on and is emptied when it ends: finding it non-empty means
+    the last run was killed (SIGKILL, power loss) before it could tidy up, which this yields
+    as True so the caller can clear what that run left in the repository.
     """
     directory = state_dir / "locks"
     directory.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,14 @@ def hold_dataset_lock(state_dir: Path, dataset: str) -> Iterator[None]:
                 f"dataset {dataset} is already being backed up on this host",
                 "wait for the running backup to finish",
             ) from None
-        yield
+        interrupted = bool(os.pread(descriptor, 64, 0).strip())
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(descriptor)
+        try:
+            yield interrupted
+        finally:
+            os.ftruncate(descriptor, 0)
     finally:
         os.close(descriptor)
 
@@ -134,6 +141,25 @@ def run_with_retries(
     return result
 
 
+def creating_repository(
+    restic: Restic, attempt_once: Callable[[], ResticResult]
+) -> Callable[[], ResticResult]:
+    """``attempt_once``, which creates the repository and tries again when restic finds none.
+
+    ``restic init`` refuses to touch an existing repository, so a misread "missing" ends in a
+    clear failure, never in a second repository over the first.
+    """
+
+    def attempt() -> ResticResult:
+        result = attempt_once()
+        if result.outcome is Outcome.MISSING:
+            restic.check(restic.run(make_init_command()), "init")
+            result = attempt_once()
+        return result
+
+    return attempt
+
+
 def _backup_files(
     restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress
 ) -> tuple[BackupSummary, Manifest]:
@@ -152,7 +178,8 @@ def _backup_files(
     worker = threading.Thread(target=compute, daemon=True)
     worker.start()
     argv = make_backup_command(job.paths, job.host, job.tags, job.exclude)
-    result = run_with_retries(restic, lambda: restic.run(argv), settings, progress)
+    attempt = creating_repository(restic, lambda: restic.run(argv))
+    result = run_with_retries(restic, attempt, settings, progress)
     worker.join()
     restic.check(result, f"backup of {job.dataset}", allow_partial=True)
     summary = parse_backup_summary(result.stdout)
@@ -204,6 +231,8 @@ def _backup_databases(
                 },
                 observe,
             )
+            if stored.outcome is Outcome.MISSING:
+                return stored  # restic stopped before reading: the dump broke on its pipe
             if dump.returncode != 0:
                 raise BackupError(
                     f"pg_dump of database {database} failed (exit {dump.returncode}): "
@@ -214,7 +243,7 @@ def _backup_databases(
             digest.update(sha256=hasher.hexdigest(), size=size[0])
             return stored
 
-        result = run_with_retries(restic, attempt, settings, progress)
+        result = run_with_retries(restic, creating_repository(restic, attempt), settings, progress)
         restic.check(result, f"backup of database {database}")
         summary = parse_backup_summary(result.stdout)
         if summary is None or summary.snapshot_id is None:
@@ -250,7 +279,7 @@ def run_backup_job(
 
     Raise BackupError only when the dataset is already being backed up (nothing recorded).
     """
-    with hold_dataset_lock(settings.state_dir, job.dataset):
+    with hold_dataset_lock(settings.state_dir, job.dataset) as interrupted:
         previous = read_record(BackupRecord, f"{job.dataset}@{job.host}", settings.state_dir)
         started = settings.clock()
         error = ""
@@ -259,15 +288,11 @@ def run_backup_job(
             with open_repository(
                 repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
             ) as restic:
-                # Once a backup succeeded the repository exists: skip the check (one more
-                # restic process, the key derivation, ~0.7 s). After a failure check again,
-                # so a repository that went away is re-created by the next run.
-                if (
-                    previous is None
-                    or previous.result is not Result.SUCCESS
-                    or previous.repository != repository.name
-                ):
-                    ensure_repository(restic)
+                if interrupted:
+                    # restic's own lock of the killed run names this host and a dead PID:
+                    # unlock removes it (and only such stale locks), so nothing stays locked.
+                    progress(f"the last run of {job.dataset} was killed: clearing its lock")
+                    restic.run(make_unlock_command())
                 backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
                 summary, manifest = backup(restic, job, settings, progress)
                 if summary.snapshot_id is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from egov.backup.agent import (
 )
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.repositories import RepositoryConfig
+from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, read_record
@@ -51,6 +54,23 @@ def test_backup_writes_record_and_metrics(
     assert "dr_backup_last_success_timestamp_seconds" in text
 
 
+def test_the_first_backup_creates_the_repository_and_later_ones_reuse_it(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """No probe before a backup: restic saying "no repository here" makes the agent create it
+    and try again; an existing repository is never initialised over."""
+    config = Path(local_repository.location) / "config"
+    assert not config.exists()
+    source = make_tree(tmp_path / "src")
+    first = run_backup_job(files_job(source), local_repository, settings)
+    assert first.result is Result.SUCCESS, first.error
+    created = config.read_bytes()
+    second = run_backup_job(files_job(source), local_repository, settings)
+    assert second.result is Result.SUCCESS, second.error
+    assert config.read_bytes() == created
+    assert second.snapshot_id != first.snapshot_id
+
+
 def test_failure_is_recorded_and_keeps_the_last_success(
     local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
 ) -> None:
@@ -78,6 +98,55 @@ def test_a_second_run_of_the_same_dataset_is_refused(settings: AgentSettings) ->
         pass
     with hold_dataset_lock(settings.state_dir, "files"):  # released with its holder
         pass
+
+
+def test_a_run_killed_before_it_ended_is_noticed_by_the_next(settings: AgentSettings) -> None:
+    with hold_dataset_lock(settings.state_dir, "files") as interrupted:
+        assert interrupted is False
+    with hold_dataset_lock(settings.state_dir, "files") as interrupted:
+        assert interrupted is False  # the last one ended
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from egov.backup.agent import hold_dataset_lock\n"
+        "with hold_dataset_lock(Path(sys.argv[1]), 'files'):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code, str(settings.state_dir)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    with hold_dataset_lock(settings.state_dir, "files") as interrupted:
+        assert interrupted is True
+    with hold_dataset_lock(settings.state_dir, "files") as interrupted:
+        assert interrupted is False
+
+
+def test_the_run_after_a_killed_one_removes_the_lock_restic_left(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """A backup killed mid-upload (SIGKILL: restic cannot remove its lock) is followed by a run
+    that clears that stale lock, and the repository holds no lock afterwards."""
+    source = make_tree(tmp_path / "src")
+    assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        stream = subprocess.Popen(
+            ["restic", "backup", "--stdin", "--stdin-filename", "big.bin"],
+            stdin=subprocess.PIPE,
+            env=dict(restic.environment),
+        )
+        assert stream.stdin is not None
+        locks = Path(local_repository.location) / "locks"
+        for _ in range(300):
+            if any(locks.iterdir()):
+                break
+            stream.stdin.write(os.urandom(1 << 16))
+        assert any(locks.iterdir()), "restic took no lock"
+        stream.kill()
+        stream.wait()
+    # what a killed agent leaves: its lock file still holding a PID
+    (settings.state_dir / "locks" / "files.lock").write_text("4242\n")
+    record = run_backup_job(files_job(source), local_repository, settings)
+    assert record.result is Result.SUCCESS, record.error
+    assert list(locks.iterdir()) == []
 
 
 def test_backoff_doubles() -> None:
