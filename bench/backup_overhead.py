@@ -218,7 +218,13 @@ class Repetition:
     def restore_egov(self) -> float:
         started = time.monotonic()
         try:
-            restore_dataset(self.config.repositories["local"], DATASET, self.target, self.settings)
+            restore_dataset(
+                self.config.repositories["local"],
+                DATASET,
+                self.target,
+                self.settings,
+                kind=DatasetKind.FILES,
+            )
         except EgovError as error:
             sys.exit(f"egov restore failed: {error.message}")
         seconds = time.monotonic() - started

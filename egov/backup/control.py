@@ -20,14 +20,18 @@ from egov.backup.repositories import RepositoryConfig, make_repository_config, o
 from egov.backup.restic import (
     EGOV_TAG,
     MANIFEST_TAG,
+    NO_LATEST_SNAPSHOT,
     Snapshot,
     make_restore_command,
+    make_restore_latest_command,
     make_snapshots_command,
+    parse_restored_snapshot_id,
     parse_snapshots,
 )
 from egov.backup.restoretest import find_manifest, resolve_snapshot
 from egov.backup.status import DatasetStatus, make_status
 from egov.errors import BackupError, InputError
+from egov.inventory.backup import DatasetKind
 from egov.inventory.model import Estate, HostRef
 from egov.records import (
     BackupRecord,
@@ -186,16 +190,32 @@ def restore_dataset(
     host: str | None = None,
     verify: bool = False,
     before: float | None = None,
+    kind: DatasetKind | None = None,
 ) -> str:
     """Restore the latest snapshot of ``dataset`` into ``target`` and return its id.
 
     With ``before`` (epoch seconds), the latest taken before then: a point in time before
     some damage. With ``verify``, restic reads every restored file back and the files are
     compared with the manifest taken at backup time. Raise BackupError on any difference.
+
+    A file dataset (``kind``) is one stream: for its plain latest restore, restic's own
+    ``latest`` picks the snapshot, which spares a listing process and its key derivation
+    (the id returned is then restic's short one). A database dataset has a stream per
+    database, so it is always listed first.
     """
     with open_repository(
         repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
     ) as restic:
+        if kind is DatasetKind.FILES and not verify and before is None:
+            argv = make_restore_latest_command([EGOV_TAG, f"dataset:{dataset}"], host, str(target))
+            result = restic.run(argv)
+            if NO_LATEST_SNAPSHOT in result.stderr:
+                raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
+            restic.check(result, f"restore of {dataset}")
+            restored = parse_restored_snapshot_id(result.stdout)
+            if restored is None:
+                raise BackupError(f"restore of {dataset}: restic named no snapshot")
+            return restored
         manifest = None
         if verify:
             _, manifest = find_manifest(restic, dataset, host, before)

@@ -302,7 +302,13 @@ def backup_restore(
         stdout.print(f"would restore the latest {dataset} from {config.name} into {target}")
         return
     snapshot = control.restore_dataset(
-        config, dataset, target, _backup_settings(None, cache_dir), host=host, verify=verify
+        config,
+        dataset,
+        target,
+        _backup_settings(None, cache_dir),
+        host=host,
+        verify=verify,
+        kind=estate.backup.datasets[dataset].kind,
     )
     stdout.print(
         f"restored {dataset} snapshot {snapshot[:8]} from {config.name} "
@@ -585,7 +591,13 @@ def agent_restore(
         )
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"--target {target}: exists and is not an empty directory")
+    kinds = {job.dataset: job.kind for job in loaded.jobs}
     snapshot = restore_dataset(
-        chosen, dataset, target, _backup_settings(None, cache_dir), verify=verify
+        chosen,
+        dataset,
+        target,
+        _backup_settings(None, cache_dir),
+        verify=verify,
+        kind=kinds.get(dataset),
     )
     stdout.print(f"restored {dataset} snapshot {snapshot[:8]} into {target}")

@@ -1,0 +1,54 @@
+"""restore_dataset against real restic: restic's own ``latest`` for a file dataset, the
+listing for the rest, and the same snapshot chosen either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.control import restore_dataset
+from egov.backup.repositories import RepositoryConfig
+from egov.backup.restic import parse_restored_snapshot_id
+from egov.errors import BackupError
+from egov.inventory.backup import DatasetKind
+from tests.backup.conftest import make_tree
+from tests.backup.test_agent import files_job
+
+
+def test_restic_restore_names_the_snapshot_it_chose() -> None:
+    stdout = (
+        "restoring <Snapshot 3bcef086 of [/srv/files] at 2026-11-27 11:15:51.1 +0000 UTC "
+        "by root@primary-store-01> to /tmp/x\n"
+    )
+    assert parse_restored_snapshot_id(stdout) == "3bcef086"
+    assert parse_restored_snapshot_id("verifying files in /tmp/x\n") is None
+
+
+def test_a_file_dataset_restores_its_latest_snapshot_without_a_listing(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    source = make_tree(tmp_path / "src")
+    run_backup_job(files_job(source), local_repository, settings)
+    (source / "file-0.txt").write_text("changed after the first backup\n")
+    latest = run_backup_job(files_job(source), local_repository, settings)
+    assert latest.snapshot_id is not None
+    fast = restore_dataset(
+        local_repository, "files", tmp_path / "fast", settings, kind=DatasetKind.FILES
+    )
+    listed = restore_dataset(local_repository, "files", tmp_path / "listed", settings)
+    assert fast == latest.snapshot_id[:8]
+    assert listed.startswith(fast)  # the listing knows the full id
+    for target in ("fast", "listed"):
+        restored = tmp_path / target / str(source).lstrip("/") / "file-0.txt"
+        assert restored.read_text() == "changed after the first backup\n"
+
+
+def test_a_dataset_without_snapshots_is_a_clear_failure(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    for kind in (DatasetKind.FILES, None):
+        with pytest.raises(BackupError, match="dataset other has no snapshot in primary"):
+            restore_dataset(local_repository, "other", tmp_path / "t", settings, kind=kind)
