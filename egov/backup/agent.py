@@ -1,14 +1,15 @@
 """``egov agent backup``: back up this host's datasets, one record and metric file each.
 
 For each job: take the dataset's lock (``flock``; a second run of the same dataset fails at
-once instead of queueing behind a night-long one), back up (a repository that does not exist
-yet is created when restic says so: probing first would cost every run one more restic
-process and its key derivation), store the manifest beside the snapshot, then write the
-``BackupRecord`` and the textfile metrics, whether the run succeeded or not. Network failures
-are retried with exponential backoff (the repository is on another host or site); a lock
-failure first runs ``restic unlock``, which removes only stale locks, so a live run at the
-other end is never broken. Any other failure is final: retrying a wrong password or a full
-disk only delays the alert. One dataset failing does not stop the others.
+once instead of queueing behind a night-long one), back up (a local repository that does not
+exist yet is created when restic says so: probing first would cost every run one more restic
+process and its key derivation; shared ones are created by one party only), store the
+manifest beside the snapshot, then write the ``BackupRecord`` and the textfile metrics,
+whether the run succeeded or not. Network failures are retried with exponential backoff (the
+repository is on another host or site); a lock failure first runs ``restic unlock``, which
+removes only stale locks, so a live run at the other end is never broken. Any other failure
+is final: retrying a wrong password or a full disk only delays the alert. One dataset failing
+does not stop the others.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ from egov.backup.manifest import (
     save_manifest,
 )
 from egov.backup.metrics import write_backup_metrics
-from egov.backup.repositories import DEFAULT_CACHE_DIR, RepositoryConfig, open_repository
+from egov.backup.repositories import (
+    DEFAULT_CACHE_DIR,
+    AccessKind,
+    RepositoryConfig,
+    open_repository,
+)
 from egov.backup.restic import (
     BackupSummary,
     Outcome,
@@ -142,17 +148,21 @@ def run_with_retries(
 
 
 def creating_repository(
-    restic: Restic, attempt_once: Callable[[], ResticResult]
+    restic: Restic, attempt_once: Callable[[], ResticResult], create: bool
 ) -> Callable[[], ResticResult]:
-    """``attempt_once``, which creates the repository and tries again when restic finds none.
+    """``attempt_once``, which (with ``create``) creates the repository and tries again when
+    restic finds none.
 
-    ``restic init`` refuses to touch an existing repository, so a misread "missing" ends in a
-    clear failure, never in a second repository over the first.
+    Only a repository that this host alone writes (a local directory) is created here. A
+    shared one is created by one party only (a REST repository by the deploy of its storage
+    host, a copy target by the replication): nine hosts' first backups racing to ``restic
+    init`` the same REST repository leave one config and several master keys, and the
+    repository cannot be opened again.
     """
 
     def attempt() -> ResticResult:
         result = attempt_once()
-        if result.outcome is Outcome.MISSING:
+        if create and result.outcome is Outcome.MISSING:
             restic.check(restic.run(make_init_command()), "init")
             result = attempt_once()
         return result
@@ -161,7 +171,7 @@ def creating_repository(
 
 
 def _backup_files(
-    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress
+    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress, create: bool
 ) -> tuple[BackupSummary, Manifest]:
     manifest_path = settings.state_dir / "manifests" / f"{job.dataset}.json"
     previous = load_manifest(manifest_path)
@@ -178,7 +188,7 @@ def _backup_files(
     worker = threading.Thread(target=compute, daemon=True)
     worker.start()
     argv = make_backup_command(job.paths, job.host, job.tags, job.exclude)
-    attempt = creating_repository(restic, lambda: restic.run(argv))
+    attempt = creating_repository(restic, lambda: restic.run(argv), create)
     result = run_with_retries(restic, attempt, settings, progress)
     worker.join()
     restic.check(result, f"backup of {job.dataset}", allow_partial=True)
@@ -199,7 +209,7 @@ def _backup_files(
 
 
 def _backup_databases(
-    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress
+    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress, create: bool
 ) -> tuple[BackupSummary, Manifest]:
     manifest = Manifest(dataset=job.dataset, host=job.host, created_at=settings.clock())
     totals = BackupSummary()
@@ -243,7 +253,9 @@ def _backup_databases(
             digest.update(sha256=hasher.hexdigest(), size=size[0])
             return stored
 
-        result = run_with_retries(restic, creating_repository(restic, attempt), settings, progress)
+        result = run_with_retries(
+            restic, creating_repository(restic, attempt, create), settings, progress
+        )
         restic.check(result, f"backup of database {database}")
         summary = parse_backup_summary(result.stdout)
         if summary is None or summary.snapshot_id is None:
@@ -294,11 +306,14 @@ def run_backup_job(
                     progress(f"the last run of {job.dataset} was killed: clearing its lock")
                     restic.run(make_unlock_command())
                 backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
-                summary, manifest = backup(restic, job, settings, progress)
+                create = repository.kind is AccessKind.LOCAL
+                summary, manifest = backup(restic, job, settings, progress, create)
                 if summary.snapshot_id is not None:
                     _store_manifest(restic, job, manifest, summary.snapshot_id)
         except EgovError as failure:
-            error = failure.message[:MESSAGE_CHARS]
+            # the hint goes with it: the record is what the operator reads the next morning
+            hint = f" (hint: {failure.hint})" if failure.hint else ""
+            error = (failure.message[: MESSAGE_CHARS - len(hint)] + hint)[:MESSAGE_CHARS]
         finished = settings.clock()
         record = _make_record(job, previous, started, finished, summary, error)
         write_record(record, settings.state_dir)

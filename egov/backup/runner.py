@@ -128,7 +128,10 @@ class Restic:
 
 
 _HINTS = {
-    Outcome.MISSING: "initialise it: egov backup run creates missing repositories",
+    Outcome.MISSING: (
+        "create it: a REST repository is created by the deploy of its storage host (egov "
+        "deploy --limit SITE/HOST), a copy target by the next egov backup replicate"
+    ),
     Outcome.WRONG_PASSWORD: "the repository password differs from the inventory's secret",
     Outcome.UNAUTHORIZED: "the REST or S3 credentials were refused; redeploy the secrets",
     Outcome.LOCKED: "another restic holds a lock; stale locks go with `restic unlock`",

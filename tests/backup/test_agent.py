@@ -20,7 +20,7 @@ from egov.backup.agent import (
 )
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, read_record
@@ -69,6 +69,18 @@ def test_the_first_backup_creates_the_repository_and_later_ones_reuse_it(
     assert second.result is Result.SUCCESS, second.error
     assert config.read_bytes() == created
     assert second.snapshot_id != first.snapshot_id
+
+
+def test_a_missing_shared_repository_is_never_created_by_a_client(
+    rest_server: RestServer, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """Nine clients racing to init one REST repository would break it: they report it."""
+    repository = make_rest(rest_server.port, secrets_dir)
+    record = run_backup_job(files_job(make_tree(tmp_path / "src")), repository, settings)
+    assert record.result is Result.FAILURE
+    assert "(missing, exit 1)" in record.error
+    assert "created by the deploy of its storage host" in record.error  # the hint too
+    assert not (rest_server.directory / "config").exists()
 
 
 def test_failure_is_recorded_and_keeps_the_last_success(
@@ -195,6 +207,8 @@ def test_no_secret_reaches_argv_records_or_metrics(
     rest_server: RestServer, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
 ) -> None:
     repository = make_rest(rest_server.port, secrets_dir)
+    with open_repository(repository, cache_dir=settings.cache_dir) as restic:
+        ensure_repository(restic)  # what the storage host's deploy does
     source = make_tree(tmp_path / "src", files=200)
     stop = threading.Event()
     seen: list[str] = []
