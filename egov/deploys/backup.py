@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files, systemd
+from pyinfra.facts.files import File
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from egov.backup.agentconfig import (
@@ -34,6 +36,7 @@ from egov.backup.repositories import make_secret_files
 from egov.deploys.context import get_context
 from egov.deploys.render import as_file
 from egov.deploys.secretfile import secret_file
+from egov.deploys.storage import REPOSITORY_ROOT
 from egov.errors import InputError
 from egov.inventory.backup import Schedule
 from egov.inventory.model import Estate
@@ -101,6 +104,37 @@ def make_shifted_time(at: str, delay: timedelta) -> str:
     hour, minute = (int(part) for part in at.split(":"))
     total = (hour * 60 + minute + int(delay.total_seconds() // 60)) % 1440
     return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def make_repository_init_script(
+    name: str,
+    root: str = REPOSITORY_ROOT,
+    secrets: str = str(SECRET_DIRECTORY),
+    owner: str | None = None,
+) -> str:
+    """Create the REST repository ``name`` served from this host, if it has no config yet.
+
+    The store host is the one party that creates it: clients never ``restic init`` a shared
+    repository (several first backups racing to do so leave one config and several master
+    keys). restic runs as root, with the password file root alone reads, in a staging
+    directory; the tree is then given to the server's user and moved in, config last, so
+    the server never shows a half-made repository.
+    """
+    directory = f"{root}/{name}"
+    staging = f"{root}/.init-{name}"
+    owner = owner or f"egov-restic-{name}:egov-restic-{name}"
+    return (
+        f"test -e {directory}/config && exit 0; "
+        f'if [ -n "$(ls -A {directory})" ]; then '
+        f"echo '{directory} holds files but no config: look before anything is created "
+        "over them' >&2; exit 1; fi; "
+        f"rm -rf {staging} && "
+        f"restic --no-cache --repo {staging} --password-file {secrets}/restic-{name} "
+        f"init && chown -R {owner} {staging} && "
+        f"for part in data index keys locks snapshots; do "
+        f"if [ -e {staging}/$part ]; then mv {staging}/$part {directory}/; fi; done && "
+        f"mv {staging}/config {directory}/config && rmdir {staging}"
+    )
 
 
 def make_backup_service() -> str:
@@ -177,6 +211,16 @@ def backup() -> None:
     for name in sorted(names):
         for path, reference in make_secret_files(estate, name, SECRET_DIRECTORY).items():
             secret_file(name=f"Secret {path}", dest=path, content=read_secret(reference))
+    # The REST repositories this host serves and clients write to; a copy target is created by
+    # the replication, with the source's chunker parameters (or copies lose deduplication).
+    copy_targets = set(estate.backup.replication[1:])
+    for name in config.retention:
+        if name in copy_targets:
+            continue
+        if host.get_fact(File, path=f"{REPOSITORY_ROOT}/{name}/config") is None:
+            server.shell(
+                name=f"Create repository {name}", commands=[make_repository_init_script(name)]
+            )
     units: dict[str, str] = {}
     if config.jobs:
         units["egov-backup@.service"] = make_backup_service()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from egov.deploys import backup
 from egov.errors import InputError
 from egov.inventory.backup import Schedule
+from tests.backup.conftest import need
 
 
 @pytest.mark.parametrize(
@@ -78,3 +82,33 @@ def test_replication_follows_the_most_frequent_dataset_half_an_interval_later() 
     )
     # only nightly datasets: three hours after the 01:30 start, with a randomized delay
     assert backup.make_replication_calendar(nightly) == ("*-*-* 04:30:00", timedelta(minutes=5))
+
+
+def test_the_store_host_creates_its_repository_once_and_never_over_files(tmp_path: Path) -> None:
+    """The deploy's script, run for real on temporary paths: a repository restic opens, a
+    second run that changes nothing, and a refusal where files lie without a config."""
+    need("restic")
+    (tmp_path / "restic" / "primary").mkdir(parents=True)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "restic-primary").write_text("a-repository-password\n")
+    script = backup.make_repository_init_script(
+        "primary", str(tmp_path / "restic"), str(tmp_path / "secrets"), f"{os.getuid()}"
+    )
+    run = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    config = tmp_path / "restic" / "primary" / "config"
+    opened = subprocess.run(
+        ["restic", "--no-cache", "-r", str(config.parent), "cat", "config"],
+        env={"PATH": os.environ["PATH"], "RESTIC_PASSWORD": "a-repository-password"},
+        capture_output=True,
+        check=False,
+    )
+    assert opened.returncode == 0, opened.stderr
+    created = config.read_bytes()
+    again = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert again.returncode == 0 and config.read_bytes() == created
+    assert sorted(p.name for p in (tmp_path / "restic").iterdir()) == ["primary"]
+    config.unlink()  # files, but no config: somebody must look first
+    refused = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and "holds files but no config" in refused.stderr
+    assert (tmp_path / "restic" / "primary" / "keys").is_dir()
