@@ -108,6 +108,39 @@ def replicate(lab: Lab, timeout: float = 600) -> subprocess.CompletedProcess[str
     )
 
 
+TIMER_TEST_DROPIN = "egov-test-no-random-delay.conf"
+
+
+def fire_timers_as_after_a_missed_night(lab: Lab, timers: dict[str, list[str]]) -> None:
+    """Make each timer (machine → timer units) start its unit now, by itself.
+
+    The lab cannot wait for 01:30, so it relies on what the units promise: ``Persistent=true``
+    starts a run missed while the host was off as soon as the timer starts. The timer's stamp is
+    set two days back and the timer restarted. A runtime drop-in (under /run; removed by
+    ``restore_timers``) turns the randomized delay off so the test does not wait up to
+    RandomizedDelaySec; the schedule, the units and the agent are the deployed ones.
+    """
+    for machine, units in timers.items():
+        script = []
+        for timer in units:
+            dropin = f"/run/systemd/system/{timer}.d"
+            script += [
+                f"mkdir -p '{dropin}'",
+                f"printf '[Timer]\\nRandomizedDelaySec=0\\n' > '{dropin}/{TIMER_TEST_DROPIN}'",
+                f"touch -d '-2 days' '/var/lib/systemd/timers/stamp-{timer}'",
+            ]
+        script += ["systemctl daemon-reload", "systemctl restart " + " ".join(units)]
+        result = lab.exec(machine, "sh", "-ec", " && ".join(script))
+        assert result.returncode == 0, f"{machine}: {result.stderr}"
+
+
+def restore_timers(lab: Lab, timers: dict[str, list[str]]) -> None:
+    """Remove the drop-ins of ``fire_timers_as_after_a_missed_night``: the random delay is back."""
+    for machine, units in timers.items():
+        paths = " ".join(f"'/run/systemd/system/{t}.d/{TIMER_TEST_DROPIN}'" for t in units)
+        lab.exec(machine, "sh", "-c", f"rm -f {paths} && systemctl daemon-reload")
+
+
 def get_journal(lab: Lab, machine: str, unit: str, lines: int = 30) -> str:
     """The last ``lines`` of ``unit``'s journal on ``machine``, for an assertion's message."""
     return lab.exec(machine, "journalctl", "-u", unit, "-n", str(lines), "--no-pager").stdout

@@ -1,8 +1,9 @@
 """Backups on the lab: timers, replication to VNPT and site 2, status, byte-exact restores.
 
-The file store's dataset runs every 5 minutes in the lab: the test waits for its timer to
-fire after a change, as the nightly run would. The nightly datasets are started with
-`egov backup run` (the same units), and replication with the monitoring host's unit.
+The night's chain is run by the deployed timers themselves: after a change, every backup timer
+fires as it does after a night the host was off (``Persistent=true``), and once every dataset is
+backed up the replication timer does the same; then ``egov backup status`` must show every
+dataset fresh at all three sites, and restores from each repository must hold the change.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,13 @@ import pytest
 
 from egov.lab.paths import get_host_dir
 from egov.secrets import read_secret
-from tests.lab.conftest import Lab, egov, get_journal, replicate
+from tests.lab.conftest import (
+    Lab,
+    egov,
+    fire_timers_as_after_a_missed_night,
+    get_journal,
+    restore_timers,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
@@ -42,14 +49,36 @@ def _record_started_at(lab: Lab, machine: str, key: str) -> float:
     return float(json.loads(result.stdout)["started_at"]) if result.returncode == 0 else 0.0
 
 
+def _find_backup_timers(lab: Lab) -> dict[str, list[str]]:
+    """machine → the ``egov-backup@<dataset>.timer`` units the deploy wrote there."""
+    timers = {}
+    for host in lab.spec.hosts:
+        listed = lab.exec(
+            host.machine, "sh", "-c", "cd /etc/systemd/system && ls egov-backup@*.timer"
+        )
+        if listed.returncode == 0 and listed.stdout.split():
+            timers[host.machine] = listed.stdout.split()
+    return timers
+
+
+def _wait_for(
+    done: Callable[[], bool], explain: Callable[[], str], timeout: float = TIMER_WAIT_SECONDS
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(3)
+
+
 @pytest.fixture(scope="module")
 def changes(lab: Lab) -> Iterator[Changes]:
+    """A file and a row changed, then the night's chain run by the timers themselves: every
+    backup timer, then (once every record is newer than the change) the replication timer."""
     marker = f"doc-{time.time_ns()}"
     path = f"/srv/files/portal/{marker}.txt"
     content = f"hồ sơ {marker}\n".encode()
     lab.exec("primary-store-01", "mkdir", "-p", "/srv/files/portal")
     lab.exec("primary-store-01", "sh", "-c", f"printf '%s\\n' 'hồ sơ {marker}' > {path}")
-    changed_at = time.time()
     seq = time.time_ns() // 1000
     request = urllib.request.Request(
         f"http://{lab.address('primary-lb-01')}/portal/records",
@@ -58,18 +87,52 @@ def changes(lab: Lab) -> Iterator[Changes]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
-    # the file store's own timer: wait for a run that started after the change
-    deadline = time.monotonic() + TIMER_WAIT_SECONDS
-    while _record_started_at(lab, "primary-store-01", "files@primary-store-01") < changed_at:
-        assert time.monotonic() < deadline, "the files timer did not fire"
-        time.sleep(10)
-    result = egov("backup", "run", "--dataset", "databases")
-    assert result.returncode == 0, result.stderr
-    result = egov("backup", "run", "--dataset", "etc")
-    assert result.returncode == 0, result.stderr
-    replicated = replicate(lab)
-    assert replicated.returncode == 0, get_journal(lab, "primary-mon-01", "egov-replicate")
+    changed_at = time.time()
+    timers = _find_backup_timers(lab)
+    assert {"egov-backup@databases.timer", "egov-backup@files.timer"} <= {
+        timer for units in timers.values() for timer in units
+    }
+    replication = {"primary-mon-01": ["egov-replicate.timer"]}
+    try:
+        fire_timers_as_after_a_missed_night(lab, timers)
+        for machine, units in timers.items():
+            for timer in units:
+                key = f"{timer.removeprefix('egov-backup@').removesuffix('.timer')}@{machine}"
+                unit = timer.replace(".timer", ".service")
+                _wait_for(
+                    lambda m=machine, k=key: _record_started_at(lab, m, k) > changed_at,
+                    lambda m=machine, u=unit: f"{u} on {m} did not run: " + get_journal(lab, m, u),
+                )
+        fire_timers_as_after_a_missed_night(lab, replication)
+        backed_up = [
+            (timer.removeprefix("egov-backup@").removesuffix(".timer"), machine)
+            for machine, units in timers.items()
+            for timer in units
+        ]
+        _wait_for(
+            lambda: all(
+                _replicated_at(lab, repository, dataset, machine) > changed_at
+                for repository in REPOSITORIES
+                for dataset, machine in backed_up
+            ),
+            lambda: (
+                "the replication timer did not bring every snapshot to every site: "
+                + get_journal(lab, "primary-mon-01", "egov-replicate")
+            ),
+        )
+    finally:
+        restore_timers(lab, timers | replication)
     yield Changes(path=path, content=content, seq=seq)
+
+
+def _replicated_at(lab: Lab, repository: str, dataset: str, machine: str) -> float:
+    """When the newest snapshot of ``dataset`` from ``machine`` in ``repository`` was taken,
+    as the replication's catalog refresh saw it (0 when none)."""
+    result = lab.exec("primary-mon-01", "cat", f"/var/lib/egov/state/catalog/{repository}.json")
+    if result.returncode != 0:
+        return 0.0
+    latest = json.loads(result.stdout)["latest"].get(dataset, {}).get(machine)
+    return float(latest["time"]) if latest else 0.0
 
 
 def test_every_dataset_is_fresh_at_all_three_sites(lab: Lab, changes: Changes) -> None:

@@ -1,5 +1,6 @@
-"""Backups under faults on the lab: a corrupted pack, a link cut mid-copy, a thief with the
-replication keys, and secrets that must never show.
+"""Backups under faults on the lab: a corrupted pack, a link cut mid-copy, a backup killed
+halfway, a full repository disk, a thief with the replication keys, and secrets that must
+never show.
 
 Each test makes its own small change on the file store (so that there is something new to
 back up and copy), injects its fault and clears it in ``finally``: the lab is left as found.
@@ -225,6 +226,109 @@ def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_co
     written = {v.key for v in locks if not v.delete_marker and v.modified < cut_at}
     removed = {v.key for v in locks if v.delete_marker and v.modified >= second_started}
     assert written & removed, "no lock of the stopped copy was left and cleared"
+
+
+KILLED = "site2-mon-01"  # its /etc goes to the primary repository over site 2's link
+
+
+def _read_record(lab: Lab, machine: str, key: str) -> dict[str, object] | None:
+    shown = lab.exec(machine, "cat", f"/var/lib/egov/state/backup/{key}.json")
+    return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """SIGKILL to the whole unit (agent and restic) in the middle of an upload: no snapshot
+    appears half-made, the last good record stands, and the next run backs everything up,
+    clears the lock the killed restic could not remove, and restores verified."""
+    unit = "egov-backup@etc.service"
+    content = os.urandom(3 * 1024 * 1024)
+    host_file = get_host_dir("camau-lab", KILLED) / "root/etc/egov-kill-test/payload.bin"
+    host_file.parent.mkdir(exist_ok=True)
+    host_file.write_bytes(content)
+    record_before = _read_record(lab, KILLED, f"etc@{KILLED}")
+    with lab_repository("primary") as primary:
+        before = {s.id for s in list_snapshots(primary, "dataset:etc")}
+    lab.api.shape_link(lab.spec, "site2", 400)  # 50 kB/s: the 3 MiB take a minute
+    try:
+        started = lab.exec(KILLED, "systemctl", "start", "--no-block", unit)
+        assert started.returncode == 0, started.stderr
+        deadline = time.monotonic() + 90
+        with lab_repository("primary") as primary:
+            while KILLED not in _lock_hosts(primary):  # restic has opened the repository
+                assert time.monotonic() < deadline, get_journal(lab, KILLED, unit)
+                time.sleep(0.5)
+        time.sleep(3)  # uploading now
+        killed = lab.exec(KILLED, "systemctl", "kill", "--signal=SIGKILL", unit)
+        assert killed.returncode == 0, killed.stderr
+        deadline = time.monotonic() + 30
+        while lab.exec(KILLED, "systemctl", "is-active", unit).stdout.strip() != "failed":
+            assert time.monotonic() < deadline, get_journal(lab, KILLED, unit)
+            time.sleep(0.5)
+    finally:
+        lab.api.unshape_link(lab.spec, "site2")
+    try:
+        assert _read_record(lab, KILLED, f"etc@{KILLED}") == record_before
+        with lab_repository("primary") as primary:
+            assert {s.id for s in list_snapshots(primary, "dataset:etc")} == before
+            assert KILLED in _lock_hosts(primary)  # what SIGKILL left
+        again = egov("backup", "run", "--dataset", "etc", "--host", f"site2/{KILLED[6:]}")
+        assert again.returncode == 0, again.stderr + get_journal(lab, KILLED, unit)
+        assert "was killed: clearing its lock" in get_journal(lab, KILLED, unit)
+        with lab_repository("primary") as primary:
+            after = {s.id for s in list_snapshots(primary, "dataset:etc")}
+            assert before < after  # nothing lost, one more
+            assert KILLED not in _lock_hosts(primary)
+        target = tmp_path / "etc"
+        restored = egov(
+            "backup", "restore", "--dataset", "etc", "--repository", "primary",
+            "--host", KILLED, "--target", str(target), "--verify",
+        )  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        assert (target / "etc/egov-kill-test/payload.bin").read_bytes() == content
+    finally:
+        lab.exec(KILLED, "rm", "-rf", "/etc/egov-kill-test")
+        lab.exec(KILLED, "systemctl", "reset-failed", unit)
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_completes(
+    lab: Lab,
+) -> None:
+    """The primary repository's disk is full: the databases' backup fails once restic has
+    retried (about a minute), naming the likely cause; the last good record and every stored
+    snapshot stand; with space freed the next run completes."""
+    machine, key = "primary-db-01", "databases@primary-db-01"
+    record_before = _read_record(lab, machine, key)
+    assert record_before is not None and record_before["result"] == "success"
+    with lab_repository("primary") as primary:
+        before = {s.id for s in list_snapshots(primary, "dataset:databases")}
+    # the store's own 5-minute backup keeps its records on the disk being filled
+    lab.api.stop_service(lab.spec, STORE, "egov-backup@files.timer")
+    try:
+        lab.api.fill_filesystem(lab.spec, STORE, "/srv/restic")
+        try:
+            started = time.monotonic()
+            failed = egov("backup", "run", "--dataset", "databases")
+            seconds = time.monotonic() - started
+        finally:
+            lab.api.unfill_filesystem(lab.spec, STORE, "/srv/restic")
+    finally:
+        lab.api.start_service(lab.spec, STORE, "egov-backup@files.timer")
+    message = failed.stdout + failed.stderr + get_journal(lab, machine, "egov-backup@databases")
+    assert failed.returncode == 1, message
+    assert "server-error" in message and "a full disk is the usual cause" in message, message
+    assert "github.com/restic" not in message  # restic's words, not its stack
+    assert seconds < 180, message
+    record = _read_record(lab, machine, key)
+    assert record is not None and record["result"] == "failure"
+    assert record["last_success_at"] == record_before["last_success_at"]
+    again = egov("backup", "run", "--dataset", "databases")
+    assert again.returncode == 0, again.stderr + get_journal(lab, machine, "egov-backup@databases")
+    with lab_repository("primary") as primary:
+        assert before < {s.id for s in list_snapshots(primary, "dataset:databases")}
 
 
 def _digest(secret: str) -> str:
