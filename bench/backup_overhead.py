@@ -8,7 +8,7 @@ each with its own cache, and times, bare and egov alternating which goes first:
 
 - backup, the initial full one (the expensive case): ``restic backup --json <tree>`` against
   ``run_agent_backup`` with a one-dataset ``AgentConfig`` whose repository is a local
-  directory: the dataset lock, the repository probe, the manifest hashed beside restic, the
+  directory: the dataset lock, the manifest hashed beside restic, its restic opened early, the
   manifest snapshot, the record and the textfile metrics, i.e. ``egov agent backup``;
 - restore: ``restic restore latest --target <scratch>`` against ``restore_dataset`` (what
   ``egov backup restore`` runs, without ``--verify``).

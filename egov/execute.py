@@ -69,7 +69,75 @@ def run_command(
     return result
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+class StartedCommand:
+    """A command started now whose stdin is written later (``finish``) or never (``cancel``).
+
+    restic spends most of a second opening a repository (its key derivation); a small stream
+    known only at the end of another restic run (a backup's manifest) can have its process
+    opened while that run works. Output goes to temporary files, so a command waiting for
+    its input never blocks on a full pipe however long the wait.
+    """
+
+    def __init__(self, argv: Sequence[str], environment: Mapping[str, str] | None = None):
+        self.argv = tuple(argv)
+        # kept open as long as the command: closed by _collect or _close
+        self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=self._stdout,
+                stderr=self._stderr,
+                env=dict(environment) if environment is not None else None,
+            )
+        except FileNotFoundError as error:
+            self._close()
+            raise CommandFailed(argv, 127, str(error)) from None
+
+    @property
+    def exited(self) -> bool:
+        """Whether the command has ended already (it failed before reading its input)."""
+        return self._process.poll() is not None
+
+    def finish(
+        self, input_text: str, timeout_seconds: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Write ``input_text``, close stdin, wait; as :func:`run_command` with check off."""
+        try:
+            self._process.communicate(input_text.encode(), timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise CommandFailed(self.argv, 124, f"timed out after {timeout_seconds} s") from None
+        return self._collect()
+
+    def cancel(self) -> subprocess.CompletedProcess[str]:
+        """Interrupt the command if it still runs (SIGINT, then SIGKILL after the grace
+        period) before its stdin closes: an empty input must never be taken as the stream."""
+        if self._process.poll() is None:
+            _stop(self._process)
+        return self._collect()
+
+    def _collect(self) -> subprocess.CompletedProcess[str]:
+        if self._stdout.closed:
+            return subprocess.CompletedProcess(list(self.argv), self._process.returncode, "", "")
+        self._stdout.seek(0)
+        self._stderr.seek(0)
+        stdout = self._stdout.read().decode(errors="replace")
+        stderr = self._stderr.read().decode(errors="replace")
+        self._close()
+        with contextlib.suppress(BrokenPipeError):
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        code = self._process.returncode
+        return subprocess.CompletedProcess(list(self.argv), code, stdout, stderr)
+
+    def _close(self) -> None:
+        self._stdout.close()
+        self._stderr.close()
+
+
+def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Interrupt ``process``, then kill it if it has not exited after the grace period."""
     process.send_signal(signal.SIGINT)
     try:

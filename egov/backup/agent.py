@@ -32,12 +32,12 @@ from egov.backup.datasets import (
     make_manifest_tags,
 )
 from egov.backup.manifest import (
+    MANIFEST_FILENAME,
     Manifest,
     ManifestEntry,
     dump_manifest,
     load_manifest,
     make_manifest,
-    make_manifest_filename,
     save_manifest,
 )
 from egov.backup.metrics import write_backup_metrics
@@ -58,6 +58,7 @@ from egov.backup.restic import (
 )
 from egov.backup.runner import Restic, ResticResult
 from egov.errors import BackupError, EgovError, InputError
+from egov.execute import StartedCommand
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, get_state_dir, read_record, write_record
 
@@ -272,13 +273,33 @@ def _backup_databases(
     return totals, manifest
 
 
-def _store_manifest(restic: Restic, job: BackupJob, manifest: Manifest, snapshot_id: str) -> None:
-    stored = manifest.model_copy(update={"snapshot_id": snapshot_id})
-    argv = make_stdin_backup_command(
-        make_manifest_filename(snapshot_id), job.host, make_manifest_tags(job.dataset, job.site)
-    )
-    result = restic.run(argv, input_text=dump_manifest(stored))
+def _store_manifest(
+    restic: Restic,
+    job: BackupJob,
+    manifest: Manifest,
+    snapshot_id: str,
+    early: StartedCommand | None,
+) -> None:
+    """Store ``manifest`` (naming ``snapshot_id``) as its own ``--stdin`` snapshot.
+
+    ``early`` is that restic process, started with the backup so that its repository was
+    opened meanwhile; when it has failed already (the repository was created or a link
+    blinked since), the manifest is stored by a process of its own.
+    """
+    text = dump_manifest(manifest.model_copy(update={"snapshot_id": snapshot_id}))
+    result = None
+    if early is not None and not early.exited:
+        result = restic.finish(early, text)
+    if result is None or result.outcome is not Outcome.OK:
+        result = restic.run(make_manifest_command(job), input_text=text)
     restic.check(result, f"storing the manifest of {job.dataset}")
+
+
+def make_manifest_command(job: BackupJob) -> tuple[str, ...]:
+    """The manifest's ``--stdin`` backup: same host, the manifest tags."""
+    return make_stdin_backup_command(
+        MANIFEST_FILENAME, job.host, make_manifest_tags(job.dataset, job.site)
+    )
 
 
 def run_backup_job(
@@ -307,9 +328,15 @@ def run_backup_job(
                     restic.run(make_unlock_command())
                 backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
                 create = repository.kind is AccessKind.LOCAL
-                summary, manifest = backup(restic, job, settings, progress, create)
-                if summary.snapshot_id is not None:
-                    _store_manifest(restic, job, manifest, summary.snapshot_id)
+                # the manifest's restic opens the repository while the backup runs
+                early = restic.start(make_manifest_command(job))
+                try:
+                    summary, manifest = backup(restic, job, settings, progress, create)
+                    if summary.snapshot_id is not None:
+                        _store_manifest(restic, job, manifest, summary.snapshot_id, early)
+                finally:
+                    if early is not None:
+                        early.cancel()  # no-op once finished; never an empty manifest
         except EgovError as failure:
             # the hint goes with it: the record is what the operator reads the next morning
             hint = f" (hint: {failure.hint})" if failure.hint else ""

@@ -231,7 +231,9 @@ def restore_dataset(
         snapshots = [
             snapshot
             for snapshot in parse_snapshots(result.stdout)
-            if before is None or snapshot.time.timestamp() < before
+            # a manifest chosen by ``before`` anchors its snapshot, which restic may have
+            # stamped a moment later than the manifest's own process
+            if before is None or snapshot_id is not None or snapshot.time.timestamp() < before
         ]
         chosen = pick_latest_per_stream(snapshots, snapshot_id)
         if not chosen:

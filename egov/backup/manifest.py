@@ -1,7 +1,8 @@
 """The checksums of a dataset taken at backup time, and their comparison after a restore.
 
 Where it lives: **in the repository, beside the data snapshot**, as its own small snapshot
-(``restic backup --stdin --stdin-filename manifest-<id8>.json``, tags ``egov-manifest``,
+(``restic backup --stdin --stdin-filename manifest.json``, naming the data snapshot inside;
+older ones are called ``manifest-<id8>.json``; tags ``egov-manifest``,
 ``dataset:X``, ``site:S``, same ``--host``). It is then copied with the data to every site
 and pruned with it (same retention group key: host and tags), so a restore test at site 2
 compares against what the source held, with no channel back to the primary. It is not put
@@ -53,9 +54,9 @@ class Manifest(BaseModel):
     files: dict[str, ManifestEntry] = Field(default_factory=dict)
 
 
-def make_manifest_filename(snapshot_id: str) -> str:
-    """``manifest-1a2b3c4d.json``: the stdin file name ties the manifest to its snapshot."""
-    return f"manifest-{snapshot_id[:8]}.json"
+#: the manifest's name inside its snapshot; the snapshot it vouches for is named inside
+#: (``snapshot_id``): the manifest's restic starts before that id is known
+MANIFEST_FILENAME = "manifest.json"
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:

@@ -58,6 +58,9 @@ def _list(restic: Restic, tags: Sequence[str], host: str | None = None) -> list[
     return parse_snapshots(result.stdout)
 
 
+MANIFEST_CANDIDATES = 3
+
+
 def find_manifest(
     restic: Restic, dataset: str, host: str | None, before: float | None = None
 ) -> tuple[Snapshot, Manifest]:
@@ -74,10 +77,19 @@ def find_manifest(
     if not snapshots:
         when = "" if before is None else " from before the given time"
         raise BackupError(f"dataset {dataset} has no manifest{when} in repository {restic.label}")
-    newest = snapshots[-1]
-    result = restic.run(make_dump_command(newest.id, newest.paths[0]))
-    restic.check(result, f"reading the manifest of {dataset}")
-    return newest, Manifest.model_validate_json(result.stdout)
+    # A manifest whose backup process lost its writer (the agent killed while restic waited
+    # for it) may hold nothing: skip it for the one before, which names an older snapshot.
+    for candidate in reversed(snapshots[-MANIFEST_CANDIDATES:]):
+        result = restic.run(make_dump_command(candidate.id, candidate.paths[0]))
+        restic.check(result, f"reading the manifest of {dataset}")
+        try:
+            return candidate, Manifest.model_validate_json(result.stdout)
+        except ValueError:
+            continue
+    raise BackupError(
+        f"dataset {dataset}: the newest {MANIFEST_CANDIDATES} manifests in repository "
+        f"{restic.label} are unreadable"
+    )
 
 
 def resolve_snapshot(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> str:

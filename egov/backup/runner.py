@@ -23,7 +23,7 @@ from egov.backup.restic import (
     strip_stack_traces,
 )
 from egov.errors import BackupError, CommandFailed
-from egov.execute import run_command, run_pipeline
+from egov.execute import StartedCommand, run_command, run_pipeline
 
 STDERR_SHOWN_CHARS = 600
 MASK = "***"
@@ -83,6 +83,22 @@ class Restic:
         except CommandFailed as error:
             return self._result(argv, error.returncode, "", error.stderr_tail)
         return self._result(argv, completed.returncode, completed.stdout, completed.stderr)
+
+    def start(self, argv: Sequence[str]) -> StartedCommand | None:
+        """Start ``argv`` against the repository now, its stdin to come (``finish``); None
+        when restic cannot start (the caller then runs it the plain way)."""
+        try:
+            return StartedCommand(argv, self.environment)
+        except CommandFailed:
+            return None
+
+    def finish(self, started: StartedCommand, input_text: str) -> ResticResult:
+        """Hand ``started`` its stdin and wait for it; never raises on a restic failure."""
+        try:
+            completed = started.finish(input_text, self.timeout_seconds)
+        except CommandFailed as error:
+            return self._result(started.argv, error.returncode, "", error.stderr_tail)
+        return self._result(started.argv, completed.returncode, completed.stdout, completed.stderr)
 
     def run_from(
         self,

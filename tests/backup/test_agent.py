@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from egov.backup.agent import (
     AgentSettings,
     get_backoff_seconds,
     hold_dataset_lock,
+    make_manifest_command,
     run_agent_backup,
     run_backup_job,
 )
@@ -81,6 +83,29 @@ def test_a_missing_shared_repository_is_never_created_by_a_client(
     assert "(missing, exit 1)" in record.error
     assert "created by the deploy of its storage host" in record.error  # the hint too
     assert not (rest_server.directory / "config").exists()
+
+
+def test_the_manifest_restic_started_early_stores_nothing_when_cancelled(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """The manifest's process opens the repository with the backup; a backup that fails
+    cancels it before its stdin closes, so no empty manifest lands in the repository."""
+    source = make_tree(tmp_path / "src")
+    job = files_job(source)
+    assert run_backup_job(job, local_repository, settings).result is Result.SUCCESS
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        listed = restic.run(("restic", "snapshots", "--json"))
+        before = listed.stdout.count('"id"')
+        early = restic.start(make_manifest_command(job))
+        assert early is not None
+        time.sleep(2)  # restic has opened the repository and waits for its stdin
+        cancelled = early.cancel()
+        assert cancelled.returncode != 0
+        assert restic.run(("restic", "snapshots", "--json")).stdout.count('"id"') == before
+        stored = restic.start(make_manifest_command(job))
+        assert stored is not None
+        assert restic.finish(stored, '{"dataset":"files"}').returncode == 0
+        assert restic.run(("restic", "snapshots", "--json")).stdout.count('"id"') == before + 1
 
 
 def test_failure_is_recorded_and_keeps_the_last_success(

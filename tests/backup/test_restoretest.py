@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.agent import AgentSettings, make_manifest_command, run_backup_job
 from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.manifest import Manifest, ManifestEntry, compare_manifest, make_manifest
-from egov.backup.repositories import RepositoryConfig
+from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restoretest import (
     RestoreTarget,
+    find_manifest,
     find_postgres_bin,
     run_restore_test,
     throwaway_cluster,
@@ -65,6 +66,22 @@ def test_a_stream_entry_ignores_mtime(tmp_path: Path) -> None:
         files={"/portal.dump": ManifestEntry(size=4, sha256="0" * 64)},
     )  # fmt: skip
     assert compare_manifest(manifest, tmp_path).mismatched == ["/portal.dump"]
+
+
+def test_an_unreadable_manifest_gives_way_to_the_one_before(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """A torn manifest (its writer killed in the middle of writing it; restic refuses an
+    empty one by itself) is skipped: the one before names the snapshot to check."""
+    source = make_tree(tmp_path / "src")
+    record = run_backup_job(files_job(source), local_repository, settings)
+    assert record.result is Result.SUCCESS and record.snapshot_id
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        torn = restic.run(make_manifest_command(files_job(source)), input_text='{"dataset":')
+        assert torn.returncode == 0
+        snapshot, manifest = find_manifest(restic, "files", "primary-store-01")
+    assert manifest.snapshot_id == record.snapshot_id
+    assert snapshot.paths == ["/manifest.json"]
 
 
 def test_restore_test_passes_then_catches_a_corrupted_pack(
