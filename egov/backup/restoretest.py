@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
@@ -107,6 +108,23 @@ def resolve_snapshot(restic: Restic, dataset: str, host: str | None, snapshot_id
     )
 
 
+def _get_run_end(
+    restic: Restic, dataset: str, manifest_snapshot: Snapshot, manifest: Manifest
+) -> datetime:
+    """The time of the last dump of the manifest's run: the snapshot it names (its own
+    restic starts before the dumps, so its time comes first); older manifests name none and
+    were stored after the dumps, so their own time bounds them."""
+    if manifest.snapshot_id is None:
+        return manifest_snapshot.time
+    for snapshot in _list(restic, (EGOV_TAG, f"dataset:{dataset}"), manifest.host):
+        if snapshot.is_copy_of(manifest.snapshot_id):
+            return snapshot.time
+    raise BackupError(
+        f"snapshot {manifest.snapshot_id[:8]} of {dataset} is not in repository "
+        f"{restic.label} (not replicated yet?)"
+    )
+
+
 def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
     result = restic.run(make_restore_command(snapshot_id, str(target), verify=True))
     restic.check(result, f"restore of snapshot {snapshot_id[:8]}")
@@ -133,12 +151,11 @@ def _test_databases(
 ) -> int:
     dumps = scratch / "dumps"
     dumps.mkdir()
+    bound = _get_run_end(restic, target.dataset, manifest_snapshot, manifest)
     for database in target.databases:
         tags = (EGOV_TAG, f"dataset:{target.dataset}", f"database:{database}")
         candidates = [
-            snapshot
-            for snapshot in _list(restic, tags, manifest.host)
-            if snapshot.time <= manifest_snapshot.time
+            snapshot for snapshot in _list(restic, tags, manifest.host) if snapshot.time <= bound
         ]
         if not candidates:
             raise BackupError(f"database {database} has no snapshot before its manifest")
