@@ -60,8 +60,15 @@ def take_snapshot() -> Snapshot:
                     nspawn.add((proc / "cmdline").read_text().replace("\0", " "))
             except OSError:
                 continue
+    # what the lab makes: egov-lab/<estate>/<host>; below that, a running host's own systemd
+    # makes and removes unit cgroups all the time (a backup timer firing in the session's lab)
     cgroups = {
-        str(p) for root in CGROUP_ROOTS if root.is_dir() for p in root.rglob("*") if p.is_dir()
+        str(p)
+        for root in CGROUP_ROOTS
+        if root.is_dir()
+        for pattern in ("*", "*/*")
+        for p in root.glob(pattern)
+        if p.is_dir()
     }
     return Snapshot(
         mounts=frozenset(
