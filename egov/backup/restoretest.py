@@ -94,14 +94,19 @@ def find_manifest(
 
 
 def resolve_snapshot(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> str:
-    """The id, in this repository, of snapshot ``snapshot_id`` or of its copy.
+    """The id, in this repository, of snapshot ``snapshot_id`` or of its copy."""
+    return find_copy(restic, dataset, host, snapshot_id).id
+
+
+def find_copy(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> Snapshot:
+    """Snapshot ``snapshot_id``, or its copy, in this repository.
 
     Manifests name the snapshot taken at the first repository; ``restic copy`` gives the copy
     a new id and records the source's as ``original``. Raise BackupError when neither is here.
     """
     for snapshot in _list(restic, (EGOV_TAG, f"dataset:{dataset}"), host):
         if snapshot.is_copy_of(snapshot_id):
-            return snapshot.id
+            return snapshot
     raise BackupError(
         f"snapshot {snapshot_id[:8]} of {dataset} is not in repository {restic.label} "
         "(not replicated yet?)"
@@ -116,13 +121,7 @@ def _get_run_end(
     were stored after the dumps, so their own time bounds them."""
     if manifest.snapshot_id is None:
         return manifest_snapshot.time
-    for snapshot in _list(restic, (EGOV_TAG, f"dataset:{dataset}"), manifest.host):
-        if snapshot.is_copy_of(manifest.snapshot_id):
-            return snapshot.time
-    raise BackupError(
-        f"snapshot {manifest.snapshot_id[:8]} of {dataset} is not in repository "
-        f"{restic.label} (not replicated yet?)"
-    )
+    return find_copy(restic, dataset, manifest.host, manifest.snapshot_id).time
 
 
 def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
