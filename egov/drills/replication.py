@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import get_replication_host
 from egov.backup.control import list_snapshots, make_run_now_command
 from egov.backup.repositories import make_repository_config, open_repository
+from egov.backup.restic import Snapshot
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.restore import CACHE_DIRECTORY
@@ -167,7 +169,8 @@ def count_repository_locks(context: DrillContext, arguments: RepositoryArguments
 
 @register("probe", "snapshots-missing", CompareArguments)
 def count_missing_snapshots(context: DrillContext, arguments: CompareArguments) -> int:
-    """How many recent snapshots of the dataset in the first repository have no copy here."""
+    """How many recent snapshots of the dataset in the first repository, taken before the last
+    replication began, have no copy here."""
     order = context.estate.backup.replication
     if not order:
         raise DrillError("the inventory replicates nothing")
@@ -179,8 +182,48 @@ def count_missing_snapshots(context: DrillContext, arguments: CompareArguments) 
         make_repository_config(context.estate, arguments.repository), settings, arguments.dataset
     )
     since = context.clock() - arguments.window.total_seconds()
-    recent = [s for s in source if s.time.timestamp() >= since]
-    missing = [s for s in recent if not any(t.is_copy_of(s.id) for t in target)]
+    until = get_last_replication_start(context)
+    missing, pending = find_missing_copies(source, target, since, until)
     for snapshot in missing[:5]:
-        context.progress(f"not in {arguments.repository}: {snapshot.id[:8]} of {snapshot.time}")
+        context.progress(f"not in {arguments.repository}: {snapshot.short_id} of {snapshot.time}")
+    if pending:
+        context.progress(f"{len(pending)} taken since the last replication began: not counted")
     return len(missing)
+
+
+def find_missing_copies(
+    source: Sequence[Snapshot], target: Sequence[Snapshot], since: float, until: float
+) -> tuple[list[Snapshot], list[Snapshot]]:
+    """The snapshots of ``source`` taken in [since, until) with no copy in ``target``, and
+    those taken at or after ``until`` (pending: no replication has had them to copy yet)."""
+    due = [s for s in source if since <= s.timestamp < until]
+    missing = [s for s in due if not any(t.is_copy_of(s.id) for t in target)]
+    return missing, [s for s in source if s.timestamp >= until]
+
+
+def get_last_replication_start(context: DrillContext) -> float:
+    """When the last replication run began (epoch seconds), or now if none is known.
+
+    Only snapshots taken before it can be expected elsewhere: a dataset backed up every few
+    minutes always has a newer one that the next run will copy. The bound is the unit's start,
+    which every run shares (the timer, `egov backup replicate` and the drills all start it);
+    after a reboot of the replication host it is unknown and every snapshot counts.
+    """
+    ref = _replication_host(context)
+    output = context.remote.run(
+        ref,
+        "systemctl show --timestamp=unix --property=ExecMainStartTimestamp --value "
+        + REPLICATION_UNIT,
+    )
+    return parse_unix_timestamp(output) or context.clock()
+
+
+def parse_unix_timestamp(text: str) -> float | None:
+    """``@1764252906`` (``systemctl show --timestamp=unix``) → 1764252906.0; empty → None."""
+    value = text.strip()
+    if not value.startswith("@"):
+        return None
+    try:
+        return float(value[1:])
+    except ValueError:
+        return None
