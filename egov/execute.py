@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from egov.errors import CommandFailed
 
@@ -41,19 +41,16 @@ def run_command(
     not exited ``TIMEOUT_GRACE_SECONDS`` later. Raise CommandFailed when it exits non-zero
     (and ``check``), cannot start, or outlives ``timeout_seconds`` (exit code 124).
     """
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.PIPE if capture else None,
-            text=True,
-            errors="replace",
-            env=dict(environment) if environment is not None else None,
-            cwd=cwd,
-        )
-    except FileNotFoundError as error:
-        raise CommandFailed(argv, 127, str(error)) from None
+    process = _start(
+        argv,
+        environment,
+        stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        text=True,
+        errors="replace",
+        cwd=cwd,
+    )
     with process:
         try:
             stdout, stderr = process.communicate(input_text, timeout=timeout_seconds)
@@ -84,16 +81,12 @@ class StartedCommand:
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         try:
-            self._process = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.PIPE,
-                stdout=self._stdout,
-                stderr=self._stderr,
-                env=dict(environment) if environment is not None else None,
+            self._process: subprocess.Popen[bytes] = _start(
+                argv, environment, stdin=subprocess.PIPE, stdout=self._stdout, stderr=self._stderr
             )
-        except FileNotFoundError as error:
+        except CommandFailed:
             self._close()
-            raise CommandFailed(argv, 127, str(error)) from None
+            raise
 
     @property
     def exited(self) -> bool:
@@ -137,6 +130,21 @@ class StartedCommand:
         self._stderr.close()
 
 
+def _start(
+    argv: Sequence[str], environment: Mapping[str, str] | None, **options: Any
+) -> subprocess.Popen[Any]:
+    """Popen ``argv``; a program that cannot start is CommandFailed with the shell's codes
+    (127 not found, 126 not executable), as if a shell had tried."""
+    try:
+        return subprocess.Popen(
+            list(argv), env=dict(environment) if environment is not None else None, **options
+        )
+    except FileNotFoundError as error:
+        raise CommandFailed(argv, 127, str(error)) from None
+    except PermissionError as error:
+        raise CommandFailed(argv, 126, str(error)) from None
+
+
 def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """Interrupt ``process``, then kill it if it has not exited after the grace period."""
     process.send_signal(signal.SIGINT)
@@ -166,28 +174,25 @@ def run_pipeline(
     for a non-zero exit: the caller judges both codes.
     """
     with tempfile.TemporaryFile() as producer_errors:
+        source: subprocess.Popen[bytes] = _start(
+            producer,
+            producer_environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=producer_errors,
+        )
         try:
-            source = subprocess.Popen(
-                list(producer),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=producer_errors,
-                env=dict(producer_environment) if producer_environment is not None else None,
-            )
-        except FileNotFoundError as error:
-            raise CommandFailed(producer, 127, str(error)) from None
-        try:
-            sink = subprocess.Popen(
-                list(consumer),
+            sink: subprocess.Popen[bytes] = _start(
+                consumer,
+                consumer_environment,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=dict(consumer_environment) if consumer_environment is not None else None,
             )
-        except FileNotFoundError as error:
+        except CommandFailed:
             source.kill()
             source.wait()
-            raise CommandFailed(consumer, 127, str(error)) from None
+            raise
         sink_output: dict[str, bytes] = {}
 
         def drain(name: str, stream: IO[bytes] | None) -> None:

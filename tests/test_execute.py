@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 import egov.execute
 from egov.errors import CommandFailed
-from egov.execute import run_command
+from egov.execute import StartedCommand, run_command, run_pipeline
 
 
 def test_a_command_that_times_out_is_interrupted_first(tmp_path: Path) -> None:
@@ -35,3 +36,56 @@ def test_output_input_and_exit_code_are_kept() -> None:
     with pytest.raises(CommandFailed) as raised:
         run_command(("sh", "-c", "echo boom >&2; exit 2"))
     assert raised.value.returncode == 2 and "boom" in raised.value.stderr_tail
+
+
+def _unstartable(tmp_path: Path) -> list[tuple[tuple[str, ...], int]]:
+    """A program that does not exist (127) and one that exists but cannot run (126)."""
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o644)
+    return [((str(tmp_path / "missing"),), 127), ((str(script),), 126)]
+
+
+def test_a_program_that_cannot_start_fails_with_the_shells_codes(tmp_path: Path) -> None:
+    for argv, code in _unstartable(tmp_path):
+        with pytest.raises(CommandFailed) as raised:
+            run_command(argv)
+        assert raised.value.returncode == code
+        with pytest.raises(CommandFailed) as raised:
+            StartedCommand(argv)
+        assert raised.value.returncode == code
+
+
+def _children() -> set[int]:
+    """The PIDs of this process's children, zombies included (a child not reaped)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            children.add(int(stat.parent.name))
+    return children
+
+
+def test_a_pipeline_whose_consumer_cannot_start_leaves_no_producer_behind(
+    tmp_path: Path,
+) -> None:
+    before = _children()
+    for consumer, code in _unstartable(tmp_path):
+        with pytest.raises(CommandFailed) as raised:
+            run_pipeline(("sleep", "30"), consumer)
+        assert raised.value.returncode == code and raised.value.argv == consumer
+        assert _children() == before  # the producer was killed and reaped
+    with pytest.raises(CommandFailed) as raised:
+        run_pipeline(_unstartable(tmp_path)[0][0], ("cat",))
+    assert raised.value.returncode == 127
+
+
+def test_a_started_command_reads_its_input_when_finished_and_nothing_when_cancelled() -> None:
+    started = StartedCommand(("sh", "-c", "cat; exit 4"))
+    result = started.finish("manifest")
+    assert (result.returncode, result.stdout) == (4, "manifest")
+    cancelled = StartedCommand(("sh", "-c", "read line; echo got $line"))
+    assert cancelled.cancel().stdout == ""  # interrupted before any input: never an empty one
