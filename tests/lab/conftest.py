@@ -141,6 +141,12 @@ def restore_timers(lab: Lab, timers: dict[str, list[str]]) -> None:
         lab.exec(machine, "sh", "-c", f"rm -f {paths} && systemctl daemon-reload")
 
 
+def read_backup_record(lab: Lab, machine: str, key: str) -> dict[str, Any] | None:
+    """The agent's backup record ``key`` (``dataset@machine``) on ``machine``, or None."""
+    shown = lab.exec(machine, "cat", f"/var/lib/egov/state/backup/{key}.json")
+    return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
 def get_journal(lab: Lab, machine: str, unit: str, lines: int = 30) -> str:
     """The last ``lines`` of ``unit``'s journal on ``machine``, for an assertion's message."""
     return lab.exec(machine, "journalctl", "-u", unit, "-n", str(lines), "--no-pager").stdout

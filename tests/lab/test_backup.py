@@ -26,6 +26,7 @@ from tests.lab.conftest import (
     egov,
     fire_timers_as_after_a_missed_night,
     get_journal,
+    read_backup_record,
     restore_timers,
 )
 
@@ -45,8 +46,8 @@ class Changes:
 
 
 def _record_started_at(lab: Lab, machine: str, key: str) -> float:
-    result = lab.exec(machine, "cat", f"/var/lib/egov/state/backup/{key}.json")
-    return float(json.loads(result.stdout)["started_at"]) if result.returncode == 0 else 0.0
+    record = read_backup_record(lab, machine, key)
+    return float(record["started_at"]) if record else 0.0
 
 
 def _find_backup_timers(lab: Lab) -> dict[str, list[str]]:

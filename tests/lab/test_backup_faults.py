@@ -34,7 +34,15 @@ from egov.backup.runner import Restic
 from egov.backup.undelete import get_object_versions
 from egov.inventory import load_estate
 from egov.lab.paths import get_host_dir
-from tests.lab.conftest import EGOV, INVENTORY, Lab, egov, get_journal, replicate
+from tests.lab.conftest import (
+    EGOV,
+    INVENTORY,
+    Lab,
+    egov,
+    get_journal,
+    read_backup_record,
+    replicate,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
@@ -231,11 +239,6 @@ def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_co
 KILLED = "site2-mon-01"  # its /etc goes to the primary repository over site 2's link
 
 
-def _read_record(lab: Lab, machine: str, key: str) -> dict[str, object] | None:
-    shown = lab.exec(machine, "cat", f"/var/lib/egov/state/backup/{key}.json")
-    return json.loads(shown.stdout) if shown.returncode == 0 else None
-
-
 @pytest.mark.usefixtures("replication_paused")
 def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
     lab: Lab, tmp_path: Path
@@ -248,7 +251,7 @@ def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
     host_file = get_host_dir("camau-lab", KILLED) / "root/etc/egov-kill-test/payload.bin"
     host_file.parent.mkdir(exist_ok=True)
     host_file.write_bytes(content)
-    record_before = _read_record(lab, KILLED, f"etc@{KILLED}")
+    record_before = read_backup_record(lab, KILLED, f"etc@{KILLED}")
     with lab_repository("primary") as primary:
         before = {s.id for s in list_snapshots(primary, "dataset:etc")}
     lab.api.shape_link(lab.spec, "site2", 400)  # 50 kB/s: the 3 MiB take a minute
@@ -270,7 +273,7 @@ def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
     finally:
         lab.api.unshape_link(lab.spec, "site2")
     try:
-        assert _read_record(lab, KILLED, f"etc@{KILLED}") == record_before
+        assert read_backup_record(lab, KILLED, f"etc@{KILLED}") == record_before
         with lab_repository("primary") as primary:
             assert {s.id for s in list_snapshots(primary, "dataset:etc")} == before
             assert KILLED in _lock_hosts(primary)  # what SIGKILL left
@@ -301,7 +304,7 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
     retried (about a minute), naming the likely cause; the last good record and every stored
     snapshot stand; with space freed the next run completes."""
     machine, key = "primary-db-01", "databases@primary-db-01"
-    record_before = _read_record(lab, machine, key)
+    record_before = read_backup_record(lab, machine, key)
     assert record_before is not None and record_before["result"] == "success"
     with lab_repository("primary") as primary:
         before = {s.id for s in list_snapshots(primary, "dataset:databases")}
@@ -322,7 +325,7 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
     assert "server-error" in message and "a full disk is the usual cause" in message, message
     assert "github.com/restic" not in message  # restic's words, not its stack
     assert seconds < 180, message
-    record = _read_record(lab, machine, key)
+    record = read_backup_record(lab, machine, key)
     assert record is not None and record["result"] == "failure"
     assert record["last_success_at"] == record_before["last_success_at"]
     again = egov("backup", "run", "--dataset", "databases")
