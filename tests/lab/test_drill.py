@@ -338,6 +338,20 @@ def test_ransomware_recovery_restores_the_files_from_before_the_attack(
         lab.exec("primary-store-01", "sh", "-c", "rm -rf /srv/files.egov-damaged-*")
 
 
+def _fail_back(lab: Lab, drills: Path, scenario: str) -> None:
+    """Run ``scenario``'s failback and check what every failback promises: no acknowledged
+    record lost, db-01 leading again, both replicas streaming from it."""
+    code, failback, stderr = drill(
+        drills, scenario, "failback", "--confirm", "--reason", "lab test"
+    )
+    assert code == 0, stderr + json.dumps(failback.get("failures"))
+    for measured in failback["services"]:
+        assert "0 acknowledged records lost" in measured["detail"]
+    assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
+    for replica in ("primary-db-02", "site2-db-01"):
+        assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+
+
 def test_loss_of_the_primary_database_host_fails_over_locally_and_back(
     lab: Lab, drills: Path
 ) -> None:
@@ -353,15 +367,7 @@ def test_loss_of_the_primary_database_host_fails_over_locally_and_back(
             assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
             assert health(lb, service["service"]) == 200  # the apps found db-02 by themselves
         assert psql(lab, "primary-db-02", "SELECT pg_is_in_recovery()") == "f"
-        code, failback, stderr = drill(
-            drills, "loss-of-primary-database", "failback", "--confirm", "--reason", "lab test"
-        )
-        assert code == 0, stderr + json.dumps(failback.get("failures"))
-        for measured in failback["services"]:
-            assert "0 acknowledged records lost" in measured["detail"]
-        assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
-        for replica in ("primary-db-02", "site2-db-01"):
-            assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
+        _fail_back(lab, drills, "loss-of-primary-database")
         whole = True
     finally:
         if not whole:
@@ -384,19 +390,11 @@ def test_loss_of_the_primary_site_fails_over_to_site2_and_back(lab: Lab, drills:
             e for e in read_journal(Path(failover["journal_path"])) if e["event"] == "canary"
         )["services"]
 
-        code, failback, stderr = drill(
-            drills, "loss-of-primary-site", "failback", "--confirm", "--reason", "lab test"
-        )
-        assert code == 0, stderr + json.dumps(failback.get("failures"))
+        _fail_back(lab, drills, "loss-of-primary-site")
         for service in SERVICES:
             assert health(lb, service) == 200
             # every record acknowledged at site 2 since the failover is at the primary again
             assert (last_record(lb, service) or 0) >= canary[service]["last_acknowledged"]
-        for measured in failback["services"]:
-            assert "0 acknowledged records lost" in measured["detail"]
-        assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
-        for replica in ("primary-db-02", "site2-db-01"):
-            assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
         whole = True
     finally:
         if not whole:
