@@ -28,7 +28,7 @@ from egov.backup.restic import (
     parse_restored_snapshot_id,
     parse_snapshots,
 )
-from egov.backup.restoretest import find_manifest, resolve_snapshot
+from egov.backup.restoretest import find_manifest, pick_copy
 from egov.backup.status import DatasetStatus, make_status
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import DatasetKind
@@ -216,21 +216,16 @@ def restore_dataset(
             if restored is None:
                 raise BackupError(f"restore of {dataset}: restic named no snapshot")
             return restored
-        manifest = None
-        if verify:
-            _, manifest = find_manifest(restic, dataset, host, before)
-            snapshot_id = (
-                resolve_snapshot(restic, dataset, host, manifest.snapshot_id)
-                if manifest.snapshot_id
-                else None
-            )
-        else:
-            snapshot_id = None
+        manifest = find_manifest(restic, dataset, host, before)[1] if verify else None
         result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
         restic.check(result, "listing snapshots")
+        listed = parse_snapshots(result.stdout)
+        snapshot_id = None
+        if manifest is not None and manifest.snapshot_id:
+            snapshot_id = pick_copy(listed, manifest.snapshot_id, dataset, restic.label).id
         snapshots = [
             snapshot
-            for snapshot in parse_snapshots(result.stdout)
+            for snapshot in listed
             # a manifest chosen by ``before`` anchors its snapshot, which restic may have
             # stamped a moment later than the manifest's own process
             if before is None or snapshot_id is not None or snapshot.time.timestamp() < before

@@ -93,22 +93,26 @@ def find_manifest(
     )
 
 
-def resolve_snapshot(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> str:
-    """The id, in this repository, of snapshot ``snapshot_id`` or of its copy."""
-    return find_copy(restic, dataset, host, snapshot_id).id
-
-
 def find_copy(restic: Restic, dataset: str, host: str | None, snapshot_id: str) -> Snapshot:
     """Snapshot ``snapshot_id``, or its copy, in this repository.
 
     Manifests name the snapshot taken at the first repository; ``restic copy`` gives the copy
     a new id and records the source's as ``original``. Raise BackupError when neither is here.
     """
-    for snapshot in _list(restic, (EGOV_TAG, f"dataset:{dataset}"), host):
+    listed = _list(restic, (EGOV_TAG, f"dataset:{dataset}"), host)
+    return pick_copy(listed, snapshot_id, dataset, restic.label)
+
+
+def pick_copy(
+    snapshots: Sequence[Snapshot], snapshot_id: str, dataset: str, repository: str
+) -> Snapshot:
+    """The one of ``snapshots`` (a listing of ``repository``) that is ``snapshot_id`` or its
+    copy. Raise BackupError when none is."""
+    for snapshot in snapshots:
         if snapshot.is_copy_of(snapshot_id):
             return snapshot
     raise BackupError(
-        f"snapshot {snapshot_id[:8]} of {dataset} is not in repository {restic.label} "
+        f"snapshot {snapshot_id[:8]} of {dataset} is not in repository {repository} "
         "(not replicated yet?)"
     )
 
@@ -132,7 +136,7 @@ def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
 def _test_files(restic: Restic, manifest: Manifest, scratch: Path) -> int:
     if manifest.snapshot_id is None:
         raise BackupError("the manifest names no snapshot")
-    snapshot_id = resolve_snapshot(restic, manifest.dataset, manifest.host, manifest.snapshot_id)
+    snapshot_id = find_copy(restic, manifest.dataset, manifest.host, manifest.snapshot_id).id
     _restore(restic, snapshot_id, scratch)
     comparison = compare_manifest(manifest, scratch)
     if not comparison.ok:
