@@ -57,8 +57,8 @@ def run_command(
         except subprocess.TimeoutExpired:
             _stop(process)
             raise CommandFailed(argv, 124, f"timed out after {timeout_seconds} s") from None
-        except BaseException:  # Ctrl-C here: as subprocess.run, leave no child behind
-            process.kill()
+        except BaseException:  # Ctrl-C or a stop: leave no child behind, but let it clean up
+            _stop(process)
             raise
     result = subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
     if check and result.returncode != 0:
@@ -172,6 +172,10 @@ def run_pipeline(
     process so that ``on_chunk`` can see it (a checksum of a database dump as it is backed
     up). Returns both completed processes (stdout of the producer is empty); never raises
     for a non-zero exit: the caller judges both codes.
+
+    The consumer sees the end of its input only when the producer succeeded: when the
+    producer fails, or this process is interrupted, the consumer is interrupted first (SIGINT,
+    as Ctrl-C would), so restic never stores a cut dump as if it were whole.
     """
     with tempfile.TemporaryFile() as producer_errors:
         source: subprocess.Popen[bytes] = _start(
@@ -212,10 +216,16 @@ def run_pipeline(
                 sink.stdin.write(chunk)
         except BrokenPipeError:
             source.kill()
+        except BaseException:  # interrupted (Ctrl-C, the agent stopped): neither is finished
+            _stop(sink)
+            source.kill()
+            raise
         finally:
+            source_code = source.wait()
+            if source_code != 0 and sink.poll() is None:
+                _stop(sink)  # a cut stream must never look complete: no end-of-input for it
             with contextlib.suppress(BrokenPipeError):
                 sink.stdin.close()
-        source_code = source.wait()
         sink_code = sink.wait()
         for reader in readers:
             reader.join()

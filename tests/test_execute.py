@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,18 @@ def test_a_started_command_reads_its_input_when_finished_and_nothing_when_cancel
     assert (result.returncode, result.stdout) == (4, "manifest")
     cancelled = StartedCommand(("sh", "-c", "read line; echo got $line"))
     assert cancelled.cancel().stdout == ""  # interrupted before any input: never an empty one
+
+
+def test_a_failing_producer_never_gives_the_consumer_an_end_of_input(tmp_path: Path) -> None:
+    """restic --stdin stores what it read at end-of-input: a cut dump must interrupt it."""
+    marker = tmp_path / "committed"
+    consumer = (
+        sys.executable,
+        "-c",
+        f"import sys, pathlib; sys.stdin.buffer.read(); pathlib.Path({str(marker)!r}).touch()",
+    )
+    source, sink = run_pipeline(("sh", "-c", "echo part of a dump; sleep 0.5; exit 3"), consumer)
+    assert source.returncode == 3
+    assert sink.returncode != 0 and not marker.exists()  # interrupted, nothing committed
+    source, sink = run_pipeline(("sh", "-c", "echo a whole dump"), consumer)
+    assert (source.returncode, sink.returncode) == (0, 0) and marker.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -12,6 +13,7 @@ from egov.backup.agentconfig import SECRET_DIRECTORY, make_agent_config
 from egov.backup.bucket import ensure_bucket, make_s3_client
 from egov.backup.repositories import (
     AccessKind,
+    RepositoryConfig,
     check_reachable,
     ensure_repository,
     get_endpoint,
@@ -20,7 +22,12 @@ from egov.backup.repositories import (
     make_repository_config,
     open_repository,
 )
-from egov.backup.restic import Outcome, make_stdin_backup_command
+from egov.backup.restic import (
+    Outcome,
+    make_snapshots_command,
+    make_stdin_backup_command,
+    parse_snapshots,
+)
 from egov.errors import BackupError, InputError
 from egov.inventory.model import Estate
 from tests.backup.conftest import (
@@ -175,3 +182,21 @@ def test_a_bound_restic_shows_no_secret_in_its_repr(secrets_dir: Path, tmp_path:
         assert SECRET_KEY in restic.environment.values()
     assert "vnpt (site vnpt)" in shown
     assert SECRET_KEY not in shown and ACCESS_KEY not in shown and "restic-pw" not in shown
+
+
+def test_a_stream_whose_producer_fails_is_never_stored(
+    local_repository: RepositoryConfig, tmp_path: Path
+) -> None:
+    """restic --stdin stores whatever it read at end-of-input; a dump cut by its producer's
+    failure must not become a snapshot that looks whole."""
+    with open_repository(local_repository, cache_dir=tmp_path / "cache") as restic:
+        assert ensure_repository(restic) is True
+        argv = make_stdin_backup_command("portal.dump", "primary-db-01", ["egov"])
+        cut = ("sh", "-c", "head -c 300000 /dev/urandom; sleep 1; exit 1")
+        dump, stored = restic.run_from(cut, argv, {"PATH": os.environ["PATH"]})
+        assert dump.returncode == 1 and stored.outcome is not Outcome.OK
+        whole = ("sh", "-c", "head -c 300000 /dev/urandom")
+        dump, stored = restic.run_from(whole, argv, {"PATH": os.environ["PATH"]})
+        assert dump.returncode == 0 and stored.outcome is Outcome.OK
+        listed = restic.run(make_snapshots_command(["egov"], None))
+    assert len(parse_snapshots(listed.stdout)) == 1  # the whole one only

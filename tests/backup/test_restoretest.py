@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from egov.backup.agent import AgentSettings, make_manifest_command, run_backup_job
+from egov.backup.control import list_snapshots
 from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.manifest import Manifest, ManifestEntry, compare_manifest, make_manifest
 from egov.backup.repositories import RepositoryConfig, open_repository
@@ -188,3 +189,6 @@ def test_a_failing_dump_is_a_failed_backup(
     with_socket = dataclasses.replace(settings, dump_environment={"PGHOST": str(postgres_cluster)})
     record = run_backup_job(job, local_repository, with_socket)
     assert record.result is Result.FAILURE and "pg_dump of database nosuchdb" in record.error
+    # restic was interrupted before the end of its input: no snapshot of a cut dump
+    stored = list_snapshots(local_repository, settings)
+    assert not [s for s in stored if "database:nosuchdb" in s.tags], stored
