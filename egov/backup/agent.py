@@ -247,8 +247,7 @@ def _backup_databases(
             if dump.returncode != 0:
                 raise BackupError(
                     f"pg_dump of database {database} failed (exit {dump.returncode}): "
-                    f"{dump.stderr_tail}; no snapshot kept from a broken dump"
-                    + (" (restic stored the partial stream)" if stored.returncode == 0 else ""),
+                    f"{dump.stderr_tail}; no snapshot was made of it",
                     "check that the database exists and PostgreSQL runs on this host",
                 )
             digest.update(sha256=hasher.hexdigest(), size=size[0])
@@ -341,12 +340,28 @@ def run_backup_job(
             # the hint goes with it: the record is what the operator reads the next morning
             hint = f" (hint: {failure.hint})" if failure.hint else ""
             error = (failure.message[: MESSAGE_CHARS - len(hint)] + hint)[:MESSAGE_CHARS]
-        finished = settings.clock()
-        record = _make_record(job, previous, started, finished, summary, error)
-        write_record(record, settings.state_dir)
-        if settings.textfile_directory is not None:
-            write_backup_metrics([record], settings.textfile_directory, job.dataset)
-        return record
+        except KeyboardInterrupt as interruption:  # Ctrl-C, or SIGTERM (egov.stopping)
+            # restic was interrupted and no snapshot was made: record it, then stop
+            reason = str(interruption) or "interrupted (Ctrl-C)"
+            _record(job, previous, started, settings, None, f"{reason} before it finished")
+            raise
+        return _record(job, previous, started, settings, summary, error)
+
+
+def _record(
+    job: BackupJob,
+    previous: BackupRecord | None,
+    started: float,
+    settings: AgentSettings,
+    summary: BackupSummary | None,
+    error: str,
+) -> BackupRecord:
+    """Write the run's record and textfile metrics, success or failure."""
+    record = _make_record(job, previous, started, settings.clock(), summary, error)
+    write_record(record, settings.state_dir)
+    if settings.textfile_directory is not None:
+        write_backup_metrics([record], settings.textfile_directory, job.dataset)
+    return record
 
 
 def _make_record(

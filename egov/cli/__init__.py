@@ -3,21 +3,26 @@
 One module per command group registers its commands on ``app`` (``egov/cli/app.py``); this
 module holds the one place errors become words and exit codes (documented in the README):
 0 ok, 1 failed, 2 bad input or configuration, 3 changes pending (dry runs), 70 internal
-error, 130 interrupted.
+error, 130 interrupted (Ctrl-C); stopped by SIGTERM, egov unwinds as for Ctrl-C and then dies
+by the signal (``egov/stopping.py``).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 
 import typer
 
+from egov import stopping
 from egov.cli import backup, deploy, drill, inventory, lab, monitor
 from egov.cli.app import app, settings, stderr
 from egov.errors import EgovError, ExitCode
+from egov.stopping import Stopped
 
 __all__ = ["app", "main", "run"]
+INTERRUPTED = 130
 _COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, monitor)  # imported for their commands
 
 
@@ -29,15 +34,22 @@ def _report(error: EgovError) -> int:
     return int(error.exit_code)
 
 
+def _interrupted(cause: BaseException | None = None) -> int:
+    if isinstance(cause, Stopped) or stopping.was_stopped():
+        stderr.print(f"egov: {stopping.REASON}", markup=False)
+        return 128 + int(signal.SIGTERM)
+    stderr.print("egov: interrupted")
+    return INTERRUPTED
+
+
 def run(argv: list[str]) -> int:
     """Run the CLI on ``argv`` and return the exit code; the one place errors become words."""
     try:
         result = app(args=argv, prog_name="egov", standalone_mode=False)
     except EgovError as error:
         return _report(error)
-    except typer.Abort:
-        stderr.print("egov: interrupted")
-        return 130
+    except typer.Abort as abort:
+        return _interrupted(abort.__cause__)
     except typer.Exit as error:
         return int(error.exit_code)
     except typer.TyperException as error:  # usage errors: unknown option, bad value, …
@@ -47,9 +59,8 @@ def run(argv: list[str]) -> int:
         else:
             stderr.print(f"egov: {error}", markup=False)
         return int(ExitCode.BAD_INPUT)
-    except KeyboardInterrupt:
-        stderr.print("egov: interrupted")
-        return 130
+    except KeyboardInterrupt as interruption:
+        return _interrupted(interruption)
     except Exception as error:  # the last line of defence: never a bare traceback
         stderr.print(f"egov: internal error: {type(error).__name__}", markup=False)
         if settings.debug:
@@ -57,9 +68,16 @@ def run(argv: list[str]) -> int:
         else:
             stderr.print("hint: run again with --debug and report the traceback", markup=False)
         return int(ExitCode.INTERNAL)
+    # typer turns Ctrl-C (and so a stop) inside a command into a plain 130
+    if result == INTERRUPTED or stopping.was_stopped():
+        return _interrupted()
     return int(result) if isinstance(result, int) else 0
 
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run(sys.argv[1:]))
+    stopping.install()
+    code = run(sys.argv[1:])
+    if stopping.was_stopped():
+        stopping.die_by_sigterm()
+    sys.exit(code)

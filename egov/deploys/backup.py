@@ -49,6 +49,10 @@ REPLICATION_RANDOMIZED_DELAY = timedelta(minutes=5)
 VERIFY_AT = "12:00"
 RETENTION_AT = "18:00"
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
+#: A stop (``systemctl stop``, a shutdown) signals the agent alone; it interrupts restic with
+#: SIGINT, so restic removes its repository lock, records the run and exits by SIGTERM
+#: (egov/stopping.py). Whatever is left when it has gone is killed.
+STOP_BY_THE_AGENT = "KillMode=mixed\n"
 
 
 def make_on_calendar(schedule: Schedule) -> str:
@@ -146,8 +150,7 @@ def make_backup_service() -> str:
         "Wants=network-online.target\n\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"ExecStart={AGENT_BINARY} agent backup --dataset %i\n"
-        "Nice=10\n"
+        f"ExecStart={AGENT_BINARY} agent backup --dataset %i\n" + STOP_BY_THE_AGENT + "Nice=10\n"
         "IOSchedulingClass=best-effort\n"
         "IOSchedulingPriority=7\n"
         "CacheDirectory=egov/restic\n"
@@ -167,15 +170,15 @@ def make_timer(description: str, unit: str, on_calendar: str, delay: timedelta) 
     )
 
 
-def make_agent_service(name: str, description: str, arguments: str) -> str:
+def make_agent_service(description: str, arguments: str) -> str:
     """A oneshot unit running ``egov agent <arguments>`` as root (replicate, verify)."""
-    del name
     return _HEADER + (
         f"[Unit]\nDescription={description}\n"
         "After=network-online.target\nWants=network-online.target\n\n"
         "[Service]\nType=oneshot\n"
         f"ExecStart={AGENT_BINARY} agent {arguments}\n"
-        "CacheDirectory=egov/restic\n"
+        + STOP_BY_THE_AGENT
+        + "CacheDirectory=egov/restic\n"
     )
 
 
@@ -188,7 +191,8 @@ def make_retention_service() -> str:
         f"LoadCredential=restic-password:{SECRET_DIRECTORY}/restic-%i\n"
         f"ExecStart={AGENT_BINARY} agent retention --repository %i "
         "--cache-dir /var/cache/egov-retention-%i\n"
-        "CacheDirectory=egov-retention-%i\n"
+        + STOP_BY_THE_AGENT
+        + "CacheDirectory=egov-retention-%i\n"
         "UMask=0077\n"
     )
 
@@ -235,14 +239,12 @@ def backup() -> None:
     if config.replication and get_replication_host(estate) == ref:
         on_calendar, delay = make_replication_calendar(estate)
         units["egov-replicate.service"] = make_agent_service(
-            "replicate", "egov replication and catalog refresh", "replicate"
+            "egov replication and catalog refresh", "replicate"
         )
         units["egov-replicate.timer"] = make_timer(
             "egov replication", "egov-replicate.service", on_calendar, delay
         )
-        units["egov-verify.service"] = make_agent_service(
-            "verify", "egov rolling repository check", "verify"
-        )
+        units["egov-verify.service"] = make_agent_service("egov rolling repository check", "verify")
         units["egov-verify.timer"] = make_timer(
             "egov verification", "egov-verify.service", f"*-*-* {VERIFY_AT}:00", timedelta(0)
         )

@@ -254,3 +254,52 @@ def test_no_secret_reaches_argv_records_or_metrics(
     assert settings.textfile_directory is not None
     for path in settings.textfile_directory.iterdir():
         assert REST_PASSWORD not in path.read_text()
+
+
+def test_a_backup_stopped_by_sigterm_records_it_and_leaves_no_lock(
+    local_repository: RepositoryConfig, tmp_path: Path
+) -> None:
+    """What `systemctl stop` (KillMode=mixed) does to egov-backup@files: SIGTERM to the agent
+    alone, in the middle of the upload. The agent interrupts restic (which removes its lock),
+    records the stop, dies by SIGTERM as the service manager expects, and the next run
+    completes."""
+    source = tmp_path / "src"
+    source.mkdir()
+    with (source / "big.bin").open("wb") as big:
+        for _ in range(384):
+            big.write(os.urandom(1 << 20))
+    config = tmp_path / "agent.json"
+    config.write_text(
+        AgentConfig(
+            estate="x", site="primary", host="primary-store-01", jobs=[files_job(source)],
+            repositories={"primary": local_repository},
+            textfile_directory=str(tmp_path / "textfile"),
+        ).model_dump_json()
+    )  # fmt: skip
+    environment = {**os.environ, "EGOV_STATE_DIR": str(tmp_path / "state")}
+    command = [str(Path(sys.executable).parent / "egov"), "agent", "backup", "--config",
+               str(config), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    locks = Path(local_repository.location) / "locks"
+    agent = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (locks.is_dir() and any(locks.iterdir())):  # restic is at work
+            assert agent.poll() is None and time.monotonic() < deadline, "no restic lock seen"
+            time.sleep(0.02)
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == -signal.SIGTERM, stderr  # died by the signal it was sent
+    assert "stopped by SIGTERM" in stderr
+    record = read_record(BackupRecord, "files@primary-store-01", tmp_path / "state")
+    assert record is not None and record.result is Result.FAILURE
+    assert "stopped by SIGTERM" in record.error and record.last_success_at is None
+    metrics = (tmp_path / "textfile/egov_backup_files.prom").read_text()
+    assert "dr_backup_last_result{" in metrics and "} 0.0" in metrics
+    assert list(locks.iterdir()) == []  # restic removed its own lock
+    assert list((Path(local_repository.location) / "snapshots").iterdir()) == []
+    assert not (tmp_path / "state/locks/files.lock").read_text()  # a clean end, not a kill
+    rerun = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr

@@ -49,6 +49,16 @@ def test_backup_service_runs_the_agent_for_its_instance() -> None:
     assert "Type=oneshot" in text
 
 
+def test_a_stop_signals_the_agent_alone_so_it_can_interrupt_restic() -> None:
+    """With the default KillMode, restic would get SIGTERM too and die holding its lock."""
+    for text in (
+        backup.make_backup_service(),
+        backup.make_retention_service(),
+        backup.make_agent_service("egov replication", "replicate"),
+    ):
+        assert "KillMode=mixed\n" in text
+
+
 def test_retention_runs_as_the_repository_user_with_a_credential() -> None:
     text = backup.make_retention_service()
     assert "User=egov-restic-%i" in text

@@ -237,6 +237,29 @@ def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_co
 
 
 KILLED = "site2-mon-01"  # its /etc goes to the primary repository over site 2's link
+PAYLOAD = get_host_dir("camau-lab", KILLED) / "root/etc/egov-kill-test/payload.bin"
+
+
+@contextmanager
+def _uploading(lab: Lab, unit: str) -> Iterator[bytes]:
+    """Start ``unit`` on KILLED with 3 MiB of new data in /etc and site 2's link slowed to
+    50 kB/s (the upload takes a minute); yield the data once restic is uploading it."""
+    content = os.urandom(3 * 1024 * 1024)
+    PAYLOAD.parent.mkdir(exist_ok=True)
+    PAYLOAD.write_bytes(content)
+    lab.api.shape_link(lab.spec, "site2", 400)
+    try:
+        started = lab.exec(KILLED, "systemctl", "start", "--no-block", unit)
+        assert started.returncode == 0, started.stderr
+        deadline = time.monotonic() + 90
+        with lab_repository("primary") as primary:
+            while KILLED not in _lock_hosts(primary):  # restic has opened the repository
+                assert time.monotonic() < deadline, get_journal(lab, KILLED, unit)
+                time.sleep(0.5)
+        time.sleep(3)  # uploading now
+        yield content
+    finally:
+        lab.api.unshape_link(lab.spec, "site2")
 
 
 @pytest.mark.usefixtures("replication_paused")
@@ -247,32 +270,17 @@ def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
     appears half-made, the last good record stands, and the next run backs everything up,
     clears the lock the killed restic could not remove, and restores verified."""
     unit = "egov-backup@etc.service"
-    content = os.urandom(3 * 1024 * 1024)
-    host_file = get_host_dir("camau-lab", KILLED) / "root/etc/egov-kill-test/payload.bin"
-    host_file.parent.mkdir(exist_ok=True)
-    host_file.write_bytes(content)
     record_before = read_backup_record(lab, KILLED, f"etc@{KILLED}")
     with lab_repository("primary") as primary:
         before = {s.id for s in list_snapshots(primary, "dataset:etc")}
-    lab.api.shape_link(lab.spec, "site2", 400)  # 50 kB/s: the 3 MiB take a minute
     try:
-        started = lab.exec(KILLED, "systemctl", "start", "--no-block", unit)
-        assert started.returncode == 0, started.stderr
-        deadline = time.monotonic() + 90
-        with lab_repository("primary") as primary:
-            while KILLED not in _lock_hosts(primary):  # restic has opened the repository
+        with _uploading(lab, unit) as content:
+            killed = lab.exec(KILLED, "systemctl", "kill", "--signal=SIGKILL", unit)
+            assert killed.returncode == 0, killed.stderr
+            deadline = time.monotonic() + 30
+            while lab.exec(KILLED, "systemctl", "is-active", unit).stdout.strip() != "failed":
                 assert time.monotonic() < deadline, get_journal(lab, KILLED, unit)
                 time.sleep(0.5)
-        time.sleep(3)  # uploading now
-        killed = lab.exec(KILLED, "systemctl", "kill", "--signal=SIGKILL", unit)
-        assert killed.returncode == 0, killed.stderr
-        deadline = time.monotonic() + 30
-        while lab.exec(KILLED, "systemctl", "is-active", unit).stdout.strip() != "failed":
-            assert time.monotonic() < deadline, get_journal(lab, KILLED, unit)
-            time.sleep(0.5)
-    finally:
-        lab.api.unshape_link(lab.spec, "site2")
-    try:
         assert read_backup_record(lab, KILLED, f"etc@{KILLED}") == record_before
         with lab_repository("primary") as primary:
             assert {s.id for s in list_snapshots(primary, "dataset:etc")} == before
@@ -291,6 +299,41 @@ def test_a_backup_killed_halfway_loses_nothing_and_the_next_run_completes(
         )  # fmt: skip
         assert restored.returncode == 0, restored.stderr
         assert (target / "etc/egov-kill-test/payload.bin").read_bytes() == content
+    finally:
+        lab.exec(KILLED, "rm", "-rf", "/etc/egov-kill-test")
+        lab.exec(KILLED, "systemctl", "reset-failed", unit)
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_a_backup_stopped_halfway_records_the_stop_and_leaves_no_lock(lab: Lab) -> None:
+    """``systemctl stop`` (a shutdown does the same) in the middle of an upload: the agent
+    alone gets SIGTERM, interrupts restic, which removes its own lock, records the stop with
+    its metrics, and the next run completes without anything to clear."""
+    unit = "egov-backup@etc.service"
+    with lab_repository("primary") as primary:
+        before = {s.id for s in list_snapshots(primary, "dataset:etc")}
+    try:
+        with _uploading(lab, unit):
+            started = time.monotonic()
+            stopped = lab.exec(KILLED, "systemctl", "stop", unit)  # returns once it has ended
+            assert stopped.returncode == 0, stopped.stderr
+            assert time.monotonic() - started < 30, get_journal(lab, KILLED, unit)
+        record = read_backup_record(lab, KILLED, f"etc@{KILLED}")
+        assert record is not None and record["result"] == "failure"
+        assert "stopped by SIGTERM" in str(record["error"]), record
+        metrics = lab.exec(KILLED, "cat", "/var/lib/prometheus/node-exporter/egov_backup_etc.prom")
+        result = [
+            line
+            for line in metrics.stdout.splitlines()
+            if line.startswith("dr_backup_last_result{")
+        ]
+        assert result and result[0].endswith(" 0.0"), metrics.stdout
+        with lab_repository("primary") as primary:
+            assert {s.id for s in list_snapshots(primary, "dataset:etc")} == before
+            assert KILLED not in _lock_hosts(primary)  # restic removed its own lock
+        again = egov("backup", "run", "--dataset", "etc", "--host", f"site2/{KILLED[6:]}")
+        assert again.returncode == 0, again.stderr + get_journal(lab, KILLED, unit)
+        assert "was killed" not in get_journal(lab, KILLED, unit, lines=15)
     finally:
         lab.exec(KILLED, "rm", "-rf", "/etc/egov-kill-test")
         lab.exec(KILLED, "systemctl", "reset-failed", unit)

@@ -1,0 +1,5 @@
+"""``python -m egov``: the same as the ``egov`` console script."""
+
+from egov.entry import main
+
+main()
