@@ -115,12 +115,15 @@ def make_start_command(target: RunTarget) -> tuple[str, ...]:
 
 def make_run_now_command(unit: str) -> tuple[str, ...]:
     """``sh -c`` waiting for a run of oneshot ``unit`` in flight, then starting a new one."""
+    return ("sh", "-c", f"{make_wait_script(unit)}; systemctl start --wait {unit}")
+
+
+def make_wait_script(unit: str) -> str:
+    """Shell that returns once no run of oneshot ``unit`` is in flight."""
     state = f"systemctl show --property=ActiveState --value {unit}"
-    script = (
-        f'while [ "$({state})" = activating ] || [ "$({state})" = deactivating ]; '
-        f"do sleep 1; done; systemctl start --wait {unit}"
+    return (
+        f'while [ "$({state})" = activating ] || [ "$({state})" = deactivating ]; do sleep 1; done'
     )
-    return ("sh", "-c", script)
 
 
 def load_status(estate: Estate, state_dir: Path, now: float) -> list[DatasetStatus]:

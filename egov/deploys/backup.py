@@ -49,9 +49,9 @@ REPLICATION_RANDOMIZED_DELAY = timedelta(minutes=5)
 VERIFY_AT = "12:00"
 RETENTION_AT = "18:00"
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
-#: A stop (``systemctl stop``, a shutdown) signals the agent alone; it interrupts restic with
-#: SIGINT, so restic removes its repository lock, records the run and exits by SIGTERM
-#: (egov/stopping.py). Whatever is left when it has gone is killed.
+#: A stop (``systemctl stop``, a shutdown) signals the agent alone: the agent interrupts restic
+#: with SIGINT (restic then removes its repository lock), records the run and exits by SIGTERM
+#: (egov/stopping.py). Whatever is left once it has gone is killed.
 STOP_BY_THE_AGENT = "KillMode=mixed\n"
 
 

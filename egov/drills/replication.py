@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import get_replication_host
-from egov.backup.control import list_snapshots, make_run_now_command
+from egov.backup.control import list_snapshots, make_run_now_command, make_wait_script
 from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot
 from egov.drills.catalog import Arguments, register
@@ -207,13 +207,15 @@ def get_last_replication_start(context: DrillContext) -> float:
     Only snapshots taken before it can be expected elsewhere: a dataset backed up every few
     minutes always has a newer one that the next run will copy. The bound is the unit's start,
     which every run shares (the timer, `egov backup replicate` and the drills all start it);
-    after a reboot of the replication host it is unknown and every snapshot counts.
+    a run in flight is waited for, so the bound is that of a finished run. After a reboot of
+    the replication host it is unknown and every snapshot counts.
     """
     ref = _replication_host(context)
     output = context.remote.run(
         ref,
-        "systemctl show --timestamp=unix --property=ExecMainStartTimestamp --value "
-        + REPLICATION_UNIT,
+        f"{make_wait_script(REPLICATION_UNIT)}; systemctl show --timestamp=unix "
+        f"--property=ExecMainStartTimestamp --value {REPLICATION_UNIT}",
+        timeout_seconds=1800,
     )
     return parse_unix_timestamp(output) or context.clock()
 
