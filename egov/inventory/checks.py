@@ -260,6 +260,15 @@ def check_datasets(estate: Estate) -> Iterator[Finding]:
             yield _error(
                 (*path, "repository"), f"dataset {name} names unknown repository {repository}"
             )
+        elif estate.backup.repositories[repository].kind is RepositoryKind.S3:
+            # With the bucket's keys a client could delete what it wrote, and no party creates
+            # such a repository (clients never create a shared one); copies get there instead.
+            yield _error(
+                (*path, "repository") if dataset.repository else ("backup", "replication", 0),
+                f"dataset {name} would be written straight to s3 repository {repository}",
+                "back up to a rest repository served by a storage host (append-only) and list "
+                f"{repository} after it in backup.replication",
+            )
         for index, selector in enumerate(dataset.hosts):
             hosts = resolve_host_selector(estate, selector)
             if not hosts:

@@ -122,6 +122,17 @@ CASES: list[tuple[str, str, int, str]] = [
         "unknown repository far",
     ),
     (
+        "dataset-to-s3",
+        replace(
+            "  replication: [local]\n",
+            '    cloud: {site: main, kind: s3, endpoint: "http://10.50.0.11:9000", bucket: bkt,'
+            ' password: "env:P", access_key: "env:A", secret_key: "env:S"}\n'
+            "  replication: [local]\n",
+        ).replace("databases: [web]}", "databases: [web], repository: cloud}"),
+        31,
+        "straight to s3 repository cloud",
+    ),
+    (
         "dataset-no-host",
         replace("hosts: [main/db-01], databases", "hosts: [main/db-07], databases"),
         30,
