@@ -10,6 +10,9 @@ each with its own cache, and times, bare and egov alternating which goes first:
   ``run_agent_backup`` with a one-dataset ``AgentConfig`` whose repository is a local
   directory: the dataset lock, the manifest hashed beside restic, its restic opened early, the
   manifest snapshot, the record and the textfile metrics, i.e. ``egov agent backup``;
+- a nightly incremental backup, after 1 % of the files got new content (same sizes): the
+  same two commands again, each side against its own repository (egov re-hashes only the
+  files whose size, mtime or inode changed);
 - restore: ``restic restore latest --target <scratch>`` against ``restore_dataset`` (what
   ``egov backup restore`` runs, without ``--verify``).
 
@@ -46,6 +49,7 @@ from egov.errors import EgovError
 from egov.inventory.backup import DatasetKind
 
 OVERHEAD_TARGET = 0.05
+CHANGED_FRACTION = 0.01  # of the files, between the full and the incremental backup
 SEED = 20240601
 CHUNK_BYTES = 1 << 20
 FILES_PER_DIRECTORY = 100
@@ -84,6 +88,16 @@ def make_tree(root: Path, total_bytes: int, files: int, seed: int) -> None:
             while remaining > 0:
                 handle.write(rng.randbytes(min(remaining, CHUNK_BYTES)))
                 remaining -= CHUNK_BYTES
+
+
+def change_tree(root: Path, fraction: float, rng: random.Random) -> int:
+    """Give ``fraction`` of the files under ``root`` new random content of the same size (a
+    night's changes); return how many."""
+    paths = sorted(path for path in root.rglob("*.bin"))
+    chosen = rng.sample(paths, max(1, int(len(paths) * fraction)))
+    for path in chosen:
+        path.write_bytes(rng.randbytes(path.stat().st_size))
+    return len(chosen)
 
 
 def count_tree(root: Path) -> tuple[int, int]:
@@ -208,6 +222,12 @@ class Repetition:
             sys.exit(f"egov backed up {record.files_processed} files, not {self.expected[0]}")
         return seconds
 
+    def incremental_bare(self) -> float:
+        return self.backup_bare()
+
+    def incremental_egov(self) -> float:
+        return self.backup_egov()
+
     def restore_bare(self) -> float:
         argv = ["restic", "-r", str(self.bare_repository), "restore", "latest", "--target"]
         seconds, rss = run_restic([*argv, str(self.target)], self.bare_environment, self.directory)
@@ -258,17 +278,22 @@ def make_repetition(
     )
 
 
-def run_repetition(repetition: Repetition, bare_first: bool) -> tuple[Timings, Timings]:
-    """One backup, then one restore, per side; the order of the sides as given."""
-    backup, restore = Timings(), Timings()
-    for phase, timings in (("backup", backup), ("restore", restore)):
+def run_repetition(
+    repetition: Repetition, bare_first: bool, rng: random.Random
+) -> tuple[Timings, Timings, Timings]:
+    """One full backup, the night's changes, one incremental backup, then one restore, per
+    side; the order of the sides as given."""
+    backup, incremental, restore = Timings(), Timings(), Timings()
+    for phase, timings in (("backup", backup), ("incremental", incremental), ("restore", restore)):
+        if phase == "incremental":
+            change_tree(repetition.tree, CHANGED_FRACTION, rng)
         sides = ("bare", "egov") if bare_first else ("egov", "bare")
         for side in sides:
             settle()
             seconds = getattr(repetition, f"{phase}_{side}")()
             getattr(timings, side).append(seconds)
     shutil.rmtree(repetition.directory)
-    return backup, restore
+    return backup, incremental, restore
 
 
 def time_repository_open(template: Path, environment: dict[str, str], scratch: Path) -> float:
@@ -301,7 +326,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side per phase")
     parser.add_argument("--seed", type=int, default=SEED)
     arguments = parser.parse_args()
-    backup, restore = Timings(), Timings()
+    backup, incremental, restore = Timings(), Timings(), Timings()
+    rng = random.Random(arguments.seed + 1)
     with tempfile.TemporaryDirectory(prefix="egov-bench-") as scratch:
         directory = Path(scratch)
         tree = directory / "tree"
@@ -322,26 +348,36 @@ def main() -> int:
             repetition = make_repetition(
                 directory / f"run-{index}", tree, expected, template, password_file
             )
-            one_backup, one_restore = run_repetition(repetition, bare_first=index % 2 == 0)
-            for total, one in ((backup, one_backup), (restore, one_restore)):
+            one_backup, one_incremental, one_restore = run_repetition(
+                repetition, index % 2 == 0, rng
+            )
+            for total, one in (
+                (backup, one_backup),
+                (incremental, one_incremental),
+                (restore, one_restore),
+            ):
                 total.bare += one.bare
                 total.egov += one.egov
             bare_rss = max(bare_rss, repetition.bare_rss)
             print(
                 f"run {index + 1} ({'bare' if index % 2 == 0 else 'egov'} first): backup bare "
-                f"{one_backup.bare[0]:.2f} s, egov {one_backup.egov[0]:.2f} s; restore bare "
-                f"{one_restore.bare[0]:.2f} s, egov {one_restore.egov[0]:.2f} s",
+                f"{one_backup.bare[0]:.2f} s, egov {one_backup.egov[0]:.2f} s; incremental "
+                f"bare {one_incremental.bare[0]:.2f} s, egov {one_incremental.egov[0]:.2f} s; "
+                f"restore bare {one_restore.bare[0]:.2f} s, egov {one_restore.egov[0]:.2f} s",
                 flush=True,
             )
     overheads = [
         report("initial full backup", backup),
+        report(f"incremental backup ({CHANGED_FRACTION:.0%} of the files changed)", incremental),
         report("restore of the latest snapshot", restore),
     ]
-    extra = [statistics.median(t.egov) - statistics.median(t.bare) for t in (backup, restore)]
+    phases = (backup, incremental, restore)
+    extra = [statistics.median(t.egov) - statistics.median(t.bare) for t in phases]
     print(
         f"each restic process spends {open_seconds:.2f} s opening the repository (scrypt; "
         f"median of 3 `restic cat config`); egov's extra seconds in those units: "
-        f"backup {extra[0] / open_seconds:.1f}, restore {extra[1] / open_seconds:.1f}"
+        f"backup {extra[0] / open_seconds:.1f}, incremental {extra[1] / open_seconds:.1f}, "
+        f"restore {extra[2] / open_seconds:.1f}"
     )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -352,7 +388,8 @@ def main() -> int:
     passed = all(overhead <= OVERHEAD_TARGET for overhead in overheads)
     print(
         f"{'PASS' if passed else 'FAIL'}: overhead ≤ {OVERHEAD_TARGET * 100:.0f} % "
-        f"(backup {overheads[0] * 100:+.1f} %, restore {overheads[1] * 100:+.1f} %)"
+        f"(backup {overheads[0] * 100:+.1f} %, incremental {overheads[1] * 100:+.1f} %, "
+        f"restore {overheads[2] * 100:+.1f} %)"
     )
     return 0 if passed else 1
 
