@@ -12,6 +12,7 @@ needs one of those, so no call uses it, and egov does not depend on it.
 from __future__ import annotations
 
 import functools
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -72,17 +73,16 @@ class Restic:
     def run(self, argv: Sequence[str], *, input_text: str | None = None) -> ResticResult:
         """Run ``argv`` (from a ``make_*_command``) against the repository; never raises on
         a restic failure, only when restic cannot start."""
-        try:
-            completed = run_command(
+        return self._complete(
+            argv,
+            lambda: run_command(
                 argv,
                 input_text=input_text,
                 check=False,
                 timeout_seconds=self.timeout_seconds,
                 environment=self.environment,
-            )
-        except CommandFailed as error:
-            return self._result(argv, error.returncode, "", error.stderr_tail)
-        return self._result(argv, completed.returncode, completed.stdout, completed.stderr)
+            ),
+        )
 
     def start(self, argv: Sequence[str]) -> StartedCommand | None:
         """Start ``argv`` against the repository now, its stdin to come (``finish``); None
@@ -94,11 +94,9 @@ class Restic:
 
     def finish(self, started: StartedCommand, input_text: str) -> ResticResult:
         """Hand ``started`` its stdin and wait for it; never raises on a restic failure."""
-        try:
-            completed = started.finish(input_text, self.timeout_seconds)
-        except CommandFailed as error:
-            return self._result(started.argv, error.returncode, "", error.stderr_tail)
-        return self._result(started.argv, completed.returncode, completed.stdout, completed.stderr)
+        return self._complete(
+            started.argv, lambda: started.finish(input_text, self.timeout_seconds)
+        )
 
     def run_from(
         self,
@@ -130,6 +128,16 @@ class Restic:
             f"{result.returncode}): {result.stderr_tail or 'no message'}",
             _HINTS.get(result.outcome, "see the message above; the run can be repeated safely"),
         )
+
+    def _complete(
+        self, argv: Sequence[str], wait: Callable[[], subprocess.CompletedProcess[str]]
+    ) -> ResticResult:
+        """The result of ``wait``'s process; one that could not start or timed out too."""
+        try:
+            completed = wait()
+        except CommandFailed as error:
+            return self._result(argv, error.returncode, "", error.stderr_tail)
+        return self._result(argv, completed.returncode, completed.stdout, completed.stderr)
 
     def _result(
         self, argv: Sequence[str], returncode: int, stdout: str, stderr: str
