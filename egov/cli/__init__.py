@@ -19,7 +19,6 @@ from egov import stopping
 from egov.cli import backup, deploy, drill, inventory, lab, monitor
 from egov.cli.app import app, settings, stderr
 from egov.errors import EgovError, ExitCode
-from egov.stopping import Stopped
 
 __all__ = ["app", "main", "run"]
 INTERRUPTED = 130
@@ -34,8 +33,9 @@ def _report(error: EgovError) -> int:
     return int(error.exit_code)
 
 
-def _interrupted(cause: BaseException | None = None) -> int:
-    if isinstance(cause, Stopped) or stopping.was_stopped():
+def _interrupted() -> int:
+    """Ctrl-C, or a stop: egov.stopping's handler is the one source of Stopped."""
+    if stopping.was_stopped():
         stderr.print(f"egov: {stopping.REASON}", markup=False)
         return 128 + int(signal.SIGTERM)
     stderr.print("egov: interrupted")
@@ -48,8 +48,8 @@ def run(argv: list[str]) -> int:
         result = app(args=argv, prog_name="egov", standalone_mode=False)
     except EgovError as error:
         return _report(error)
-    except typer.Abort as abort:
-        return _interrupted(abort.__cause__)
+    except typer.Abort:
+        return _interrupted()
     except typer.Exit as error:
         return int(error.exit_code)
     except typer.TyperException as error:  # usage errors: unknown option, bad value, …
@@ -59,8 +59,8 @@ def run(argv: list[str]) -> int:
         else:
             stderr.print(f"egov: {error}", markup=False)
         return int(ExitCode.BAD_INPUT)
-    except KeyboardInterrupt as interruption:
-        return _interrupted(interruption)
+    except KeyboardInterrupt:
+        return _interrupted()
     except Exception as error:  # the last line of defence: never a bare traceback
         stderr.print(f"egov: internal error: {type(error).__name__}", markup=False)
         if settings.debug:
