@@ -15,7 +15,7 @@ from pathlib import Path
 
 from egov.backup.agent import AgentSettings
 from egov.backup.datasets import make_host_jobs
-from egov.backup.manifest import compare_manifest
+from egov.backup.manifest import Manifest, compare_manifest
 from egov.backup.repositories import RepositoryConfig, make_repository_config, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
@@ -184,6 +184,63 @@ def pick_latest_per_stream(
     return sorted(latest.values(), key=lambda s: s.time)
 
 
+@dataclass(frozen=True)
+class Restored:
+    """What ``restore_dataset`` restored, and how far it was checked."""
+
+    snapshot_id: str
+    time: float | None = None
+    """Epoch seconds; None when restic's own ``latest`` chose (no listing was made)."""
+    compared: bool = False
+    """Whether the files were compared with the manifest taken at backup time."""
+    note: str | None = None
+    """Why a newer snapshot was restored unchecked, or left alone."""
+
+
+def choose_restore(
+    listed: Sequence[Snapshot],
+    manifest: Manifest | None,
+    before: float | None,
+    dataset: str,
+    repository: str,
+) -> tuple[list[Snapshot], Manifest | None, str | None]:
+    """Which snapshots of ``dataset`` to restore, the manifest to compare them with, and a
+    note when the newest snapshot has no manifest in ``repository``.
+
+    The newest snapshot's manifest may be missing: a replication that listed the source
+    between a backup's data snapshot and its manifest (stored a moment later) copied the one
+    without the other until its next run, or the agent died in between. A file snapshot is
+    whole whenever restic saved it, so the newest is restored (the data matters most in a
+    recovery), checked by restic's read-back alone, and the note says so. A dump without
+    its manifest may hold a stream cut short, so a database dataset keeps the newest
+    snapshot its manifest vouches for, and the note names the newer one left alone.
+    """
+    in_time = [s for s in listed if before is None or s.timestamp < before]
+    newest = pick_latest_per_stream(in_time)
+    if manifest is None or not manifest.snapshot_id:
+        return newest, manifest, None
+    anchor = pick_copy(listed, manifest.snapshot_id, dataset, repository)
+    # a manifest chosen by ``before`` anchors its snapshot, which restic may have stamped a
+    # moment later than the manifest's own process
+    anchored = pick_latest_per_stream(list(listed), anchor.id)
+    latest = newest[-1] if newest else None
+    if latest is None or latest.time <= anchored[-1].time:
+        return anchored, manifest, None
+    if any(s.get_tag_value("database") for s in newest):
+        return (
+            anchored,
+            manifest,
+            f"snapshot {latest.short_id} is newer but has no manifest in {repository}: a dump "
+            f"without its manifest may be cut short, so {anchored[-1].short_id} was restored",
+        )
+    return (
+        newest,
+        None,
+        f"snapshot {latest.short_id} has no manifest in {repository} yet (copied before its "
+        "manifest was stored, or its backup died): read back by restic, not compared",
+    )
+
+
 def restore_dataset(
     repository: RepositoryConfig,
     dataset: str,
@@ -194,12 +251,13 @@ def restore_dataset(
     verify: bool = False,
     before: float | None = None,
     kind: DatasetKind | None = None,
-) -> str:
-    """Restore the latest snapshot of ``dataset`` into ``target`` and return its id.
+) -> Restored:
+    """Restore the latest snapshot of ``dataset`` into ``target``.
 
     With ``before`` (epoch seconds), the latest taken before then: a point in time before
     some damage. With ``verify``, restic reads every restored file back and the files are
-    compared with the manifest taken at backup time. Raise BackupError on any difference.
+    compared with the manifest taken at backup time (see ``choose_restore`` for a newest
+    snapshot without one). Raise BackupError on any difference.
 
     A file dataset (``kind``) is one stream: for its plain latest restore, restic's own
     ``latest`` picks the snapshot, which spares a listing process and its key derivation
@@ -218,28 +276,17 @@ def restore_dataset(
             restored = parse_restored_snapshot_id(result.stdout)
             if restored is None:
                 raise BackupError(f"restore of {dataset}: restic named no snapshot")
-            return restored
-        manifest = find_manifest(restic, dataset, host, before)[1] if verify else None
+            return Restored(restored)
+        found = find_manifest(restic, dataset, host, before)[1] if verify else None
         result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
         restic.check(result, "listing snapshots")
         listed = parse_snapshots(result.stdout)
-        snapshot_id = None
-        if manifest is not None and manifest.snapshot_id:
-            snapshot_id = pick_copy(listed, manifest.snapshot_id, dataset, restic.label).id
-        snapshots = [
-            snapshot
-            for snapshot in listed
-            # a manifest chosen by ``before`` anchors its snapshot, which restic may have
-            # stamped a moment later than the manifest's own process
-            if before is None or snapshot_id is not None or snapshot.time.timestamp() < before
-        ]
-        chosen = pick_latest_per_stream(snapshots, snapshot_id)
+        chosen, manifest, note = choose_restore(listed, found, before, dataset, restic.label)
         if not chosen:
             raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
         for snapshot in chosen:
             result = restic.run(make_restore_command(snapshot.id, str(target), verify=verify))
             restic.check(result, f"restore of {dataset}")
-        snapshot_id = chosen[-1].id
     if manifest is not None:
         comparison = compare_manifest(manifest, target)
         if not comparison.ok:
@@ -247,4 +294,4 @@ def restore_dataset(
                 f"restore of {dataset} from {repository.name} (site {repository.site}) "
                 f"differs from the backup: {comparison.describe()}"
             )
-    return snapshot_id
+    return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note)

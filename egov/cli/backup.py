@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -26,6 +26,9 @@ from egov.cli.app import (
 )
 from egov.errors import InputError
 from egov.inventory.fields import format_duration
+
+if TYPE_CHECKING:
+    from egov.backup.control import Restored
 
 backup_app = typer.Typer(
     help="Back up, replicate, verify and restore the estate's data (restic).",
@@ -311,9 +314,18 @@ def backup_restore(
         kind=estate.backup.datasets[dataset].kind,
     )
     stdout.print(
-        f"restored {dataset} snapshot {snapshot[:8]} from {config.name} "
-        f"(site {config.site}) into {target}" + (", verified" if verify else "")
+        f"restored {dataset} snapshot {snapshot.snapshot_id[:8]} from {config.name} "
+        f"(site {config.site}) into {target}" + _describe_check(snapshot, verify)
     )
+    if snapshot.note:
+        stderr.print(f"warning: {snapshot.note}", markup=False)
+
+
+def _describe_check(restored: Restored, verify: bool) -> str:
+    """How far the restored files were checked, for the one line that reports it."""
+    if restored.compared:
+        return ", verified against the manifest taken at backup time"
+    return ", read back by restic" if verify else ""
 
 
 @backup_app.command("verify")
@@ -600,4 +612,9 @@ def agent_restore(
         verify=verify,
         kind=kinds.get(dataset),
     )
-    stdout.print(f"restored {dataset} snapshot {snapshot[:8]} into {target}")
+    stdout.print(
+        f"restored {dataset} snapshot {snapshot.snapshot_id[:8]} into {target}"
+        + _describe_check(snapshot, verify)
+    )
+    if snapshot.note:
+        stderr.print(f"warning: {snapshot.note}", markup=False)

@@ -300,7 +300,7 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
         raise DrillError("before_fault: no fault has happened in this drill yet")
     if arguments.replace and arguments.into is not None:
         raise DrillError("replace swaps the dataset's own paths: it takes no `into:`")
-    snapshot_id, snapshot_time = push_latest_snapshot(
+    restored = push_latest_snapshot(
         context,
         ref,
         arguments.dataset,
@@ -309,6 +309,8 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
         before=context.fault_at if arguments.before_fault else None,
         replace=tuple(paths) if arguments.replace else (),
     )
+    snapshot_id = restored.snapshot_id
+    snapshot_time = context.clock() if restored.time is None else restored.time
     if context.measuring and context.fault_at is not None:
         from egov.drills.restore import get_newest_snapshot_time
 
@@ -332,7 +334,8 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
                     ),
                 )
     where = arguments.into or ", ".join(paths)
-    return f"{arguments.dataset} snapshot {snapshot_id[:8]} restored on {ref.selector} into {where}"
+    done = f"{arguments.dataset} snapshot {snapshot_id[:8]} restored on {ref.selector} into {where}"
+    return f"{done}; {restored.note}" if restored.note else done
 
 
 @register("action", "lab-ransomware", DamageArguments, lab_only=True)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
-from egov.backup.control import list_snapshots, make_ssh_command, restore_dataset
+from egov.backup.control import Restored, list_snapshots, make_ssh_command, restore_dataset
 from egov.backup.repositories import make_repository_config
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
@@ -32,24 +32,22 @@ def push_latest_snapshot(
     *,
     before: float | None = None,
     replace: tuple[str, ...] = (),
-) -> tuple[str, float]:
+) -> Restored:
     """Restore ``dataset``'s latest snapshot (taken before ``before``, if given) from
     ``repository`` into ``into`` on ``ref``.
 
     With ``replace`` (the dataset's own paths, restored into "/"), the tree lands in a
     staging directory first and each path is swapped in by two renames, the old one kept
     beside it as ``<path>.egov-damaged-<time>``: a broken stream never leaves a path half
-    restored or missing. Return the snapshot's id and time (epoch seconds); DrillError on
-    any failure.
+    restored or missing. Return what was restored (its time is known: the restore lists);
+    DrillError on any failure.
     """
     config = make_repository_config(context.estate, repository)
     settings = AgentSettings(cache_dir=CACHE_DIRECTORY)
     with tempfile.TemporaryDirectory(prefix="egov-drill-restore-") as scratch:
-        snapshot_id = restore_dataset(
+        restored = restore_dataset(
             config, dataset, Path(scratch), settings, verify=True, before=before
         )
-        listed = list_snapshots(config, settings, dataset)
-        times = [s.time.timestamp() for s in listed if s.id == snapshot_id]
         # the top-level entries, never "." (whose mode would land on ``into``, "/" even);
         # existing directories keep their owner and mode
         entries = sorted(path.name for path in Path(scratch).iterdir())
@@ -63,7 +61,7 @@ def push_latest_snapshot(
     if producer.returncode != 0 or consumer.returncode != 0:
         detail = (consumer.stderr or producer.stderr or "").strip()[-400:]
         raise DrillError(f"copying the restored {dataset} to {ref.selector} failed: {detail}")
-    return snapshot_id, times[0] if times else context.clock()
+    return restored
 
 
 def get_newest_snapshot_time(

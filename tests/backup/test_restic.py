@@ -199,3 +199,34 @@ def test_a_restore_takes_the_newest_snapshot_of_each_database() -> None:
     # anchored at a manifest's snapshot: nothing newer
     assert [s.id[0] for s in pick_latest_per_stream(snapshots, "cccc")] == ["b", "c"]
     assert pick_latest_per_stream(snapshots, "zzzz") == []
+
+
+def test_a_restore_takes_the_newest_file_snapshot_even_without_its_manifest() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from egov.backup.control import choose_restore
+    from egov.backup.manifest import Manifest
+    from egov.backup.restic import Snapshot
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def snap(name: str, minutes: int, *tags: str) -> Snapshot:
+        return Snapshot(id=name * 8, time=start + timedelta(minutes=minutes), tags=list(tags))
+
+    manifest = Manifest(dataset="files", host="h", created_at=0.0, snapshot_id="aaaaaaaa")
+    files = [snap("a", 0), snap("b", 5)]
+    chosen, compared, note = choose_restore(files, manifest, None, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["b"] and compared is None
+    assert note and "snapshot bbbbbbbb has no manifest in site2" in note
+    # before the newer one: the manifest's own snapshot, compared
+    before = (start + timedelta(minutes=1)).timestamp()
+    chosen, compared, note = choose_restore(files, manifest, before, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest and note is None
+    # a dump without its manifest may be cut short: the vouched-for one, and a note
+    dumps = [snap("a", 0, "database:portal"), snap("b", 5, "database:portal")]
+    chosen, compared, note = choose_restore(dumps, manifest, None, "databases", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest
+    assert note and "bbbbbbbb is newer but has no manifest" in note
+    # the newest has its manifest: nothing to say
+    chosen, compared, note = choose_restore(files[:1], manifest, None, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest and note is None

@@ -9,8 +9,13 @@ import pytest
 
 from egov.backup.agent import AgentSettings, run_backup_job
 from egov.backup.control import restore_dataset
-from egov.backup.repositories import RepositoryConfig
-from egov.backup.restic import parse_restored_snapshot_id
+from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.restic import (
+    MANIFEST_TAG,
+    make_snapshots_command,
+    parse_restored_snapshot_id,
+    parse_snapshots,
+)
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 from tests.backup.conftest import make_tree
@@ -38,8 +43,9 @@ def test_a_file_dataset_restores_its_latest_snapshot_without_a_listing(
         local_repository, "files", tmp_path / "fast", settings, kind=DatasetKind.FILES
     )
     listed = restore_dataset(local_repository, "files", tmp_path / "listed", settings)
-    assert fast == latest.snapshot_id[:8]
-    assert listed.startswith(fast)  # the listing knows the full id
+    assert fast.snapshot_id == latest.snapshot_id[:8] and fast.time is None
+    assert listed.snapshot_id.startswith(fast.snapshot_id)  # the listing knows the full id
+    assert listed.time is not None and not listed.compared
     for target in ("fast", "listed"):
         restored = tmp_path / target / str(source).lstrip("/") / "file-0.txt"
         assert restored.read_text() == "changed after the first backup\n"
@@ -52,3 +58,28 @@ def test_a_dataset_without_snapshots_is_a_clear_failure(
     for kind in (DatasetKind.FILES, None):
         with pytest.raises(BackupError, match="dataset other has no snapshot in primary"):
             restore_dataset(local_repository, "other", tmp_path / "t", settings, kind=kind)
+
+
+def test_a_newest_snapshot_whose_manifest_is_missing_is_restored_and_said_unchecked(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """What a replication that listed the source between a backup's snapshot and its
+    manifest leaves at the target: the newest data is what a recovery needs."""
+    source = make_tree(tmp_path / "src")
+    first = run_backup_job(files_job(source), local_repository, settings)
+    (source / "file-0.txt").write_text("written after the first backup\n")
+    second = run_backup_job(files_job(source), local_repository, settings)
+    assert first.snapshot_id and second.snapshot_id
+    both = restore_dataset(local_repository, "files", tmp_path / "both", settings, verify=True)
+    assert both.snapshot_id.startswith(second.snapshot_id) and both.compared and not both.note
+
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        listed = restic.run(make_snapshots_command([MANIFEST_TAG]))
+        newest_manifest = parse_snapshots(listed.stdout)[-1]
+        restic.check(restic.run(("restic", "forget", newest_manifest.id)), "forget")
+    restored = restore_dataset(local_repository, "files", tmp_path / "t", settings, verify=True)
+    assert restored.snapshot_id.startswith(second.snapshot_id)
+    assert not restored.compared
+    assert restored.note and f"snapshot {second.snapshot_id[:8]} has no manifest" in restored.note
+    changed = tmp_path / "t" / str(source).lstrip("/") / "file-0.txt"
+    assert changed.read_text() == "written after the first backup\n"
