@@ -195,6 +195,9 @@ class Restored:
     """Whether the files were compared with the manifest taken at backup time."""
     note: str | None = None
     """Why a newer snapshot was restored unchecked, or left alone."""
+    listed_times: tuple[float, ...] = ()
+    """When each of the dataset's snapshots was taken, from the listing the choice was made
+    from (empty when restic chose): what there was to restore, without listing again."""
 
 
 def choose_restore(
@@ -294,4 +297,5 @@ def restore_dataset(
                 f"restore of {dataset} from {repository.name} (site {repository.site}) "
                 f"differs from the backup: {comparison.describe()}"
             )
-    return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note)
+    times = tuple(s.timestamp for s in listed if MANIFEST_TAG not in s.tags)
+    return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note, times)

@@ -312,13 +312,11 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
     snapshot_id = restored.snapshot_id
     snapshot_time = context.clock() if restored.time is None else restored.time
     if context.measuring and context.fault_at is not None:
-        from egov.drills.restore import get_newest_snapshot_time
-
-        # what was there to recover: the newest copy in that repository at the fault
-        newest = get_newest_snapshot_time(
-            context, arguments.dataset, arguments.repository, context.fault_at
-        )
-        target = round(context.fault_at - (newest or snapshot_time), 3)
+        # what was there to recover: the newest copy taken before the fault, in the listing
+        # the restore chose from (a second listing could see a copy landed in between)
+        fault_at = context.fault_at
+        newest = max((t for t in restored.listed_times if t < fault_at), default=snapshot_time)
+        target = round(max(0.0, fault_at - newest), 3)
         for service in context.services:
             files = context.estate.services[service].data.files
             if any(str(f.path).startswith(tuple(paths)) for f in files):

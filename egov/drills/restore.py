@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
-from egov.backup.control import Restored, list_snapshots, make_ssh_command, restore_dataset
+from egov.backup.control import Restored, make_ssh_command, restore_dataset
 from egov.backup.repositories import make_repository_config
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
@@ -62,21 +62,6 @@ def push_latest_snapshot(
         detail = (consumer.stderr or producer.stderr or "").strip()[-400:]
         raise DrillError(f"copying the restored {dataset} to {ref.selector} failed: {detail}")
     return restored
-
-
-def get_newest_snapshot_time(
-    context: DrillContext, dataset: str, repository: str, before: float
-) -> float | None:
-    """When the newest snapshot of ``dataset`` in ``repository`` taken before ``before`` was
-    made (the file stores' RPO target at a fault: the age of the latest replicated copy)."""
-    config = make_repository_config(context.estate, repository)
-    settings = AgentSettings(cache_dir=CACHE_DIRECTORY)
-    times = [
-        snapshot.time.timestamp()
-        for snapshot in list_snapshots(config, settings, dataset)
-        if snapshot.time.timestamp() < before
-    ]
-    return max(times) if times else None
 
 
 def make_extract_script(into: str, replace: tuple[str, ...], stamp: int) -> str:

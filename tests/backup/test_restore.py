@@ -72,6 +72,8 @@ def test_a_newest_snapshot_whose_manifest_is_missing_is_restored_and_said_unchec
     assert first.snapshot_id and second.snapshot_id
     both = restore_dataset(local_repository, "files", tmp_path / "both", settings, verify=True)
     assert both.snapshot_id.startswith(second.snapshot_id) and both.compared and not both.note
+    # the data snapshots the choice was made from (a drill judges its RPO target on them)
+    assert len(both.listed_times) == 2 and max(both.listed_times) == both.time
 
     with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
         listed = restic.run(make_snapshots_command([MANIFEST_TAG]))
