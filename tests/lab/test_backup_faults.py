@@ -157,6 +157,60 @@ def test_the_restore_test_names_the_dataset_and_site_of_a_corrupted_pack(
         assert (target / FILES.lstrip("/") / name).read_bytes() == content
 
 
+def _restore_files_from_site2(target: Path) -> tuple[str, str]:
+    """``egov backup restore --verify`` of the file store from site 2: stdout and stderr,
+    each on one line (rich wraps long lines)."""
+    result = egov(
+        "backup", "restore", "--dataset", "files", "--repository", "site2",
+        "--target", str(target), "--verify",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return " ".join(result.stdout.split()), " ".join(result.stderr.split())
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_a_snapshot_copied_before_its_manifest_is_restored_and_said_unchecked(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """A replication that lists the primary between a backup's snapshot and its manifest
+    (stored a moment later) copies the one without the other. That made a failover drill
+    restore the snapshot before the newest; now the newest is restored, the user is told
+    it could not be compared, and the next replication brings the manifest."""
+    # the store's 5-minute backup could add a snapshot while the test looks
+    lab.api.stop_service(lab.spec, STORE, "egov-backup@files.timer")
+    try:
+        _copy_a_snapshot_before_its_manifest_and_restore(lab, tmp_path)
+    finally:
+        lab.api.start_service(lab.spec, STORE, "egov-backup@files.timer")
+
+
+def _copy_a_snapshot_before_its_manifest_and_restore(lab: Lab, tmp_path: Path) -> None:
+    content = os.urandom(4096)
+    name = f"unmanifested-{time.time_ns()}.bin"
+    write_on_store(name, content)
+    back_up_files()
+    estate = load_estate(INVENTORY).estate
+    with lab_repository("primary") as restic:
+        newest = list_snapshots(restic, "egov", "dataset:files")[-1]
+    source, site2 = (make_repository_config(estate, repo) for repo in ("primary", "site2"))
+    with open_repository(site2, cache_dir=CACHE, source=source) as restic:
+        copied = restic.run(("restic", "copy", newest.id))  # the data snapshot alone
+        assert copied.returncode == 0, copied.stderr
+        copy = next(s for s in list_snapshots(restic, "egov") if s.is_copy_of(newest.id))
+
+    stdout, stderr = _restore_files_from_site2(tmp_path / "early")
+    assert f"snapshot {copy.short_id} from site2" in stdout and "read back by restic" in stdout
+    assert f"warning: snapshot {copy.short_id} has no manifest in site2" in stderr
+    assert (tmp_path / "early" / FILES.lstrip("/") / name).read_bytes() == content
+
+    assert replicate(lab).returncode == 0, get_journal(lab, MONITOR, "egov-replicate")
+    stdout, stderr = _restore_files_from_site2(tmp_path / "after")
+    assert f"snapshot {copy.short_id} from site2" in stdout
+    assert "verified against the manifest taken at backup time" in stdout
+    assert "warning" not in stderr
+    assert (tmp_path / "after" / FILES.lstrip("/") / name).read_bytes() == content
+
+
 def _replication_journal(lab: Lab, since: float) -> str:
     argv = ("journalctl", "-u", "egov-replicate", f"--since=@{since:.0f}", "-o", "cat")
     return lab.exec(MONITOR, *argv, "--no-pager").stdout
