@@ -71,8 +71,16 @@ def list_snapshots(restic: Restic, *tags: str) -> list[Snapshot]:
     return parse_snapshots(result.stdout)
 
 
-def _replication_state(lab: Lab) -> str:
-    return lab.exec(MONITOR, "systemctl", "is-active", "egov-replicate.service").stdout.strip()
+def _wait_until_inactive(lab: Lab, machine: str, unit: str, timeout: float = 300) -> None:
+    """Until ``unit`` on ``machine`` is not running (a timer-started run in flight ends)."""
+    deadline = time.monotonic() + timeout
+    while lab.exec(machine, "systemctl", "is-active", unit).stdout.strip() in (
+        "activating",
+        "active",
+        "deactivating",
+    ):
+        assert time.monotonic() < deadline, f"{unit} on {machine} did not end"
+        time.sleep(1)
 
 
 @pytest.fixture
@@ -81,10 +89,7 @@ def replication_paused(lab: Lab) -> Iterator[None]:
     the file store's copies fresh) is stopped, and a run in progress is waited for."""
     lab.api.stop_service(lab.spec, MONITOR, "egov-replicate.timer")
     try:
-        deadline = time.monotonic() + 300
-        while _replication_state(lab) in ("activating", "active", "deactivating"):
-            assert time.monotonic() < deadline, "a replication run did not end"
-            time.sleep(1)
+        _wait_until_inactive(lab, MONITOR, "egov-replicate.service")
         yield
     finally:
         lab.api.start_service(lab.spec, MONITOR, "egov-replicate.timer")
@@ -406,9 +411,11 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
     assert record_before is not None and record_before["result"] == "success"
     with lab_repository("primary") as primary:
         before = {s.id for s in list_snapshots(primary, "dataset:databases")}
-    # the store's own 5-minute backup keeps its records on the disk being filled
+    # the store's own 5-minute backup keeps its records on the disk being filled; a run in
+    # flight is waited for, or what it frees on that disk would let the backup through
     lab.api.stop_service(lab.spec, STORE, "egov-backup@files.timer")
     try:
+        _wait_until_inactive(lab, STORE, "egov-backup@files.service")
         lab.api.fill_filesystem(lab.spec, STORE, "/srv/restic")
         try:
             started = time.monotonic()
