@@ -313,19 +313,19 @@ def backup_restore(
         verify=verify,
         kind=estate.backup.datasets[dataset].kind,
     )
-    stdout.print(
-        f"restored {dataset} snapshot {snapshot.snapshot_id[:8]} from {config.name} "
-        f"(site {config.site}) into {target}" + _describe_check(snapshot, verify)
+    _report_restore(
+        dataset, snapshot, f"from {config.name} (site {config.site}) into {target}", verify
     )
-    if snapshot.note:
-        stderr.print(f"warning: {snapshot.note}", markup=False)
 
 
-def _describe_check(restored: Restored, verify: bool) -> str:
-    """How far the restored files were checked, for the one line that reports it."""
+def _report_restore(dataset: str, restored: Restored, where: str, verify: bool) -> None:
+    """The one line that reports a restore and how far it was checked, and its warning."""
+    check = ", read back by restic" if verify else ""
     if restored.compared:
-        return ", verified against the manifest taken at backup time"
-    return ", read back by restic" if verify else ""
+        check = ", verified against the manifest taken at backup time"
+    stdout.print(f"restored {dataset} snapshot {restored.snapshot_id[:8]} {where}{check}")
+    if restored.note:
+        stderr.print(f"warning: {restored.note}", markup=False)
 
 
 @backup_app.command("verify")
@@ -612,9 +612,4 @@ def agent_restore(
         verify=verify,
         kind=kinds.get(dataset),
     )
-    stdout.print(
-        f"restored {dataset} snapshot {snapshot.snapshot_id[:8]} into {target}"
-        + _describe_check(snapshot, verify)
-    )
-    if snapshot.note:
-        stderr.print(f"warning: {snapshot.note}", markup=False)
+    _report_restore(dataset, snapshot, f"into {target}", verify)
