@@ -8,7 +8,8 @@ each with its own cache, and times, bare and egov alternating which goes first:
 
 - backup, the initial full one (the expensive case): ``restic backup --json <tree>`` against
   ``run_agent_backup`` with a one-dataset ``AgentConfig`` whose repository is a local
-  directory: the dataset lock, the manifest hashed beside restic, its restic opened early, the
+  directory: the dataset lock, the manifest hashed (BLAKE3) beside restic on CPU it leaves
+  idle, the manifest's restic opened early and fed the manifest before the backup ends, the
   manifest snapshot, the record and the textfile metrics, i.e. ``egov agent backup``;
 - a nightly incremental backup, after 1 % of the files got new content (same sizes): the
   same two commands again, each side against its own repository (egov re-hashes only the

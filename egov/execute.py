@@ -93,6 +93,20 @@ class StartedCommand:
         """Whether the command has ended already (it failed before reading its input)."""
         return self._process.poll() is not None
 
+    def feed(self, text: str) -> bool:
+        """Write ``text`` to stdin now, leaving it open; False when the command has gone (its
+        stdin closed) or the pipe broke. May block until the command reads: call it from a
+        thread of its own while a command is slow to start reading."""
+        stdin = self._process.stdin
+        if stdin is None:
+            return False
+        try:
+            stdin.write(text.encode())
+            stdin.flush()
+        except (OSError, ValueError):  # a broken pipe, or stdin closed by cancel()
+            return False
+        return True
+
     def finish(
         self, input_text: str, timeout_seconds: float | None = None
     ) -> subprocess.CompletedProcess[str]:

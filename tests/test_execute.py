@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,18 @@ def test_a_started_command_reads_its_input_when_finished_and_nothing_when_cancel
     assert (result.returncode, result.stdout) == (4, "manifest")
     cancelled = StartedCommand(("sh", "-c", "read line; echo got $line"))
     assert cancelled.cancel().stdout == ""  # interrupted before any input: never an empty one
+
+
+def test_a_started_command_can_be_fed_before_it_is_finished() -> None:
+    started = StartedCommand(("sh", "-c", "cat; exit 0"))
+    assert started.feed("mani")
+    assert started.finish("fest").stdout == "manifest"
+    gone = StartedCommand(("true",))
+    deadline = time.monotonic() + 10
+    while not gone.exited and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not gone.feed("x" * 100_000)  # its stdin is a broken pipe: said, not raised
+    assert gone.cancel().returncode == 0
 
 
 def test_a_failing_producer_never_gives_the_consumer_an_end_of_input(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ does not stop the others.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import threading
 import time
@@ -24,23 +23,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blake3 import blake3
+
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasets import (
     BackupJob,
     make_dump_command,
     make_dump_filename,
-    make_manifest_tags,
 )
 from egov.backup.manifest import (
-    MANIFEST_FILENAME,
     Manifest,
     ManifestEntry,
-    dump_manifest,
     load_manifest,
     make_manifest,
     save_manifest,
+    serialize_manifest,
 )
+from egov.backup.manifestsnapshot import ManifestSnapshot
 from egov.backup.metrics import write_backup_metrics
+from egov.backup.priority import make_this_thread_idle, make_thread_normal
 from egov.backup.repositories import (
     DEFAULT_CACHE_DIR,
     AccessKind,
@@ -58,7 +59,6 @@ from egov.backup.restic import (
 )
 from egov.backup.runner import Restic, ResticResult
 from egov.errors import BackupError, EgovError, InputError
-from egov.execute import StartedCommand
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, get_state_dir, read_record, write_record
 
@@ -172,46 +172,81 @@ def creating_repository(
 
 
 def _backup_files(
-    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress, create: bool
-) -> tuple[BackupSummary, Manifest]:
+    restic: Restic,
+    job: BackupJob,
+    settings: AgentSettings,
+    progress: Progress,
+    create: bool,
+    snapshot: ManifestSnapshot,
+) -> tuple[BackupSummary, str]:
+    """Back up the dataset's trees; return restic's summary and the manifest's JSON.
+
+    The manifest is made beside restic, in a thread that only takes CPU restic leaves idle
+    (``egov.backup.priority``): reading the last manifest, hashing what changed, writing the
+    state copy and the JSON, and feeding it to the manifest's restic all happen there, so
+    little but restic stays on the critical path.
+    """
     manifest_path = settings.state_dir / "manifests" / f"{job.dataset}.json"
-    previous = load_manifest(manifest_path)
     started = settings.clock()
-    holder: dict[str, Manifest] = {}
+    made: dict[str, str | BaseException] = {}
 
     def compute() -> None:
-        holder["manifest"] = make_manifest(
-            job.dataset, job.host, job.paths, job.exclude, started, previous
-        )
+        make_this_thread_idle()
+        try:
+            manifest = make_manifest(
+                job.dataset,
+                job.host,
+                job.paths,
+                job.exclude,
+                started,
+                load_manifest(manifest_path),
+            )
+            text = serialize_manifest(manifest)
+            save_manifest(text, manifest_path)
+            made["text"] = text
+            snapshot.feed(text)
+        except Exception as error:  # reported by the caller, with the dataset's name
+            made["error"] = error
 
-    # Hashing runs beside restic: both mostly wait on the disk, and unchanged files cost
-    # only a stat each, so the manifest adds little to the backup's wall time.
-    worker = threading.Thread(target=compute, daemon=True)
+    worker = threading.Thread(target=compute, name=f"manifest-{job.dataset}", daemon=True)
     worker.start()
     argv = make_backup_command(job.paths, job.host, job.tags, job.exclude)
     attempt = creating_repository(restic, lambda: restic.run(argv), create)
     result = run_with_retries(restic, attempt, settings, progress)
+    make_thread_normal(worker)  # restic is done: what is left of the hashing, at full speed
     worker.join()
     restic.check(result, f"backup of {job.dataset}", allow_partial=True)
     summary = parse_backup_summary(result.stdout)
     if summary is None or summary.snapshot_id is None:
         raise BackupError(f"backup of {job.dataset}: restic printed no snapshot id")
-    manifest = holder.get("manifest") or Manifest(
-        dataset=job.dataset, host=job.host, created_at=started
-    )
-    save_manifest(manifest, manifest_path)
+    text = made.get("text")
+    if not isinstance(text, str):
+        raise BackupError(
+            f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} was made, but its "
+            f"manifest could not be: {made.get('error')}",
+            f"fix what the message names ({manifest_path.parent} must be writable), then "
+            "rerun the backup: the next one makes the manifest again",
+        )
     if result.outcome is Outcome.PARTIAL:
         raise BackupError(
             f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} is incomplete, some "
             f"files could not be read: {result.stderr_tail}",
             "fix the permissions or exclude the files named above",
         )
-    return summary, manifest
+    return summary, text
 
 
 def _backup_databases(
-    restic: Restic, job: BackupJob, settings: AgentSettings, progress: Progress, create: bool
-) -> tuple[BackupSummary, Manifest]:
+    restic: Restic,
+    job: BackupJob,
+    settings: AgentSettings,
+    progress: Progress,
+    create: bool,
+    snapshot: ManifestSnapshot,
+) -> tuple[BackupSummary, str]:
+    """Dump each database into restic; return the summed summary and the manifest's JSON,
+    which is complete only after the last dump (``snapshot`` gets it all at the end)."""
+    del snapshot
     manifest = Manifest(dataset=job.dataset, host=job.host, created_at=settings.clock())
     totals = BackupSummary()
     for database in job.databases:
@@ -225,7 +260,7 @@ def _backup_databases(
             argv: tuple[str, ...] = argv,
             digest: dict[str, object] = digest,
         ) -> ResticResult:
-            hasher = hashlib.sha256()
+            hasher = blake3()
             size = [0]
 
             def observe(chunk: bytes) -> None:
@@ -250,7 +285,7 @@ def _backup_databases(
                     f"{dump.stderr_tail}; no snapshot was made of it",
                     "check that the database exists and PostgreSQL runs on this host",
                 )
-            digest.update(sha256=hasher.hexdigest(), size=size[0])
+            digest.update(blake3=hasher.hexdigest(), size=size[0])
             return stored
 
         result = run_with_retries(
@@ -261,7 +296,7 @@ def _backup_databases(
         if summary is None or summary.snapshot_id is None:
             raise BackupError(f"backup of database {database}: restic printed no snapshot id")
         manifest.files[f"/{make_dump_filename(database)}"] = ManifestEntry(
-            size=int(str(digest["size"])), sha256=str(digest["sha256"])
+            size=int(str(digest["size"])), blake3=str(digest["blake3"])
         )
         totals = BackupSummary(
             snapshot_id=summary.snapshot_id,
@@ -269,36 +304,7 @@ def _backup_databases(
             total_files_processed=totals.total_files_processed + 1,
             total_bytes_processed=totals.total_bytes_processed + summary.total_bytes_processed,
         )
-    return totals, manifest
-
-
-def _store_manifest(
-    restic: Restic,
-    job: BackupJob,
-    manifest: Manifest,
-    snapshot_id: str,
-    early: StartedCommand | None,
-) -> None:
-    """Store ``manifest`` (naming ``snapshot_id``) as its own ``--stdin`` snapshot.
-
-    ``early`` is that restic process, started with the backup so that its repository was
-    opened meanwhile; when it has failed already (the repository was created or a link
-    blinked since), the manifest is stored by a process of its own.
-    """
-    text = dump_manifest(manifest.model_copy(update={"snapshot_id": snapshot_id}))
-    result = None
-    if early is not None and not early.exited:
-        result = restic.finish(early, text)
-    if result is None or result.outcome is not Outcome.OK:
-        result = restic.run(make_manifest_command(job), input_text=text)
-    restic.check(result, f"storing the manifest of {job.dataset}")
-
-
-def make_manifest_command(job: BackupJob) -> tuple[str, ...]:
-    """The manifest's ``--stdin`` backup: same host, the manifest tags."""
-    return make_stdin_backup_command(
-        MANIFEST_FILENAME, job.host, make_manifest_tags(job.dataset, job.site)
-    )
+    return totals, serialize_manifest(manifest)
 
 
 def run_backup_job(
@@ -328,14 +334,13 @@ def run_backup_job(
                 backup = _backup_databases if job.kind is DatasetKind.POSTGRES else _backup_files
                 create = repository.kind is AccessKind.LOCAL
                 # the manifest's restic opens the repository while the backup runs
-                early = restic.start(make_manifest_command(job))
+                snapshot = ManifestSnapshot(restic, job)
                 try:
-                    summary, manifest = backup(restic, job, settings, progress, create)
+                    summary, manifest = backup(restic, job, settings, progress, create, snapshot)
                     if summary.snapshot_id is not None:
-                        _store_manifest(restic, job, manifest, summary.snapshot_id, early)
+                        snapshot.store(manifest, summary.snapshot_id)
                 finally:
-                    if early is not None:
-                        early.cancel()  # no-op once finished; never an empty manifest
+                    snapshot.cancel()  # no-op once stored; never an empty or partial manifest
         except EgovError as failure:
             # the hint goes with it: the record is what the operator reads the next morning
             hint = f" (hint: {failure.hint})" if failure.hint else ""

@@ -9,20 +9,25 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from egov.backup import agent
 from egov.backup.agent import (
     AgentSettings,
     get_backoff_seconds,
     hold_dataset_lock,
-    make_manifest_command,
     run_agent_backup,
     run_backup_job,
 )
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasets import BackupJob, make_dataset_tags
+from egov.backup.manifest import Manifest, make_manifest, serialize_manifest
+from egov.backup.manifestsnapshot import ManifestSnapshot, make_manifest_command
 from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
+from egov.backup.restoretest import find_manifest
+from egov.backup.runner import Restic
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, read_record
@@ -106,6 +111,83 @@ def test_the_manifest_restic_started_early_stores_nothing_when_cancelled(
         assert stored is not None
         assert restic.finish(stored, '{"dataset":"files"}').returncode == 0
         assert restic.run(("restic", "snapshots", "--json")).stdout.count('"id"') == before + 1
+
+
+def test_a_manifest_fed_early_is_stored_whole_or_not_at_all(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """The manifest goes into restic's stdin while the backup runs, all but the snapshot id:
+    cancelled then, restic stores nothing (not a torn JSON); stored, it names the snapshot."""
+    source = make_tree(tmp_path / "src")
+    job = files_job(source)
+    assert run_backup_job(job, local_repository, settings).result is Result.SUCCESS
+    text = serialize_manifest(make_manifest(job.dataset, job.host, job.paths, [], 1.0))
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        before = _count_snapshots(restic)
+        cancelled = ManifestSnapshot(restic, job)
+        cancelled.feed(text)
+        time.sleep(2)  # restic has read what it was fed, and waits for the rest
+        cancelled.cancel()
+        assert _count_snapshots(restic) == before
+        stored = ManifestSnapshot(restic, job)
+        stored.feed(text)
+        stored.store(text, "ab" * 32)
+        _, manifest = find_manifest(restic, job.dataset, job.host)
+    assert manifest.snapshot_id == "ab" * 32
+    assert manifest.files == Manifest.model_validate_json(text).files
+
+
+def test_the_manifest_is_hashed_on_idle_cpu_while_restic_runs_then_at_full_speed(
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hashing beside restic takes only CPU restic leaves idle; once restic has finished,
+    the hashing thread is put back to normal priority (it waits here to see that)."""
+    policies: list[int] = []
+    make = agent.make_manifest
+
+    def observed(*args: Any, **kwargs: Any) -> Manifest:
+        policies.append(os.sched_getscheduler(0))
+        deadline = time.monotonic() + 30
+        while os.sched_getscheduler(0) == os.SCHED_IDLE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        policies.append(os.sched_getscheduler(0))
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(agent, "make_manifest", observed)
+    record = run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    assert record.result is Result.SUCCESS, record.error
+    assert policies == [os.SCHED_IDLE, os.SCHED_OTHER]
+
+
+def test_a_manifest_that_cannot_be_made_fails_the_backup_and_none_is_stored(
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A data snapshot with no manifest is a failed backup, said so; never an empty manifest
+    that would vouch for nothing."""
+    source = make_tree(tmp_path / "src")
+    assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
+
+    def failing(*args: Any, **kwargs: Any) -> Manifest:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(agent, "make_manifest", failing)
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        _, before = find_manifest(restic, "files", "primary-store-01")
+        record = run_backup_job(files_job(source), local_repository, settings)
+        _, after = find_manifest(restic, "files", "primary-store-01")
+    assert record.result is Result.FAILURE
+    assert "its manifest could not be" in record.error and "No space left" in record.error
+    assert after == before  # the newest manifest is still the last good one
+
+
+def _count_snapshots(restic: Restic) -> int:
+    return restic.run(("restic", "snapshots", "--json")).stdout.count('"id"')
 
 
 def test_failure_is_recorded_and_keeps_the_last_success(

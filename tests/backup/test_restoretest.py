@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import shutil
 import tempfile
@@ -10,11 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from egov.backup.agent import AgentSettings, make_manifest_command, run_backup_job
+from egov.backup.agent import AgentSettings, run_backup_job
 from egov.backup.control import list_snapshots
 from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.manifest import Manifest, ManifestEntry, compare_manifest, make_manifest
+from egov.backup.manifest import (
+    Manifest,
+    ManifestEntry,
+    compare_manifest,
+    get_snapshot_suffix,
+    make_manifest,
+    name_snapshot,
+    serialize_manifest,
+)
+from egov.backup.manifestsnapshot import make_manifest_command
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restoretest import (
     RestoreTarget,
@@ -37,12 +48,12 @@ def test_manifest_reuses_unchanged_hashes_and_spots_a_changed_byte(tmp_path: Pat
     first = make_manifest("files", "h", [str(source)], ["*.skip"], 1.0)
     (source / "x.skip").write_text("excluded")
     poisoned = first.model_copy(
-        update={"files": {path: entry.model_copy(update={"sha256": "0" * 64})
+        update={"files": {path: entry.model_copy(update={"blake3": "0" * 64})
                           for path, entry in first.files.items()}}
     )  # fmt: skip
     second = make_manifest("files", "h", [str(source)], ["*.skip"], 2.0, poisoned)
     assert set(second.files) == set(first.files)  # excluded file left out
-    assert all(entry.sha256 == "0" * 64 for entry in second.files.values())  # reused
+    assert all(entry.blake3 == "0" * 64 for entry in second.files.values())  # reused
     restored = tmp_path / "restored"
     for path in first.files:
         target = restored / path.lstrip("/")
@@ -58,6 +69,53 @@ def test_manifest_reuses_unchanged_hashes_and_spots_a_changed_byte(tmp_path: Pat
     comparison = compare_manifest(first, restored)
     assert comparison.mismatched == [sorted(first.files)[0]]
     assert "1 files differ" in comparison.describe()
+
+
+def test_an_older_sha256_entry_is_checked_with_sha256_and_kept_while_unchanged(
+    tmp_path: Path,
+) -> None:
+    """Manifests written before BLAKE3 hold SHA-256: a restore of an old snapshot is still
+    checked, and an unchanged file keeps its entry rather than being hashed again."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "a.txt").write_bytes(b"before blake3")
+    current = make_manifest("files", "h", [str(source)], [], 1.0)
+    [(path, entry)] = current.files.items()
+    old = entry.model_copy(
+        update={"blake3": "", "sha256": hashlib.sha256(b"before blake3").hexdigest()}
+    )
+    older = Manifest(dataset="files", host="h", created_at=0.0, files={path: old})
+    assert compare_manifest(older, tmp_path / "restored-nothing").missing == [path]
+    restored = tmp_path / "restored"
+    (restored / path.lstrip("/")).parent.mkdir(parents=True)
+    shutil.copy2(path, restored / path.lstrip("/"))
+    assert compare_manifest(older, restored).checked == 1
+    assert compare_manifest(older, restored).ok
+    assert make_manifest("files", "h", [str(source)], [], 2.0, older).files[path] == old
+    (restored / path.lstrip("/")).write_bytes(b"before blake4")
+    os.utime(restored / path.lstrip("/"), ns=(old.mtime_ns or 0, old.mtime_ns or 0))
+    assert compare_manifest(older, restored).mismatched == [path]
+
+
+def test_an_entry_without_a_digest_is_refused() -> None:
+    with pytest.raises(ValidationError, match="blake3"):
+        Manifest.model_validate_json(
+            '{"dataset":"d","host":"h","created_at":0,"files":{"/a":{"size":1}}}'
+        )
+
+
+def test_the_manifest_json_names_its_snapshot_last(tmp_path: Path) -> None:
+    """Everything but the snapshot id can be written before the backup ends."""
+    source = make_tree(tmp_path / "src")
+    manifest = make_manifest("files", "h", [str(source)], [], 1.0)
+    text = serialize_manifest(manifest)
+    assert '"sha256"' not in text and "snapshot_id" not in text and '"blake3"' in text
+    named = name_snapshot(text, "c0ffee")
+    assert named.endswith(get_snapshot_suffix("c0ffee"))
+    assert named.startswith(text[:-1])
+    assert Manifest.model_validate_json(named) == manifest.model_copy(
+        update={"snapshot_id": "c0ffee"}
+    )
 
 
 def test_a_stream_entry_ignores_mtime(tmp_path: Path) -> None:
