@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,9 @@ def _in_a_thread(body: threading.Event, results: list[object]) -> threading.Thre
 def test_a_thread_made_idle_is_put_back_to_normal() -> None:
     done, results = threading.Event(), []
     thread = _in_a_thread(done, results)
-    while len(results) < 2:
-        threading.Event().wait(0.01)
+    deadline = time.monotonic() + 10
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     priority.make_thread_normal(thread)
     done.set()
     thread.join()
