@@ -83,16 +83,24 @@ def _wait_until_inactive(lab: Lab, machine: str, unit: str, timeout: float = 300
         time.sleep(1)
 
 
+@contextmanager
+def _timer_paused(lab: Lab, machine: str, unit: str) -> Iterator[None]:
+    """``unit``'s timer stopped and a run it started already waited for; the timer is
+    started again at the end."""
+    lab.api.stop_service(lab.spec, machine, f"{unit}.timer")
+    try:
+        _wait_until_inactive(lab, machine, f"{unit}.service")
+        yield
+    finally:
+        lab.api.start_service(lab.spec, machine, f"{unit}.timer")
+
+
 @pytest.fixture
 def replication_paused(lab: Lab) -> Iterator[None]:
     """Only the test starts replication: its timer (every few minutes in the lab, to keep
     the file store's copies fresh) is stopped, and a run in progress is waited for."""
-    lab.api.stop_service(lab.spec, MONITOR, "egov-replicate.timer")
-    try:
-        _wait_until_inactive(lab, MONITOR, "egov-replicate.service")
+    with _timer_paused(lab, MONITOR, "egov-replicate"):
         yield
-    finally:
-        lab.api.start_service(lab.spec, MONITOR, "egov-replicate.timer")
 
 
 def write_on_store(name: str, content: bytes) -> str:
@@ -182,11 +190,8 @@ def test_a_snapshot_copied_before_its_manifest_is_restored_and_said_unchecked(
     restore the snapshot before the newest; now the newest is restored, the user is told
     it could not be compared, and the next replication brings the manifest."""
     # the store's 5-minute backup could add a snapshot while the test looks
-    lab.api.stop_service(lab.spec, STORE, "egov-backup@files.timer")
-    try:
+    with _timer_paused(lab, STORE, "egov-backup@files"):
         _copy_a_snapshot_before_its_manifest_and_restore(lab, tmp_path)
-    finally:
-        lab.api.start_service(lab.spec, STORE, "egov-backup@files.timer")
 
 
 def _copy_a_snapshot_before_its_manifest_and_restore(lab: Lab, tmp_path: Path) -> None:
@@ -413,9 +418,7 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
         before = {s.id for s in list_snapshots(primary, "dataset:databases")}
     # the store's own 5-minute backup keeps its records on the disk being filled; a run in
     # flight is waited for, or what it frees on that disk would let the backup through
-    lab.api.stop_service(lab.spec, STORE, "egov-backup@files.timer")
-    try:
-        _wait_until_inactive(lab, STORE, "egov-backup@files.service")
+    with _timer_paused(lab, STORE, "egov-backup@files"):
         lab.api.fill_filesystem(lab.spec, STORE, "/srv/restic")
         try:
             started = time.monotonic()
@@ -423,8 +426,6 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
             seconds = time.monotonic() - started
         finally:
             lab.api.unfill_filesystem(lab.spec, STORE, "/srv/restic")
-    finally:
-        lab.api.start_service(lab.spec, STORE, "egov-backup@files.timer")
     message = failed.stdout + failed.stderr + get_journal(lab, machine, "egov-backup@databases")
     assert failed.returncode == 1, message
     assert "server-error" in message and "a full disk is the usual cause" in message, message
