@@ -60,8 +60,12 @@ class ManifestSnapshot:
         """
         result: ResticResult | None = None
         if self._process is not None and not self._process.exited:
-            whole = name_snapshot(manifest, snapshot_id)
-            rest = get_snapshot_suffix(snapshot_id) if self._fed else whole
+            # fed: only the id is left, and the whole text is never copied on this path
+            rest = (
+                get_snapshot_suffix(snapshot_id)
+                if self._fed
+                else name_snapshot(manifest, snapshot_id)
+            )
             result = self._restic.finish(self._process, rest)
         if result is None or result.outcome is not Outcome.OK:
             command = make_manifest_command(self._job)
