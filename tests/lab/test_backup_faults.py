@@ -417,8 +417,14 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
     with lab_repository("primary") as primary:
         before = {s.id for s in list_snapshots(primary, "dataset:databases")}
     # the store's own 5-minute backup keeps its records on the disk being filled; a run in
-    # flight is waited for, or what it frees on that disk would let the backup through
-    with _timer_paused(lab, STORE, "egov-backup@files"):
+    # flight is waited for, or what it frees on that disk would let the backup through. The
+    # databases' own 5-minute timer is paused too: a run it started while the disk was being
+    # filled could store its few KiB before the last byte went, and the test's run would
+    # only wait for it and report its success.
+    with (
+        _timer_paused(lab, STORE, "egov-backup@files"),
+        _timer_paused(lab, machine, "egov-backup@databases"),
+    ):
         lab.api.fill_filesystem(lab.spec, STORE, "/srv/restic")
         try:
             started = time.monotonic()
