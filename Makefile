@@ -14,8 +14,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 SYSTEM_PACKAGES := python3-venv systemd-container debootstrap util-linux nftables iproute2 \
 	e2fsprogs openssh-client apt-utils restic rclone prometheus prometheus-alertmanager \
 	prometheus-blackbox-exporter
+# What the tests add on the control node: a real PostgreSQL 15 for the restore tests and the
+# heartbeat (initdb, pg_ctl, psql), htpasswd for the REST repositories' password files.
+TEST_PACKAGES := postgresql-15 postgresql-client-15 apache2-utils
 
-.PHONY: demo test lint unit lab-test system-packages install clean
+.PHONY: demo test lint unit lab-test system-packages test-packages install clean
 
 # The main job on the lab: bring it up, deploy every host, back up and replicate to the three
 # sites, the estate's health, then the quarterly test failover with its report.
@@ -44,14 +47,25 @@ lint: install
 	$(BIN)/ruff format --check egov tests bench
 	$(BIN)/mypy egov
 
-unit: install
+unit: install test-packages
 	$(BIN)/pytest -q tests --ignore=tests/lab
 
 # The end-to-end suite: one lab brought up for the whole session, down at the end.
-lab-test: install
+lab-test: install test-packages
 	$(BIN)/pytest -q -p no:cacheprovider tests/lab --durations=15
 
 install: system-packages $(STAMP)
+
+# Install the Debian packages named in $(1) that are missing; one apt-get run, root only.
+define apt_install
+missing=""; for package in $(1); do \
+  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" != 0 ]; then echo "egov: need root to install:$$missing" >&2; exit 2; fi; \
+  echo "installing Debian packages:$$missing"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,13 +74,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 system-packages:
-	@missing=""; for package in $(SYSTEM_PACKAGES); do \
-	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "egov: need root to install:$$missing" >&2; exit 2; fi; \
-	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@$(call apt_install,$(SYSTEM_PACKAGES))
+
+test-packages:
+	@$(call apt_install,$(TEST_PACKAGES))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
