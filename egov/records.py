@@ -209,8 +209,18 @@ def read_records(kind: type[RecordT], state_dir: Path | None = None) -> list[Rec
     return [record for record in records if record is not None]
 
 
+def _refuse_constant(name: str) -> float:
+    """``json.loads`` hook: a record holding NaN or Infinity is unreadable, not a number.
+
+    No writer of egov's puts them there (pydantic writes them as null); a record that holds
+    one was damaged or hand-made, and every reader would compare or format it wrongly.
+    """
+    raise ValueError(f"{name} is not a value a record holds")
+
+
 def _load(kind: type[RecordT], path: Path) -> RecordT | None:
     try:
-        return kind.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        return kind.model_validate(json.loads(text, parse_constant=_refuse_constant))
     except (OSError, ValueError, ValidationError):
         return None

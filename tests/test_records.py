@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from egov.records import (
@@ -55,6 +56,20 @@ def test_a_rewrite_replaces_and_garbage_is_skipped(tmp_path: Path) -> None:
     assert [r.result for r in records] == [Result.FAILURE]
     assert records[0].last_success_at == 160.0
     assert not list((tmp_path / "backup").glob(".*"))  # no temporary file left behind
+
+
+def test_a_record_holding_nan_or_infinity_is_skipped(tmp_path: Path) -> None:
+    """Every reader (status, exporter, history) would compare or format NaN wrongly."""
+    good = backup(Result.SUCCESS)
+    write_record(good, tmp_path)
+    text = (tmp_path / "backup" / f"{good.key()}.json").read_text(encoding="utf-8")
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        damaged = json.loads(text)
+        damaged["finished_at"] = f"@{constant}@"
+        (tmp_path / "backup" / f"{good.key()}.json").write_text(
+            json.dumps(damaged).replace(f'"@{constant}@"', constant)
+        )
+        assert read_records(BackupRecord, tmp_path) == []
 
 
 def test_missing_directory_reads_as_nothing(tmp_path: Path) -> None:

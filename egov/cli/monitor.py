@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from egov.cli.app import (
@@ -157,16 +159,30 @@ def monitor_dashboards(
     _write_outputs(files)
 
 
+def _up(value: bool | None) -> str:
+    return "[yellow]unknown[/]" if value is None else "yes" if value else "[red]NO[/]"
+
+
+def _age(seconds: float | None) -> str:
+    return "—" if seconds is None else format_duration(timedelta(seconds=int(seconds)))
+
+
 def _render_monitor_status(status: dict[str, Any]) -> None:
     stdout.print(f"[bold]Prometheus[/bold] {status['prometheus']}")
+    if status["no_data"]:
+        stdout.print(
+            "[yellow]no data yet[/yellow]: Prometheus answered but has scraped no host; "
+            "right after a deploy, ask again in a minute"
+        )
     sites = "  ".join(
-        f"{site} [{'green' if up else 'red'}]{'up' if up else 'DOWN'}[/]"
-        for site, up in sorted(status["sites"].items())
+        f"{escape(site)} "
+        + ("[yellow]unknown[/]" if up is None else "[green]up[/]" if up else "[red]DOWN[/]")
+        for site, up in status["sites"].items()
     )
-    stdout.print(f"[bold]Sites[/bold] {sites}")
+    stdout.print(f"[bold]Sites[/bold] {sites or '—'}")
     services = Table("service", "site", "up", title="Services")
     for row in status["services"]:
-        services.add_row(row["service"], row["site"], "yes" if row["up"] else "[red]NO[/]")
+        services.add_row(escape(row["service"]), escape(row["site"]), _up(row["up"]))
     stdout.print(services)
     backups = Table(
         "dataset", "site", "repository", "age", "target", "fresh", "lag", title="Backups"
@@ -174,31 +190,21 @@ def _render_monitor_status(status: dict[str, Any]) -> None:
     lags = {
         (r["dataset"], r["site"], r["repository"]): r["lag_seconds"] for r in status["replication"]
     }
-
-    import math
-    from datetime import timedelta
-
-    def seconds(value: float | None) -> str:
-        if value is None:
-            return "never"
-        if not math.isfinite(value):
-            return "—"
-        return format_duration(timedelta(seconds=int(value)))
-
     for row in status["backups"]:
-        lag = lags.get((row["dataset"], row["site"], row["repository"]), float("nan"))
         backups.add_row(
-            row["dataset"],
-            row["site"],
-            row["repository"],
-            seconds(row["age_seconds"]),
-            seconds(row["target_seconds"]),
+            escape(row["dataset"]),
+            escape(row["site"]),
+            escape(row["repository"]),
+            "never" if row["never"] else _age(row["age_seconds"]),
+            _age(row["target_seconds"]),
             "yes" if row["fresh"] else "[red]NO[/]",
-            seconds(lag),
+            _age(lags.get((row["dataset"], row["site"], row["repository"]))),
         )
     stdout.print(backups)
     for row in status["postgres"]:
-        stdout.print(f"PostgreSQL {row['host']}: heartbeat lag {row['lag_seconds']:.1f}s")
+        lag = row["lag_seconds"]
+        shown = "unknown" if lag is None else f"{lag:.1f}s"
+        stdout.print(f"PostgreSQL {row['host']}: heartbeat lag {shown}", markup=False)
     if status["alerts"]:
         stdout.print(f"[red]{len(status['alerts'])} alerts firing:[/red]")
         for alert in status["alerts"]:

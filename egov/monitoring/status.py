@@ -3,15 +3,26 @@
 ``get_prometheus_urls`` lists every monitoring host's Prometheus, the primary site's first;
 ``fetch_status`` asks the first that answers, so the status outlives the primary site. The
 queries are the dashboards' and the alerts' own metrics; ``make_status`` is pure.
+
+What Prometheus returns is taken as it comes, never as it should be: right after a deploy a
+series may lack the labels the relabelling adds (the first scrapes), a series may be missing
+(no target has reported yet), a value may be ``NaN`` (a division by a zero count) and the
+whole answer may be empty. A missing label is shown as ``UNLABELLED``, a missing or NaN value
+as ``None`` (JSON ``null``, never the non-standard ``NaN``), and nothing unknown is called
+fresh or up. A Prometheus that is still starting answers 503; ``fetch_status`` waits one
+window for it before it gives up.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from egov.deploys import topology
@@ -20,8 +31,13 @@ from egov.inventory.model import Estate
 from egov.monitoring import prometheus_config
 
 QUERY_TIMEOUT_SECONDS = 5.0
+#: How long a Prometheus that answers 503 (still starting, replaying its WAL) is waited for.
+STARTING_WAIT_SECONDS = 60.0
+STARTING_RETRY_SECONDS = 2.0
 #: An age this large means a timestamp of 0: the exporter has never seen a snapshot.
 NEVER_SECONDS = 1e9
+#: Shown for a label a series does not carry (the first scrapes after a deploy).
+UNLABELLED = "(unlabelled)"
 
 QUERIES = {
     "sites": 'max by (site) (up{job="node"})',
@@ -34,6 +50,22 @@ QUERIES = {
     "replication_lag": "max by (dataset, site, repository) (dr_replication_lag_seconds)",
     "postgres_lag": "max by (host) (dr_postgres_replication_lag_seconds)",
 }
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant vector: its labels and its value (None when NaN or absent)."""
+
+    labels: Mapping[str, str]
+    value: float | None
+
+    def label(self, name: str) -> str:
+        """The label ``name``, or ``UNLABELLED`` where the series does not carry it."""
+        return self.labels.get(name) or UNLABELLED
+
+
+class PrometheusStarting(MonitoringError):
+    """The Prometheus answered 503: it is up but not ready (starting, replaying its WAL)."""
 
 
 def get_prometheus_urls(estate: Estate) -> list[str]:
@@ -62,96 +94,180 @@ def _get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
     request = urllib.request.Request(  # noqa: S310
         f"{url}{path}{query}", headers={"Accept": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT_SECONDS) as response:  # noqa: S310
-        body = json.load(response)
-    if body.get("status") != "success":
-        raise MonitoringError(f"{url}{path}: {body.get('error', 'no success status')}")
-    return body["data"]
+    try:
+        with urllib.request.urlopen(request, timeout=QUERY_TIMEOUT_SECONDS) as response:  # noqa: S310
+            body = json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code == 503:
+            raise PrometheusStarting(f"{url}: still starting (HTTP 503)") from None
+        raise
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error_text = body.get("error") if isinstance(body, dict) else None
+        raise MonitoringError(f"{url}{path}: {error_text or 'no success status'}")
+    return body.get("data")
 
 
-def query(url: str, expr: str) -> list[dict[str, Any]]:
-    """The instant vector ``expr`` evaluates to at ``url``, as Prometheus's JSON samples."""
-    data = _get(url, "/api/v1/query", {"query": expr})
-    result: list[dict[str, Any]] = data["result"]
-    return result
+def parse_value(raw: Any) -> float | None:
+    """A sample's value string as a float; None for NaN, infinities' absence or garbage."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
 
 
-def _value(sample: dict[str, Any]) -> float:
-    return float(sample["value"][1])
+def parse_vector(data: Any) -> list[Sample]:
+    """The samples of an instant-vector answer; malformed entries are left out, not fatal."""
+    result = data.get("result") if isinstance(data, dict) else None
+    samples = []
+    for entry in result if isinstance(result, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        metric = entry.get("metric")
+        labels = (
+            {str(k): str(v) for k, v in metric.items() if v is not None}
+            if isinstance(metric, dict)
+            else {}
+        )
+        value = entry.get("value")
+        raw = value[1] if isinstance(value, list) and len(value) == 2 else None
+        samples.append(Sample(labels, parse_value(raw)))
+    return samples
 
 
-def make_status(
-    url: str, results: dict[str, list[dict[str, Any]]], alerts: list[Any]
-) -> dict[str, Any]:
-    """The status document from the query results and ``/api/v1/alerts``'s alerts."""
+def query(url: str, expr: str) -> list[Sample]:
+    """The instant vector ``expr`` evaluates to at ``url``."""
+    return parse_vector(_get(url, "/api/v1/query", {"query": expr}))
+
+
+def _is_one(value: float | None) -> bool | None:
+    return None if value is None else value == 1
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _backups(results: Mapping[str, list[Sample]]) -> list[dict[str, Any]]:
     targets = {
-        (sample["metric"].get("dataset"), sample["metric"].get("site")): _value(sample)
-        for sample in results["backup_target"]
+        (s.label("dataset"), s.label("site")): _finite(s.value) for s in results["backup_target"]
     }
-    backups = []
+    rows = []
     for sample in results["backup_age"]:
-        labels = sample["metric"]
-        age = _value(sample)
-        target = targets.get((labels.get("dataset"), labels.get("site")), math.nan)
-        backups.append(
+        age = _finite(sample.value)
+        never = age is not None and age >= NEVER_SECONDS
+        target = targets.get((sample.label("dataset"), sample.label("site")))
+        rows.append(
             {
-                "dataset": labels.get("dataset"),
-                "site": labels.get("site"),
-                "repository": labels.get("repository"),
-                "age_seconds": None if age >= NEVER_SECONDS else age,
+                "dataset": sample.label("dataset"),
+                "site": sample.label("site"),
+                "repository": sample.label("repository"),
+                "age_seconds": None if never else age,
+                "never": never,
                 "target_seconds": target,
-                "fresh": age <= target,
+                # unknown is not fresh: no age, no target, or a backup never taken
+                "fresh": age is not None and target is not None and not never and age <= target,
             }
         )
-    firing = [
-        {"alertname": alert["labels"].get("alertname"), "labels": alert["labels"]}
-        for alert in alerts
-        if alert.get("state") == "firing" and alert["labels"].get("alertname") != "Watchdog"
-    ]
+    return sorted(rows, key=lambda r: (r["dataset"], r["site"], r["repository"]))
+
+
+def _firing(alerts: Any) -> list[dict[str, Any]]:
+    firing = []
+    for alert in alerts if isinstance(alerts, list) else []:
+        if not isinstance(alert, dict) or alert.get("state") != "firing":
+            continue
+        raw = alert.get("labels")
+        labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        name = labels.get("alertname") or UNLABELLED
+        if name != "Watchdog":
+            firing.append({"alertname": name, "labels": labels})
+    return firing
+
+
+def make_status(url: str, results: Mapping[str, list[Sample]], alerts: Any) -> dict[str, Any]:
+    """The status document (JSON-ready: no NaN) from the query results and the alerts.
+
+    ``alerts`` is ``/api/v1/alerts``'s ``alerts`` list as it came. ``healthy`` is true only
+    when no alert fires, every site and service is known up and Prometheus had data at all.
+    """
+    sites: dict[str, bool | None] = {}
+    for sample in results["sites"]:
+        up = _is_one(sample.value)
+        site = sample.label("site")
+        sites[site] = up if sites.get(site) is None else bool(sites[site] or up)
+    services = sorted(
+        (
+            {"service": s.label("service"), "site": s.label("site"), "up": _is_one(s.value)}
+            for s in results["services"]
+        ),
+        key=lambda r: (r["service"], r["site"]),
+    )
+    firing = _firing(alerts)
+    empty = not results["sites"]
     return {
         "prometheus": url,
-        "sites": {s["metric"].get("site"): _value(s) == 1 for s in results["sites"]},
-        "services": [
-            {
-                "service": s["metric"].get("service"),
-                "site": s["metric"].get("site"),
-                "up": _value(s) == 1,
-            }
-            for s in results["services"]
-        ],
-        "backups": backups,
+        "sites": dict(sorted(sites.items())),
+        "services": services,
+        "backups": _backups(results),
         "replication": [
             {
-                **{k: s["metric"].get(k) for k in ("dataset", "site", "repository")},
-                "lag_seconds": _value(s),
+                **{k: s.label(k) for k in ("dataset", "site", "repository")},
+                "lag_seconds": _finite(s.value),
             }
             for s in results["replication_lag"]
         ],
         "postgres": [
-            {"host": s["metric"].get("host"), "lag_seconds": _value(s)}
+            {"host": s.label("host"), "lag_seconds": _finite(s.value)}
             for s in results["postgres_lag"]
         ],
         "alerts": firing,
-        "healthy": not firing,
+        "no_data": empty,
+        "healthy": not firing
+        and not empty
+        and all(sites.values())
+        and all(s["up"] for s in services),
     }
 
 
-def fetch_status(urls: list[str]) -> dict[str, Any]:
+def _fetch_one(url: str) -> dict[str, Any]:
+    results = {name: query(url, expr) for name, expr in QUERIES.items()}
+    data = _get(url, "/api/v1/alerts")
+    return make_status(url, results, data.get("alerts") if isinstance(data, dict) else None)
+
+
+def fetch_status(
+    urls: list[str],
+    *,
+    wait_seconds: float = STARTING_WAIT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """The status from the first Prometheus of ``urls`` that answers.
 
-    Raise MonitoringError naming every URL tried when none does.
+    While none answers but one is still starting (HTTP 503), ask again for up to
+    ``wait_seconds``; one that refuses the connection is not waited for. Raise
+    MonitoringError naming every URL tried when none answers.
     """
-    failures = []
-    for url in urls:
-        try:
-            results = {name: query(url, expr) for name, expr in QUERIES.items()}
-            alerts = _get(url, "/api/v1/alerts")["alerts"]
-        except (OSError, ValueError, KeyError) as error:
-            reason = getattr(error, "reason", error)
-            failures.append(f"{url} ({reason})")
-            continue
-        return make_status(url, results, alerts)
+    deadline = clock() + wait_seconds
+    while True:
+        failures = []
+        starting = False
+        for url in urls:
+            try:
+                return _fetch_one(url)
+            except PrometheusStarting:
+                starting = True
+                failures.append(f"{url} (still starting)")
+            except (OSError, ValueError, MonitoringError) as error:
+                reason = getattr(error, "reason", error)
+                failures.append(f"{url} ({reason})")
+        if not starting or clock() >= deadline:
+            break
+        sleep(STARTING_RETRY_SECONDS)
+    waited = f" after waiting {wait_seconds:.0f} s" if starting else ""
     raise MonitoringError(
-        "no Prometheus answered: " + ", ".join(failures),
-        "check that the monitoring hosts are up, or give --prometheus URL",
+        f"no Prometheus answered{waited}: " + ", ".join(failures),
+        "check that the monitoring hosts are up (a Prometheus just deployed may take a "
+        "minute to replay its data), or give --prometheus URL",
     )

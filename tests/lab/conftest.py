@@ -160,6 +160,8 @@ class DeployRun:
     report: dict[str, Any]
     seconds: float
     stderr: str
+    #: `egov monitor status --output json` run the moment this deploy ended (first run only)
+    monitor_status: subprocess.CompletedProcess[str] | None = None
 
 
 def deploy(*arguments: str, timeout: float = 1500) -> DeployRun:
@@ -184,5 +186,7 @@ def deployed(lab: Lab) -> Iterator[tuple[DeployRun, DeployRun]]:
     """The whole lab deployed twice: the first run and the (no-op) second."""
     first = deploy()
     assert first.code == 0, first.stderr[-3000:] + json.dumps(first.report)[-3000:]
+    # the moment a new user's `make demo` asks: Prometheus just (re)started, first scrapes
+    first.monitor_status = egov("monitor", "status", "--output", "json", timeout=180)
     second = deploy()
     yield first, second

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from egov.inventory import load_estate
-from tests.lab.conftest import INVENTORY, Lab
+from tests.lab.conftest import INVENTORY, DeployRun, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
@@ -126,6 +126,24 @@ def test_every_dashboard_panel_has_data_on_the_lab_prometheus(lab: Lab) -> None:
     while (missing := empty()) and time.monotonic() < deadline:
         time.sleep(10)
     assert missing == []
+
+
+def test_monitor_status_right_after_the_first_deploy_answers(
+    deployed: tuple[DeployRun, DeployRun],
+) -> None:
+    """What stopped a new user's `make demo`: the status asked the moment the deploy ended.
+
+    Prometheus has just been (re)started and has scraped little or nothing: the series may
+    lack their labels, the answer may be empty or a 503. The command answers all the same.
+    """
+    first, _ = deployed
+    result = first.monitor_status
+    assert result is not None
+    assert result.returncode == 0, result.stderr
+    assert "internal error" not in result.stderr
+    status = json.loads(result.stdout)
+    assert all(isinstance(site, str) for site in status["sites"])
+    json.dumps(status, allow_nan=False)
 
 
 def test_monitor_status_shows_every_site_up_and_every_backup_with_its_age(lab: Lab) -> None:
