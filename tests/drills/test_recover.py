@@ -114,8 +114,9 @@ def test_recover_rolls_back_the_started_steps_newest_first(
         ("a", "succeeded"),
     ]
     entries = read_journal(path)  # the chain goes on unbroken
-    assert entries[-1]["event"] == "end"
-    assert entries[-1]["status"] == "recovered"
+    assert entries[-2]["event"] == "end"
+    assert entries[-2]["status"] == "recovered"
+    assert entries[-1]["event"] == "close"  # recover closes what it finished
     assert "running the rollbacks of 2 started steps" in summary.notes[0]
     assert read_lock(directory) is None
     assert recover_drill(directory, lab_estate) is None
@@ -157,7 +158,7 @@ def test_recover_leaves_a_running_drill_alone(
     assert read_lock(directory) is not None
 
 
-def test_recover_of_a_finished_drill_only_drops_the_lock(
+def test_recover_of_a_drill_killed_after_its_end_closes_it_and_drops_the_lock(
     tmp_path: Path, lab_estate: Estate, loaded: LoadedScenario, fake_catalog: FakeCatalog
 ) -> None:
     directory = tmp_path / "drills"
@@ -167,6 +168,7 @@ def test_recover_of_a_finished_drill_only_drops_the_lock(
     assert summary is not None
     assert summary.status is DrillStatus.FAILED
     assert fake_catalog.calls == []
+    assert [entry["event"] for entry in read_journal(path)[-2:]] == ["end", "close"]
     assert read_lock(directory) is None
 
 

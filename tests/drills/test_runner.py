@@ -73,7 +73,7 @@ def check_finished(summary: DrillSummary, directory: Path) -> list[dict[str, obj
     """The run's journal chains, matches the summary, and the lock is gone."""
     entries = read_journal(Path(summary.journal_path))
     assert summarize(entries, summary.journal_path) == summary
-    assert entries[-1]["event"] == "end"
+    assert [entry["event"] for entry in entries[-2:]] == ["end", "close"]
     assert lock.read_lock(directory) is None
     return entries
 
