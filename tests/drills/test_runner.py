@@ -20,7 +20,7 @@ from egov.drills.scenario import Mode
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
 from egov.errors import DrillError, DrillInputError
 from egov.inventory.model import Estate
-from tests.drills.support import FakeCatalog, get_dead_pid, write_scenario
+from tests.drills.support import FakeCatalog, get_dead_pid, get_test_key, write_scenario
 
 # a, b, c in one group, d in the next; every step has a rollback `undo-<step>`
 SEQUENCE = """\
@@ -74,6 +74,7 @@ def check_finished(summary: DrillSummary, directory: Path) -> list[dict[str, obj
     entries = read_journal(Path(summary.journal_path))
     assert summarize(entries, summary.journal_path) == summary
     assert [entry["event"] for entry in entries[-2:]] == ["end", "close"]
+    assert summary.journal_key == get_test_key().fingerprint
     assert lock.read_lock(directory) is None
     return entries
 
