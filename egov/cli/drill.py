@@ -1,4 +1,4 @@
-"""``egov drill``: list, validate, run, report, history, recover."""
+"""``egov drill``: list, validate, run, report, verify, history, recover."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from egov.cli.app import (
 from egov.errors import DrillFailed, DrillInputError, InputError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from egov.drills.summary import DrillSummary
     from egov.inventory.model import Estate
 
@@ -50,6 +52,48 @@ DrillDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+SigningKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key",
+        help="The estate's drill signing key (made on first use, mode 0600) "
+        "[default: $EGOV_DRILL_KEY, else /etc/egov/secrets/drill-signing-<estate>.key].",
+        show_default=False,
+    ),
+]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        help="The estate's drill public key (ssh-ed25519 …) "
+        "[default: the .pub beside $EGOV_DRILL_KEY, else "
+        "/etc/egov/secrets/drill-signing-<estate>.pub].",
+        show_default=False,
+    ),
+]
+
+
+def _public_key(option: Path | None, inventory: Path | None) -> Ed25519PublicKey:
+    """The key journals must be signed with: ``--public-key``, else the estate's."""
+    from egov.drills.signing import (
+        SIGNING_KEY_ENVIRONMENT_VARIABLE,
+        get_public_key_path,
+        get_signing_key_path,
+        load_public_key,
+    )
+
+    if option is not None:
+        return load_public_key(option)
+    from_environment = os.environ.get(SIGNING_KEY_ENVIRONMENT_VARIABLE)
+    private = (
+        Path(from_environment)
+        if from_environment
+        else get_signing_key_path(load_inventory(inventory).estate.name)
+    )
+    public = get_public_key_path(private)
+    return load_public_key(public if public.exists() else private)
 
 
 def _drill_dir(option: Path | None, estate: Estate) -> Path:
@@ -173,6 +217,7 @@ def drill_run(
     ] = None,
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
+    signing_key: SigningKeyOption = None,
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="Where the exporter's records go here.")
     ] = None,
@@ -209,6 +254,7 @@ def drill_run(
         confirmed=confirm,
         confirm_manual=ask,
         progress=_progress,
+        signing_key=signing_key,
     )
     summary = run_drill(loaded, estate, options, notes=note or [])
     report_paths = _write_reports(summary)
@@ -284,19 +330,20 @@ def drill_report(
     output_file: Annotated[
         Path | None, typer.Option("--output-file", help="Write here [default: stdout].")
     ] = None,
+    public_key: PublicKeyOption = None,
+    inventory: InventoryOption = None,
 ) -> None:
-    """Render a journal's report (after checking its hash chain)."""
-    from egov.drills.journal import JournalError, read_journal
+    """Render a journal's report, only once it verifies (as `egov drill verify`)."""
     from egov.drills.report import render_html, render_markdown
     from egov.drills.summary import summarize
+    from egov.drills.verification import verify_journal
 
     if lang not in LANGUAGES:
         raise InputError(f"--lang {lang}: not a report language", "use vi or en")
+    # refused, naming the line, when it fails: exit 1 changed/cut/unsigned, 2 not a journal
+    entries, _closure = verify_journal(journal, _public_key(public_key, inventory))
     try:
-        entries = read_journal(journal)
         summary = summarize(entries, str(journal))
-    except JournalError as error:
-        raise InputError(str(error), "the journal was changed or is not a drill journal") from None
     except (ValueError, KeyError):
         raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
     render = render_html if report_format is ReportFormat.HTML else render_markdown
@@ -306,6 +353,41 @@ def drill_report(
     else:
         output_file.write_text(text, encoding="utf-8")
         stdout.print(f"wrote {output_file}", markup=False)
+
+
+@drill_app.command("verify")
+def drill_verify(
+    journal: Annotated[Path, typer.Argument(help="A drill's journal.jsonl.")],
+    public_key: PublicKeyOption = None,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Check a journal's chain, closing entry and signature against the estate's key.
+
+    Exit 0 when it holds; 1 when it does not (changed, re-hashed, cut, unclosed, signed by
+    another key), naming the line at fault as file:line; 2 when the file is no drill journal
+    or the key cannot be read.
+    """
+    from egov.drills.verification import verify_journal
+
+    _entries, closure = verify_journal(journal, _public_key(public_key, inventory))
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                "journal": str(journal),
+                "entries": closure.entries,
+                "status": closure.status,
+                "closing_hash": closure.closing_hash,
+                "key": closure.key,
+            }
+        )
+        return
+    stdout.print(
+        f"{journal}: ok: {closure.entries} entries, chained, closed and signed by {closure.key};"
+        f" run {closure.status or 'without end'}; closing hash {closure.closing_hash}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @drill_app.command("history")
@@ -363,12 +445,14 @@ def drill_history(
 def drill_recover(
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
+    signing_key: SigningKeyOption = None,
 ) -> None:
-    """Finish the rollbacks of a drill whose runner was killed; then new drills may start."""
+    """Finish the rollbacks of a drill whose runner was killed and close its journal, signed;
+    then new drills may start."""
     from egov.drills.recover import recover_drill
 
     estate = load_inventory(inventory).estate
-    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress)
+    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress, signing_key)
     if summary is None:
         stdout.print("no unfinished drill: nothing to recover", markup=False)
         return
