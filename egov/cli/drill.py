@@ -7,7 +7,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from egov.drills.summary import DrillSummary
+    from egov.drills.verification import Closure
     from egov.inventory.model import Estate
 
 drill_app = typer.Typer(help="Failover drills: scenarios, runs, reports.", no_args_is_help=True)
@@ -94,6 +95,18 @@ def _public_key(option: Path | None, inventory: Path | None) -> Ed25519PublicKey
     )
     public = get_public_key_path(private)
     return load_public_key(public if public.exists() else private)
+
+
+def _verified(
+    journal: Path, public_key: Path | None, inventory: Path | None
+) -> tuple[list[dict[str, Any]], Closure]:
+    """The journal's entries and closure once they hold (``verification.py``); the journal is
+    read before the key, so a wrong file is named as such, not as a missing key."""
+    from egov.drills.journal import read_journal
+    from egov.drills.verification import check_closure
+
+    entries = read_journal(journal)
+    return entries, check_closure(entries, _public_key(public_key, inventory), str(journal))
 
 
 def _drill_dir(option: Path | None, estate: Estate) -> Path:
@@ -336,12 +349,11 @@ def drill_report(
     """Render a journal's report, only once it verifies (as `egov drill verify`)."""
     from egov.drills.report import render_html, render_markdown
     from egov.drills.summary import summarize
-    from egov.drills.verification import verify_journal
 
     if lang not in LANGUAGES:
         raise InputError(f"--lang {lang}: not a report language", "use vi or en")
     # refused, naming the line, when it fails: exit 1 changed/cut/unsigned, 2 not a journal
-    entries, _closure = verify_journal(journal, _public_key(public_key, inventory))
+    entries, _closure = _verified(journal, public_key, inventory)
     try:
         summary = summarize(entries, str(journal))
     except (ValueError, KeyError):
@@ -368,9 +380,7 @@ def drill_verify(
     another key), naming the line at fault as file:line; 2 when the file is no drill journal
     or the key cannot be read.
     """
-    from egov.drills.verification import verify_journal
-
-    _entries, closure = verify_journal(journal, _public_key(public_key, inventory))
+    _entries, closure = _verified(journal, public_key, inventory)
     if output is OutputFormat.JSON:
         print_json(
             {
