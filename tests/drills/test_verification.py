@@ -12,7 +12,14 @@ from egov.drills.journal import Journal
 from egov.drills.verification import check_closure, verify_journal
 from egov.errors import ExitCode, JournalError, JournalUnreadable
 from tests.drills.support import get_test_key
-from tests.drills.tampering import CASES, Tampering, apply, write_signed_journal
+from tests.drills.tampering import (
+    CASES,
+    Tampering,
+    apply,
+    read_entries,
+    sign_with,
+    write_signed_journal,
+)
 
 
 @pytest.fixture
@@ -86,3 +93,11 @@ def test_check_closure_is_pure_on_entries(journal: Path) -> None:
     assert closure.entries == 6
     with pytest.raises(JournalError, match=r"^copy\.jsonl:5: "):
         check_closure(entries[:-1], get_test_key().public_key, "copy.jsonl")
+
+
+def test_a_closing_entry_that_miscounts_is_refused_even_when_signed(journal: Path) -> None:
+    entries = read_entries(journal)
+    entries[-1]["entries"] = 4  # as a writer with a bug would: the signature is good
+    sign_with(entries, get_test_key().private_key, None)
+    with pytest.raises(JournalError, match=r"^j:6: the closing entry counts 4 entries"):
+        check_closure(entries, get_test_key().public_key, "j")
