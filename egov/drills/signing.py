@@ -102,9 +102,19 @@ def get_or_create_signing_key(path: Path, estate_name: str) -> SigningKey:
     """The key at ``path``, made (0600, with its ``.pub``) when there is none yet.
 
     Raise SigningKeyError when the file is readable by others than its owner (a key that
-    may have leaked signs nothing), unreadable, or not an ed25519 private key.
+    may have leaked signs nothing), unreadable, or not an ed25519 private key; and when the
+    key is gone but its ``.pub`` is still there: a new key would silently replace the one the
+    estate's journals verify against.
     """
     if not path.exists():
+        public_path = get_public_key_path(path)
+        if public_path.exists():
+            raise SigningKeyError(
+                f"{path}: the drill signing key is missing, its public key {public_path} is not",
+                f"restore the key from its backup; or, to start a new key on purpose, move "
+                f"{public_path} where auditors keep old keys (journals closed before verify "
+                "with it) and run again",
+            )
         _create(path, estate_name)
     return load_signing_key(path)
 

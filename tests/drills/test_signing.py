@@ -70,6 +70,16 @@ def test_the_key_is_made_once_and_then_reused(tmp_path: Path) -> None:
     assert not check_signature(second.public_key, b"other", first.sign(b"m"))
 
 
+def test_a_lost_key_is_not_silently_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "drill.key"
+    get_or_create_signing_key(path, "camau")
+    path.unlink()
+    with pytest.raises(SigningKeyError, match="missing") as caught:
+        get_or_create_signing_key(path, "camau")
+    assert "restore the key from its backup" in caught.value.hint
+    assert not path.exists()
+
+
 def test_a_key_others_may_read_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "drill.key"
     key = get_or_create_signing_key(path, "camau")
