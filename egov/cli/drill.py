@@ -331,6 +331,12 @@ def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
     for failure in summary.failures:
         stdout.print(f"  failure: {failure}", markup=False, soft_wrap=True)
     stdout.print(f"journal: {summary.journal_path}", markup=False, soft_wrap=True)
+    if summary.journal_key:
+        stdout.print(
+            f"closed:  {summary.journal_last_hash} (signed {summary.journal_key})",
+            markup=False,
+            soft_wrap=True,
+        )
     for path in reports:
         stdout.print(f"report:  {path}", markup=False, soft_wrap=True)
 

@@ -46,7 +46,9 @@ def test_verify_says_the_closing_hash_in_json(
 
 def test_report_renders_a_good_journal(journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["drill", "report", str(journal), "--lang", "en", "--format", "md"]) == 0
-    assert "t-drill" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "t-drill" in out
+    assert get_test_key().fingerprint in out  # the paper an auditor signs names the key
 
 
 @pytest.mark.parametrize("command", ["verify", "report"])
