@@ -94,7 +94,8 @@ def _public_key(option: Path | None, inventory: Path | None) -> Ed25519PublicKey
         else get_signing_key_path(load_inventory(inventory).estate.name)
     )
     public = get_public_key_path(private)
-    return load_public_key(public if public.exists() else private)
+    # the .pub is what an auditor has; the private key serves when only it is there
+    return load_public_key(private if private.exists() and not public.exists() else public)
 
 
 def _verified(
@@ -412,11 +413,17 @@ def drill_history(
     drill_dir: DrillDirOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Every drill of the estate, newest first."""
+    """Every drill of the estate, newest first; journals that fail verification say where."""
     from egov.drills.history import list_history
+    from egov.drills.signing import SigningKeyError
 
     directory = _drill_dir(drill_dir, load_inventory(inventory).estate)
-    rows = list_history(directory)
+    try:
+        public_key = _public_key(None, inventory)
+    except SigningKeyError as error:  # no key yet: no run closed a journal here
+        public_key = None
+        _progress(f"signatures not checked: {error.message}")
+    rows = list_history(directory, public_key)
     if output is OutputFormat.JSON:
         print_json(
             [
