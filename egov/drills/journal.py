@@ -87,7 +87,7 @@ class Journal:
     #: the text of a torn last line that ``resume`` cut off ("" when none), for recover's note
     cut_text: str = ""
     # a parallel group's steps append from several threads: each entry must chain to the last
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @classmethod
     def create(cls, path: Path) -> Journal:
@@ -114,47 +114,41 @@ class Journal:
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one entry and make it durable before returning it (JournalError once closed)."""
         with self._lock:
-            return self._append(event, fields)
+            if self.closed:
+                raise JournalError(f"{self.path}: the journal is closed: nothing may follow")
+            now = time.time()
+            entry: dict[str, Any] = {
+                "seq": self.next_seq,
+                "at": format_time(now),
+                "epoch": round(now, 3),
+                "t": round(time.monotonic() - self.started_monotonic, 3),
+                "event": event,
+                **fields,
+                "prev": self.last_hash,
+            }
+            entry["hash"] = hash_entry(entry)
+            line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+            with self.path.open("a", encoding="utf-8") as stream:
+                stream.write(line)
+                stream.flush()
+                os.fsync(stream.fileno())
+            self.last_hash = entry["hash"]
+            self.next_seq += 1
+            return entry
 
     def close(self, key: SigningKey) -> dict[str, Any]:
         """Append the signed closing entry; nothing may be appended after it."""
-        with self._lock:
-            entries = self.next_seq
-            message = make_closing_message(entries, self.last_hash, key.fingerprint)
-            closing = self._append(
+        with self._lock:  # re-entrant: what is signed is what the close chains to
+            entries, last_hash = self.next_seq, self.last_hash
+            closing = self.append(
                 CLOSE_EVENT,
-                {
-                    "entries": entries,
-                    "last_hash": self.last_hash,
-                    "key": key.fingerprint,
-                    "signature": key.sign(message),
-                },
+                entries=entries,
+                last_hash=last_hash,
+                key=key.fingerprint,
+                signature=key.sign(make_closing_message(entries, last_hash, key.fingerprint)),
             )
             self.closed = True
             return closing
-
-    def _append(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.closed:
-            raise JournalError(f"{self.path}: the journal is closed: nothing may follow")
-        now = time.time()
-        entry: dict[str, Any] = {
-            "seq": self.next_seq,
-            "at": format_time(now),
-            "epoch": round(now, 3),
-            "t": round(time.monotonic() - self.started_monotonic, 3),
-            "event": event,
-            **fields,
-            "prev": self.last_hash,
-        }
-        entry["hash"] = hash_entry(entry)
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-        with self.path.open("a", encoding="utf-8") as stream:
-            stream.write(line)
-            stream.flush()
-            os.fsync(stream.fileno())
-        self.last_hash = entry["hash"]
-        self.next_seq += 1
-        return entry
 
 
 def _cut_torn_line(path: Path) -> str:
