@@ -93,6 +93,21 @@ class DrillFailed(EgovError):
     """A drill ran to its end but did not succeed (a step, a cleanup or a target failed)."""
 
 
+class JournalError(EgovError):
+    """A drill journal fails its check: an entry changed, removed or re-hashed, its tail cut,
+    no closing entry, or a signature by another key. The evidence does not hold: exit 1.
+
+    The message starts with ``file:line`` of the line at fault.
+    """
+
+
+class JournalUnreadable(JournalError):
+    """The file is not a drill journal at all (missing, unreadable, not UTF-8, or its first
+    line is no journal entry): bad input, exit 2."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class DrillInputError(InputError):
     """A scenario file or a drill argument is wrong: nothing was touched."""
 

@@ -164,6 +164,12 @@ class DrillRecord(_Record):
     rto_seconds: dict[str, float] = Field(default_factory=dict, description="service → RTO.")
     rpo_seconds: dict[str, float] = Field(default_factory=dict, description="service → RPO.")
     last_success_at: float | None = None
+    journal_closing_hash: str = Field(
+        default="",
+        description="SHA-256 of the run journal's signed closing entry: a copy of the journal "
+        "that `egov drill verify` passes must end with it.",
+    )
+    journal_key: str = Field(default="", description="Fingerprint of the key that signed it.")
 
     def key(self) -> str:
         return self.scenario

@@ -1,4 +1,4 @@
-"""``egov drill``: list, validate, run, report, history, recover."""
+"""``egov drill``: list, validate, run, report, verify, history, recover."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,7 +24,10 @@ from egov.cli.app import (
 from egov.errors import DrillFailed, DrillInputError, InputError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from egov.drills.summary import DrillSummary
+    from egov.drills.verification import Closure
     from egov.inventory.model import Estate
 
 drill_app = typer.Typer(help="Failover drills: scenarios, runs, reports.", no_args_is_help=True)
@@ -50,6 +53,61 @@ DrillDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+SigningKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key",
+        help="The estate's drill signing key (made on first use, mode 0600) "
+        "[default: $EGOV_DRILL_KEY, else /etc/egov/secrets/drill-signing-<estate>.key].",
+        show_default=False,
+    ),
+]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        help="The estate's drill public key (ssh-ed25519 …) "
+        "[default: the .pub beside $EGOV_DRILL_KEY, else "
+        "/etc/egov/secrets/drill-signing-<estate>.pub].",
+        show_default=False,
+    ),
+]
+
+
+def _public_key(option: Path | None, inventory: Path | None) -> Ed25519PublicKey:
+    """The key journals must be signed with: ``--public-key``, else the estate's."""
+    from egov.drills.signing import (
+        SIGNING_KEY_ENVIRONMENT_VARIABLE,
+        get_public_key_path,
+        get_signing_key_path,
+        load_public_key,
+    )
+
+    if option is not None:
+        return load_public_key(option)
+    from_environment = os.environ.get(SIGNING_KEY_ENVIRONMENT_VARIABLE)
+    private = (
+        Path(from_environment)
+        if from_environment
+        else get_signing_key_path(load_inventory(inventory).estate.name)
+    )
+    public = get_public_key_path(private)
+    # the .pub is what an auditor has; the private key serves when only it is there
+    return load_public_key(private if private.exists() and not public.exists() else public)
+
+
+def _verified(
+    journal: Path, public_key: Path | None, inventory: Path | None
+) -> tuple[list[dict[str, Any]], Closure]:
+    """The journal's entries and closure once they hold (``verification.py``); the journal is
+    read before the key, so a wrong file is named as such, not as a missing key."""
+    from egov.drills.journal import read_journal
+    from egov.drills.verification import check_closure
+
+    entries = read_journal(journal)
+    return entries, check_closure(entries, _public_key(public_key, inventory), str(journal))
 
 
 def _drill_dir(option: Path | None, estate: Estate) -> Path:
@@ -173,6 +231,7 @@ def drill_run(
     ] = None,
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
+    signing_key: SigningKeyOption = None,
     state_dir: Annotated[
         Path | None, typer.Option("--state-dir", help="Where the exporter's records go here.")
     ] = None,
@@ -209,6 +268,7 @@ def drill_run(
         confirmed=confirm,
         confirm_manual=ask,
         progress=_progress,
+        signing_key=signing_key,
     )
     summary = run_drill(loaded, estate, options, notes=note or [])
     report_paths = _write_reports(summary)
@@ -272,6 +332,12 @@ def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
     for failure in summary.failures:
         stdout.print(f"  failure: {failure}", markup=False, soft_wrap=True)
     stdout.print(f"journal: {summary.journal_path}", markup=False, soft_wrap=True)
+    if summary.journal_key:
+        stdout.print(
+            f"closed:  {summary.journal_last_hash} (signed {summary.journal_key})",
+            markup=False,
+            soft_wrap=True,
+        )
     for path in reports:
         stdout.print(f"report:  {path}", markup=False, soft_wrap=True)
 
@@ -284,19 +350,19 @@ def drill_report(
     output_file: Annotated[
         Path | None, typer.Option("--output-file", help="Write here [default: stdout].")
     ] = None,
+    public_key: PublicKeyOption = None,
+    inventory: InventoryOption = None,
 ) -> None:
-    """Render a journal's report (after checking its hash chain)."""
-    from egov.drills.journal import JournalError, read_journal
+    """Render a journal's report, only once it verifies (as `egov drill verify`)."""
     from egov.drills.report import render_html, render_markdown
     from egov.drills.summary import summarize
 
     if lang not in LANGUAGES:
         raise InputError(f"--lang {lang}: not a report language", "use vi or en")
+    # refused, naming the line, when it fails: exit 1 changed/cut/unsigned, 2 not a journal
+    entries, _closure = _verified(journal, public_key, inventory)
     try:
-        entries = read_journal(journal)
         summary = summarize(entries, str(journal))
-    except JournalError as error:
-        raise InputError(str(error), "the journal was changed or is not a drill journal") from None
     except (ValueError, KeyError):
         raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
     render = render_html if report_format is ReportFormat.HTML else render_markdown
@@ -308,17 +374,56 @@ def drill_report(
         stdout.print(f"wrote {output_file}", markup=False)
 
 
+@drill_app.command("verify")
+def drill_verify(
+    journal: Annotated[Path, typer.Argument(help="A drill's journal.jsonl.")],
+    public_key: PublicKeyOption = None,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Check a journal's chain, closing entry and signature against the estate's key.
+
+    Exit 0 when it holds; 1 when it does not (changed, re-hashed, cut, unclosed, signed by
+    another key), naming the line at fault as file:line; 2 when the file is no drill journal
+    or the key cannot be read.
+    """
+    _entries, closure = _verified(journal, public_key, inventory)
+    if output is OutputFormat.JSON:
+        print_json(
+            {
+                "journal": str(journal),
+                "entries": closure.entries,
+                "status": closure.status,
+                "closing_hash": closure.closing_hash,
+                "key": closure.key,
+            }
+        )
+        return
+    stdout.print(
+        f"{journal}: ok: {closure.entries} entries, chained, closed and signed by {closure.key};"
+        f" run {closure.status or 'without end'}; closing hash {closure.closing_hash}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 @drill_app.command("history")
 def drill_history(
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Every drill of the estate, newest first."""
+    """Every drill of the estate, newest first; journals that fail verification say where."""
     from egov.drills.history import list_history
+    from egov.drills.signing import SigningKeyError
 
     directory = _drill_dir(drill_dir, load_inventory(inventory).estate)
-    rows = list_history(directory)
+    try:
+        public_key = _public_key(None, inventory)
+    except SigningKeyError as error:  # no key yet: no run closed a journal here
+        public_key = None
+        _progress(f"signatures not checked: {error.message}")
+    rows = list_history(directory, public_key)
     if output is OutputFormat.JSON:
         print_json(
             [
@@ -363,12 +468,14 @@ def drill_history(
 def drill_recover(
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
+    signing_key: SigningKeyOption = None,
 ) -> None:
-    """Finish the rollbacks of a drill whose runner was killed; then new drills may start."""
+    """Finish the rollbacks of a drill whose runner was killed and close its journal, signed;
+    then new drills may start."""
     from egov.drills.recover import recover_drill
 
     estate = load_inventory(inventory).estate
-    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress)
+    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress, signing_key)
     if summary is None:
         stdout.print("no unfinished drill: nothing to recover", markup=False)
         return

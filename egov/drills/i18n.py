@@ -88,12 +88,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_notes": "Không có ghi chú.",
         "integrity": "Bằng chứng toàn vẹn",
         "integrity_rule": (
-            "Các bản ghi của nhật ký được nối với nhau bằng chuỗi băm SHA-256: mã băm cuối "
-            "xác nhận toàn bộ nhật ký, mọi sửa, xoá hay đảo thứ tự đều bị phát hiện."
+            "Các bản ghi của nhật ký được nối với nhau bằng chuỗi băm SHA-256 và khép lại bằng "
+            "một bản ghi ký bằng khoá ed25519 của hệ thống: `egov drill verify` phát hiện mọi "
+            "sửa, xoá, đảo thứ tự hay cắt bớt; mã băm cuối cũng được lưu ở cả hai điểm giám sát."
         ),
         "journal_path": "Tệp nhật ký",
         "journal_entries": "Số bản ghi",
         "journal_last_hash": "Mã băm cuối (SHA-256)",
+        "journal_key": "Khoá ký (ed25519)",
         "signoff": "Xác nhận",
         "signoff_statement": (
             "Chúng tôi xác nhận báo cáo này phản ánh đúng cuộc diễn tập đã thực hiện."
@@ -206,12 +208,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_notes": "No notes.",
         "integrity": "Integrity evidence",
         "integrity_rule": (
-            "The journal's entries form a SHA-256 hash chain: the last hash vouches for the "
-            "whole journal; any edited, removed or reordered entry shows up."
+            "The journal's entries form a SHA-256 hash chain, closed by an entry signed with the "
+            "estate's ed25519 key: `egov drill verify` finds any edited, removed, reordered or "
+            "cut entry; both monitoring sites hold the last hash too."
         ),
         "journal_path": "Journal file",
         "journal_entries": "Entries",
         "journal_last_hash": "Last hash (SHA-256)",
+        "journal_key": "Signing key (ed25519)",
         "signoff": "Sign-off",
         "signoff_statement": "We confirm that this report is a true account of the drill.",
         "role": "Role",

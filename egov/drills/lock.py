@@ -1,7 +1,7 @@
 """One drill at a time per estate, and none after a runner died until it is recovered.
 
 The lock is a small JSON file created exclusively in the estate's drill directory, naming
-the runner's PID and its journal. A lock whose runner is gone and whose journal has no end
+the runner's PID and its journal. A lock whose runner is gone and whose journal is not closed
 means a drill was killed halfway: its rollbacks have not run, so nothing new may start
 until ``egov drill recover`` has finished them.
 """
@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from egov.drills.journal import JournalError, read_journal
+from egov.drills.journal import JournalError, is_closed, read_journal
 from egov.errors import DrillError
 
 LOCK_NAME = "lock"
@@ -52,12 +52,12 @@ def read_lock(directory: Path) -> LockInfo | None:
 
 
 def is_finished(journal: Path) -> bool:
-    """Whether the journal has its end entry."""
+    """Whether the journal has its closing entry (its end, then its signed close)."""
     try:
-        entries = read_journal(journal)
+        entries = read_journal(journal, torn_tail_ok=True)
     except JournalError:
         return False
-    return bool(entries) and entries[-1].get("event") == "end"
+    return is_closed(entries)
 
 
 def acquire(directory: Path, journal: Path) -> None:

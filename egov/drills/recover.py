@@ -3,7 +3,8 @@
 The journal says which steps started and which rollbacks succeeded; the scenario file (the
 same version, checked by its hash) says how to roll each step back. Rollbacks are safe to
 repeat, so one cut off halfway runs again from its start. Until every rollback succeeds the
-lock stays and no new drill starts.
+lock stays and no new drill starts. When they have, recover writes the end and the signed
+closing entry the runner never wrote; a torn last line it cuts is journalled, not dropped.
 """
 
 from __future__ import annotations
@@ -12,20 +13,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from egov.drills import lock
-from egov.drills.journal import Journal, JournalError, read_journal
+from egov.drills.journal import Journal, JournalError, has_ended, is_closed, read_journal
 from egov.drills.loader import load_scenario
 from egov.drills.runner import RunOptions, make_context, probe_all, run_rollbacks
 from egov.drills.scenario import Mode, Step
+from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.steps import make_masker
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
 from egov.errors import DrillError
 from egov.inventory.model import Estate
 
+CUT_TEXT_SHOWN_CHARS = 200
+
 
 def recover_drill(
-    directory: Path, estate: Estate, progress: Callable[[str], None] = lambda _m: None
+    directory: Path,
+    estate: Estate,
+    progress: Callable[[str], None] = lambda _m: None,
+    signing_key: Path | None = None,
 ) -> DrillSummary | None:
-    """Finish the unfinished drill of ``directory``; None when there is none."""
+    """Finish the unfinished drill of ``directory`` and close its journal, signed with the
+    estate's key (``signing_key`` overrides where it is); None when there is none."""
     holder = lock.read_lock(directory)
     if holder is None:
         return None
@@ -34,16 +42,24 @@ def recover_drill(
             f"the drill of {holder.journal} is still running (pid {holder.pid})",
             "stop it with Ctrl-C (it rolls back by itself), or wait",
         )
+    key = get_or_create_signing_key(get_signing_key_path(estate.name, signing_key), estate.name)
     try:
-        entries = read_journal(holder.journal)
+        # a torn last line is what a killed runner leaves: resume cuts it, and says so below
+        entries = read_journal(holder.journal, torn_tail_ok=True)
     except JournalError as error:
         raise DrillError(str(error), "the journal was damaged: roll back by hand") from None
     if not entries:
         lock.release(directory)  # it died before writing anything: nothing happened
         return None
-    if entries[-1]["event"] == "end":
+    if is_closed(entries):
         lock.release(directory)
         return summarize(entries, str(holder.journal))
+    if has_ended(entries):  # killed between its end and its close: only the close is missing
+        journal = Journal.resume(holder.journal)
+        _note_cut_line(journal)
+        journal.close(key)
+        lock.release(directory)
+        return summarize(read_journal(holder.journal), str(holder.journal))
     start = entries[0]
     loaded = load_scenario(Path(start["scenario_path"]), estate)
     if loaded.sha256 != start["scenario_version"]:
@@ -65,6 +81,7 @@ def recover_drill(
         if e["event"] == "step" and e["name"] in steps_by_name and e["name"] not in done
     ]
     journal = Journal.resume(holder.journal)
+    _note_cut_line(journal)
     journal.append(
         "note",
         text=(
@@ -82,5 +99,19 @@ def recover_drill(
         )
     probe_all(context, loaded.scenario.get_readiness(mode), "after", mask)
     journal.append("end", status=DrillStatus.RECOVERED.value)
+    journal.close(key)
     lock.release(directory)
     return summarize(read_journal(holder.journal), str(holder.journal))
+
+
+def _note_cut_line(journal: Journal) -> None:
+    """Journal the torn last line ``Journal.resume`` cut off, so nothing goes unsaid."""
+    if journal.cut_text:
+        shown = journal.cut_text[:CUT_TEXT_SHOWN_CHARS]
+        journal.append(
+            "note",
+            text=(
+                f"egov drill recover: line {journal.next_seq + 1} was cut short mid-write "
+                f"(the runner was killed) and was removed; it began {shown!r}"
+            ),
+        )

@@ -271,6 +271,7 @@ def _closing(summary: DrillSummary, strings: Mapping[str, str]) -> list[Section]
         (Cell(strings["journal_path"]), Cell(summary.journal_path or DASH, code=True)),
         (Cell(strings["journal_entries"]), Cell(str(summary.journal_entries))),
         (Cell(strings["journal_last_hash"]), Cell(summary.journal_last_hash or DASH, code=True)),
+        (Cell(strings["journal_key"]), Cell(summary.journal_key or DASH, code=True)),
     ]
     signoff = [
         (Cell(strings["operator"]), Cell(summary.operator), Cell(""), Cell("")),

@@ -2,7 +2,9 @@
 
 The exporter (``monitoring/exporter.py``) reads ``drills/<scenario>.json`` under its state
 directory and publishes ``dr_drill_last_success_timestamp_seconds`` and the last RTO/RPO, so
-an overdue or failed quarterly drill alerts like a stale backup.
+an overdue or failed quarterly drill alerts like a stale backup. The record also carries the
+journal's closing hash and signing key, so both monitoring sites (and their Prometheus
+history, ``dr_drill_journal_info``) hold what the journal must end with.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def make_drill_record(summary: DrillSummary, previous: DrillRecord | None) -> Dr
             s.service: s.rpo_seconds for s in summary.services if s.rpo_seconds is not None
         },
         last_success_at=finished if succeeded else (previous.last_success_at if previous else None),
+        # kept apart from the control node: a journal rewritten there, even re-signed, no
+        # longer ends with the hash both monitoring sites hold
+        journal_closing_hash=summary.journal_last_hash if summary.journal_key else "",
+        journal_key=summary.journal_key,
     )
 
 

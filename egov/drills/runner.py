@@ -5,8 +5,8 @@ run the readiness probes and refuse to change anything if one fails; start the c
 run the groups (in order; a parallel group's steps at once); on a failed critical step or
 Ctrl-C, stop; run the rollbacks of the steps that started, newest first (always for a test:
 that is its cleanup); probe readiness again after a cleanup; judge the measurements against
-the targets; journal the end; release the lock. A runner killed outright leaves the lock and
-a journal without an end: ``recover.py`` finishes it.
+the targets; journal the end; close the journal, signed; release the lock. A runner killed
+outright leaves the lock and a journal without an end: ``recover.py`` finishes it.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from egov import __version__
 from egov.drills import lock
 from egov.drills.canary import CanaryWriter
 from egov.drills.context import DrillContext, Targets
-from egov.drills.journal import JOURNAL_NAME, Journal, read_journal
+from egov.drills.journal import JOURNAL_NAME, Journal, has_ended, read_journal
 from egov.drills.loader import LoadedScenario
 from egov.drills.remote import Remote
 from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
+from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
 from egov.errors import DrillInputError
@@ -48,6 +49,8 @@ class RunOptions:
     confirmed: bool = False
     confirm_manual: Callable[[str], bool] = lambda _instruction: False
     progress: Callable[[str], None] = lambda _message: None
+    # the estate's drill signing key [default: $EGOV_DRILL_KEY, else /etc/egov/secrets/…]
+    signing_key: Path | None = None
 
 
 def check_options(loaded: LoadedScenario, options: RunOptions) -> None:
@@ -99,6 +102,10 @@ def run_drill(
     run_directory = make_run_directory(options.directory, scenario.name, options.mode, time.time())
     journal_path = run_directory / JOURNAL_NAME
     plan = scenario.modes.get(options.mode)
+    # before the lock: a drill that could not sign its journal must not start
+    key = get_or_create_signing_key(
+        get_signing_key_path(estate.name, options.signing_key), estate.name
+    )
     lock.acquire(options.directory, journal_path)
     try:
         journal = Journal.create(journal_path)
@@ -112,7 +119,10 @@ def run_drill(
     try:
         _run(loaded, plan, context, options, make_masker(estate))
     finally:
-        # without its end (the runner broke in a rollback) the lock stays: recover finishes it
+        # without its end (the runner broke in a rollback) the journal stays open and the lock
+        # stays: recover finishes and closes it
+        if has_ended(read_journal(journal_path, torn_tail_ok=True)):
+            journal.close(key)
         if lock.is_finished(journal_path):
             lock.release(options.directory)
     return summarize(read_journal(journal_path), str(journal_path))

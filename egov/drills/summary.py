@@ -120,6 +120,7 @@ class DrillSummary(BaseModel):
     journal_path: str = ""
     journal_entries: int = 0
     journal_last_hash: str = ""
+    journal_key: str = ""  # fingerprint of the key that signed the closing entry ("": open)
 
     @property
     def succeeded(self) -> bool:
@@ -151,6 +152,7 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
         journal_path=journal_path,
         journal_entries=len(entries),
         journal_last_hash=entries[-1]["hash"],
+        journal_key=entries[-1].get("key", "") if entries[-1].get("event") == "close" else "",
     )
     targets: dict[str, dict[str, Any]] = start.get("targets", {})
     measurements: dict[str, dict[str, Any]] = {name: {} for name in targets}

@@ -371,6 +371,18 @@ class EgovCollector(Collector):
                 {**labels, "mode": record.mode if record else ""},
                 1.0,
             )
+            if record and record.journal_closing_hash:
+                families.add(
+                    "dr_drill_journal_info",
+                    "The closing hash and signing key of the scenario's last journal: what "
+                    "`egov drill verify` must find at its end.",
+                    {
+                        **labels,
+                        "journal_hash": record.journal_closing_hash,
+                        "journal_key": record.journal_key,
+                    },
+                    1.0,
+                )
             measured = sorted({*services, *(record.rto_seconds if record else {})})
             for measured_service in measured:
                 series = {**labels, "dr_service": measured_service}

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from egov.drills.catalog import CATALOG, Arguments, get_catalog, register
 from egov.drills.context import DrillContext
+from egov.drills.signing import SIGNING_KEY_ENVIRONMENT_VARIABLE
 from egov.errors import DrillError
 from egov.inventory import load_estate
 from egov.inventory.model import Estate
@@ -29,6 +31,16 @@ class Label(Arguments):
 
 class Value(Arguments):
     value: bool | int | float | str | None = True
+
+
+@pytest.fixture(autouse=True)
+def drill_signing_key(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every drill test signs with its own key in a temporary place, never /etc/egov."""
+    path = tmp_path_factory.mktemp("keys") / "drill-signing-test.key"
+    monkeypatch.setenv(SIGNING_KEY_ENVIRONMENT_VARIABLE, str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

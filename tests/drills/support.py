@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egov.drills.loader import LoadedScenario, load_scenario
+from egov.drills.signing import SigningKey, get_or_create_signing_key, get_signing_key_path
 from egov.inventory.model import Estate
 
 LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab.yaml"
@@ -42,6 +43,11 @@ def write_lab_inventory(directory: Path) -> Path:
         text.replace("file:/var/lib/egov/lab/secrets/pg-app", f"env:{SECRET_VARIABLE}"), "utf-8"
     )
     return path
+
+
+def get_test_key() -> SigningKey:
+    """The test's drill signing key (conftest points ``$EGOV_DRILL_KEY`` at a temporary file)."""
+    return get_or_create_signing_key(get_signing_key_path("test"), "test")
 
 
 def get_dead_pid() -> int:

@@ -142,12 +142,30 @@ def test_a_missing_journal_is_a_journal_error(tmp_path: Path) -> None:
         read_journal(tmp_path / "nowhere.jsonl")
 
 
-def test_a_torn_last_line_is_dropped(tmp_path: Path) -> None:
+def test_a_torn_last_line_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    write_journal(path, 3)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write('{"seq": 3, "event": "st')
+    with pytest.raises(JournalError, match=r"journal\.jsonl:4: the last line was cut short"):
+        read_journal(path)
+
+
+def test_a_torn_last_line_is_left_out_only_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     written = write_journal(path, 3)
     with path.open("a", encoding="utf-8") as stream:
         stream.write('{"seq": 3, "event": "st')
-    assert read_journal(path) == written
+    assert read_journal(path, torn_tail_ok=True) == written
+
+
+def test_a_garbled_last_line_with_its_newline_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    write_journal(path, 3)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write('{"seq": 3, "ev\n')
+    with pytest.raises(JournalError, match=r"journal\.jsonl:4: not a JSON journal entry"):
+        read_journal(path, torn_tail_ok=True)
 
 
 def test_resume_continues_the_chain(tmp_path: Path) -> None:

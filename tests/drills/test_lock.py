@@ -14,7 +14,7 @@ from egov.drills import lock
 from egov.drills.journal import Journal
 from egov.drills.lock import LOCK_NAME, LockInfo, acquire, read_lock, release
 from egov.errors import DrillError
-from tests.drills.support import get_dead_pid
+from tests.drills.support import get_dead_pid, get_test_key
 
 
 def write_lock(directory: Path, pid: int, journal: Path) -> None:
@@ -22,11 +22,13 @@ def write_lock(directory: Path, pid: int, journal: Path) -> None:
     (directory / LOCK_NAME).write_text(json.dumps({"pid": pid, "journal": str(journal)}))
 
 
-def write_journal(path: Path, *, finished: bool) -> Path:
+def write_journal(path: Path, *, finished: bool, closed: bool = True) -> Path:
     journal = Journal.create(path)
     journal.append("start", scenario="t-drill")
     if finished:
         journal.append("end", status="succeeded")
+        if closed:
+            journal.close(get_test_key())
     return path
 
 
@@ -100,6 +102,8 @@ def test_an_unreadable_lock_is_a_drill_error(tmp_path: Path) -> None:
         read_lock(directory)
 
 
-def test_is_finished_needs_the_end_entry(tmp_path: Path) -> None:
+def test_is_finished_needs_the_closing_entry(tmp_path: Path) -> None:
     assert not lock.is_finished(write_journal(tmp_path / "open.jsonl", finished=False))
+    ended = write_journal(tmp_path / "ended.jsonl", finished=True, closed=False)
+    assert not lock.is_finished(ended)  # killed between its end and its close
     assert lock.is_finished(write_journal(tmp_path / "done.jsonl", finished=True))

@@ -16,9 +16,10 @@ from egov.drills.loader import LoadedScenario
 from egov.drills.lock import LOCK_NAME, read_lock
 from egov.drills.recover import recover_drill
 from egov.drills.summary import DrillStatus
+from egov.drills.verification import verify_journal
 from egov.errors import DrillError
 from egov.inventory.model import Estate
-from tests.drills.support import FakeCatalog, get_dead_pid, write_scenario
+from tests.drills.support import FakeCatalog, get_dead_pid, get_test_key, write_scenario
 
 SCENARIO = """\
 modes:
@@ -114,8 +115,9 @@ def test_recover_rolls_back_the_started_steps_newest_first(
         ("a", "succeeded"),
     ]
     entries = read_journal(path)  # the chain goes on unbroken
-    assert entries[-1]["event"] == "end"
-    assert entries[-1]["status"] == "recovered"
+    assert entries[-2]["event"] == "end"
+    assert entries[-2]["status"] == "recovered"
+    assert entries[-1]["event"] == "close"  # recover closes what it finished
     assert "running the rollbacks of 2 started steps" in summary.notes[0]
     assert read_lock(directory) is None
     assert recover_drill(directory, lab_estate) is None
@@ -157,7 +159,7 @@ def test_recover_leaves_a_running_drill_alone(
     assert read_lock(directory) is not None
 
 
-def test_recover_of_a_finished_drill_only_drops_the_lock(
+def test_recover_of_a_drill_killed_after_its_end_closes_it_and_drops_the_lock(
     tmp_path: Path, lab_estate: Estate, loaded: LoadedScenario, fake_catalog: FakeCatalog
 ) -> None:
     directory = tmp_path / "drills"
@@ -167,6 +169,7 @@ def test_recover_of_a_finished_drill_only_drops_the_lock(
     assert summary is not None
     assert summary.status is DrillStatus.FAILED
     assert fake_catalog.calls == []
+    assert [entry["event"] for entry in read_journal(path)[-2:]] == ["end", "close"]
     assert read_lock(directory) is None
 
 
@@ -182,3 +185,20 @@ def test_recover_of_an_empty_journal_drops_the_lock(tmp_path: Path, lab_estate: 
 def test_recover_with_no_lock_has_nothing_to_do(tmp_path: Path, lab_estate: Estate) -> None:
     assert recover_drill(tmp_path / "drills", lab_estate) is None
     assert os.listdir(tmp_path) == []
+
+
+def test_recover_journals_a_torn_last_line_and_its_journal_then_verifies(
+    tmp_path: Path, lab_estate: Estate, loaded: LoadedScenario, fake_catalog: FakeCatalog
+) -> None:
+    directory = tmp_path / "drills"
+    path = write_killed_run(directory, loaded, lab_estate, get_dead_pid())
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write('{"event": "step-end", "name": "b", "sta')
+    summary = recover_drill(directory, lab_estate)
+    assert summary is not None and summary.status is DrillStatus.RECOVERED
+    entries, closure = verify_journal(path, get_test_key().public_key)
+    notes = [entry["text"] for entry in entries if entry["event"] == "note"]
+    assert "line 5 was cut short mid-write" in notes[0]
+    assert '"name": "b", "sta' in notes[0]  # what was cut is kept, not dropped unsaid
+    assert closure.status == "recovered"
+    assert summary.journal_key == get_test_key().fingerprint

@@ -49,6 +49,20 @@ def test_a_success_sets_the_last_success_to_its_end() -> None:
     assert record.rpo_seconds == {"portal": 1.25}
 
 
+def test_a_closed_journal_gives_the_record_its_closing_hash_and_key() -> None:
+    summary = make_summary(
+        DrillStatus.SUCCEEDED, journal_last_hash="c1" * 32, journal_key="SHA256:abc"
+    )
+    record = make_drill_record(summary, PREVIOUS)
+    assert (record.journal_closing_hash, record.journal_key) == ("c1" * 32, "SHA256:abc")
+
+
+def test_an_open_journal_gives_the_record_no_closing_hash() -> None:
+    summary = make_summary(DrillStatus.UNFINISHED, journal_last_hash="c1" * 32, journal_key="")
+    record = make_drill_record(summary, PREVIOUS)
+    assert (record.journal_closing_hash, record.journal_key) == ("", "")
+
+
 def test_a_failure_keeps_the_previous_last_success() -> None:
     summary = make_summary(DrillStatus.FAILED, failures=["step promote failed", "rollback failed"])
     record = make_drill_record(summary, PREVIOUS)

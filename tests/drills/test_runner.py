@@ -17,10 +17,12 @@ from egov.drills.journal import JOURNAL_NAME, read_journal
 from egov.drills.loader import LoadedScenario
 from egov.drills.runner import RunOptions, get_targets, make_run_directory, run_drill
 from egov.drills.scenario import Mode
+from egov.drills.signing import SigningKeyError, load_public_key
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
+from egov.drills.verification import verify_journal
 from egov.errors import DrillError, DrillInputError
 from egov.inventory.model import Estate
-from tests.drills.support import FakeCatalog, get_dead_pid, write_scenario
+from tests.drills.support import FakeCatalog, get_dead_pid, get_test_key, write_scenario
 
 # a, b, c in one group, d in the next; every step has a rollback `undo-<step>`
 SEQUENCE = """\
@@ -73,7 +75,8 @@ def check_finished(summary: DrillSummary, directory: Path) -> list[dict[str, obj
     """The run's journal chains, matches the summary, and the lock is gone."""
     entries = read_journal(Path(summary.journal_path))
     assert summarize(entries, summary.journal_path) == summary
-    assert entries[-1]["event"] == "end"
+    assert [entry["event"] for entry in entries[-2:]] == ["end", "close"]
+    assert summary.journal_key == get_test_key().fingerprint
     assert lock.read_lock(directory) is None
     return entries
 
@@ -398,3 +401,28 @@ def test_the_run_directory_is_named_by_time_scenario_and_mode(tmp_path: Path) ->
     assert make_run_directory(tmp_path, "t-drill", Mode.FAILOVER, 1795766400.0) == (
         tmp_path / "20261127T080000Z-t-drill-failover"
     )
+
+
+def test_a_run_whose_key_others_may_read_is_refused_before_anything(
+    tmp_path: Path, lab_estate: Estate, fake_catalog: FakeCatalog
+) -> None:
+    loaded = load(tmp_path, make_sequence(), lab_estate)
+    get_test_key().path.chmod(0o644)
+    options = make_options(tmp_path)
+    with pytest.raises(SigningKeyError, match="readable by others"):
+        run_drill(loaded, lab_estate, options)
+    assert fake_catalog.calls == []
+    assert not options.directory.exists()  # no lock, no journal
+
+
+def test_a_run_s_journal_verifies_against_the_key_it_made(
+    tmp_path: Path, lab_estate: Estate, fake_catalog: FakeCatalog, drill_signing_key: Path
+) -> None:
+    drill_signing_key.unlink(missing_ok=True)
+    drill_signing_key.with_suffix(".pub").unlink(missing_ok=True)
+    loaded = load(tmp_path, make_sequence(), lab_estate)
+    summary = run_drill(loaded, lab_estate, make_options(tmp_path))
+    assert drill_signing_key.stat().st_mode & 0o777 == 0o600  # made on first use
+    public_key = load_public_key(drill_signing_key.with_suffix(".pub"))
+    _, closure = verify_journal(Path(summary.journal_path), public_key)
+    assert closure.closing_hash == summary.journal_last_hash

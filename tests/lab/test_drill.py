@@ -8,6 +8,7 @@ the estate as it found it (db-01 leading, db-02 and site 2 streaming from it).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from egov.drills.journal import read_journal
+from egov.drills.journal import GENESIS, hash_entry, read_journal
+from egov.lab.paths import get_state_dir
 from tests.lab.conftest import INVENTORY, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
@@ -30,6 +32,9 @@ SHIPPED = Path(__file__).resolve().parents[2] / "egov" / "drills" / "scenarios"
 SERVICES = ("portal", "motcua")
 LAB_RTO_SECONDS = 180
 LAB_RPO_SECONDS = 5
+# the lab's drill signing key lives and goes with the lab, not in the host's /etc/egov/secrets
+LAB_DRILL_KEY = get_state_dir() / "drill-signing.key"
+MONITORING_HOSTS = ("primary-mon-01", "site2-mon-01")
 
 
 def egov(*arguments: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
@@ -40,6 +45,7 @@ def egov(*arguments: str, timeout: float = 1200) -> subprocess.CompletedProcess[
         timeout=timeout,
         check=False,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, "EGOV_DRILL_KEY": str(LAB_DRILL_KEY)},
     )
 
 
@@ -169,6 +175,51 @@ def test_the_test_failover_leaves_production_untouched_and_cleans_up(
     assert json.loads(record.stdout)["result"] == "success"
 
 
+def test_the_closing_hash_reaches_both_monitoring_sites_and_a_rewritten_journal_is_refused(
+    lab: Lab, drills: Path, tmp_path: Path
+) -> None:
+    """After the quarterly test failover above: its journal verifies, both monitoring hosts
+    hold its closing hash, and a copy re-hashed after an edit, or cut, is refused."""
+    journal = sorted(drills.glob("*-quarterly-test-failover-test/journal.jsonl"))[-1]
+    result = egov("drill", "verify", str(journal), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    verified = json.loads(result.stdout)
+    for machine in MONITORING_HOSTS:
+        record = lab.exec(machine, "cat", "/var/lib/egov/state/drills/quarterly-test-failover.json")
+        published = json.loads(record.stdout)
+        assert published["journal_closing_hash"] == verified["closing_hash"], machine
+        assert published["journal_key"] == verified["key"], machine
+    lines = journal.read_text("utf-8").splitlines(keepends=True)
+    edited = json.loads(lines[1])
+    edited["operator"] = "someone-else"
+    rehashed = tmp_path / "rehashed.jsonl"
+    rehashed.write_text("".join(_rehash([lines[0], json.dumps(edited) + "\n", *lines[2:]])))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(lines[:-3]), "utf-8")
+    for path, line, words in (
+        (rehashed, len(lines), "signature does not match"),
+        (cut, len(lines) - 3, "without its closing entry"),
+    ):
+        for command in ("verify", "report"):
+            result = egov("drill", command, str(path))
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.startswith(f"egov: {path}:{line}: "), result.stderr
+            assert words in result.stderr
+
+
+def _rehash(lines: list[str]) -> list[str]:
+    """A forger's chain: every entry hashed again, the close pointed at the new last hash."""
+    entries = [json.loads(line) for line in lines]
+    previous = GENESIS
+    for entry in entries:
+        if entry["event"] == "close":
+            entry["last_hash"] = previous
+        entry["prev"] = previous
+        entry["hash"] = hash_entry(entry)
+        previous = entry["hash"]
+    return [json.dumps(entry, sort_keys=True) + "\n" for entry in entries]
+
+
 def _failing_scenario(directory: Path) -> Path:
     """The quarterly test with a step that cannot pass after the copy was made."""
     text = (SHIPPED / "quarterly-test-failover.yaml").read_text("utf-8")
@@ -240,7 +291,9 @@ def test_a_killed_drill_blocks_new_ones_until_recovered(lab: Lab, drills: Path) 
     result = egov("drill", "recover", "--drill-dir", str(drills))
     assert result.returncode == 0, result.stderr
     entries = read_journal(journal)
-    assert entries[-1]["event"] == "end" and entries[-1]["status"] == "recovered"
+    assert entries[-2]["event"] == "end" and entries[-2]["status"] == "recovered"
+    assert entries[-1]["event"] == "close"  # recover closes the journal it finished
+    assert egov("drill", "verify", str(journal)).returncode == 0
     assert any(e["event"] == "rollback-end" and e["name"] == "copy-the-database" for e in entries)
     assert leftovers(lab) == []
     code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
@@ -251,8 +304,8 @@ def _wait_for_step_end(drills: Path, step: str, timeout: float) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for journal in sorted(drills.glob("*-test/journal.jsonl")):
-            entries = read_journal(journal)
-            if not entries or entries[-1]["event"] == "end":
+            entries = read_journal(journal, torn_tail_ok=True)  # it is being written
+            if not entries or entries[-1]["event"] in {"end", "close"}:
                 continue
             if any(e["event"] == "step-end" and e["name"] == step for e in entries):
                 return journal

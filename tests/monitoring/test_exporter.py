@@ -141,6 +141,28 @@ def test_a_failure_keeps_the_last_success_and_reports_the_result(
     assert sample(registry, "dr_restore_test_last_result", **restore) == 1
 
 
+def test_the_last_journal_closing_hash_is_published_with_its_key(
+    lab_targets: MonitoringTargets, tmp_path: Path
+) -> None:
+    record = DrillRecord(
+        scenario="quarterly-test-failover",
+        mode="test",
+        started_at=NOW - 100,
+        finished_at=NOW,
+        result=Result.SUCCESS,
+        last_success_at=NOW,
+        journal_closing_hash="ab" * 32,
+        journal_key="SHA256:key",
+    )
+    write_record(record, tmp_path)
+    registry = make_registry(lab_targets, tmp_path)
+    labels = {"scenario": "quarterly-test-failover", "journal_key": "SHA256:key"}
+    assert sample(registry, "dr_drill_journal_info", **labels, journal_hash="ab" * 32) == 1
+    write_record(record.model_copy(update={"journal_closing_hash": ""}), tmp_path)
+    registry = make_registry(lab_targets, tmp_path)  # an unsigned record claims nothing
+    assert sample(registry, "dr_drill_journal_info", **labels, journal_hash="") is None
+
+
 def test_a_record_turned_unreadable_keeps_its_last_value(
     lab_targets: MonitoringTargets, tmp_path: Path
 ) -> None:
