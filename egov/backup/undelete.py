@@ -72,7 +72,8 @@ def parse_versions(pages: Iterable[Mapping[str, Any]]) -> list[ObjectVersion]:
     return found
 
 
-def _newest_first(versions: Sequence[ObjectVersion]) -> list[ObjectVersion]:
+def sort_newest_first(versions: Sequence[ObjectVersion]) -> list[ObjectVersion]:
+    """One key's versions and markers, the newest (the one S3 serves) first."""
     # S3 lists a key's versions newest first; sorting keeps that order within a second
     # (LastModified has second resolution on some stores), and IsLatest settles the top.
     ordered = sorted(versions, key=lambda version: version.modified, reverse=True)
@@ -92,7 +93,7 @@ def make_undelete_plan(
     locks: list[str] = []
     lost: list[str] = []
     for key in sorted(by_key):
-        stack = _newest_first(by_key[key])
+        stack = sort_newest_first(by_key[key])
         recent = []
         for version in stack:
             if not version.delete_marker or (since is not None and version.modified < since):
