@@ -154,9 +154,11 @@ def _ensure_object_lock(
         current = {}
     configuration = current.get("ObjectLockConfiguration", {})
     enabled = configuration.get("ObjectLockEnabled") == "Enabled"
-    if enabled and configuration.get("Rule") == wanted["Rule"]:
+    default = configuration.get("Rule", {}).get("DefaultRetention", {})
+    previous = default.get("Mode")
+    # compared field by field: stores add their own (moto answers "Years": 0 too)
+    if enabled and previous == wanted_mode and default.get("Days") == max(lock_days, 1):
         return wanted_mode
-    previous = configuration.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
     try:
         # AWS switches lock on for an existing versioned bucket; other stores (moto) only
         # for an empty one, and a bucket restic created before has objects: then no lock.

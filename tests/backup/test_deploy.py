@@ -122,3 +122,12 @@ def test_the_store_host_creates_its_repository_once_and_never_over_files(tmp_pat
     refused = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
     assert refused.returncode == 1 and "holds files but no config" in refused.stderr
     assert (tmp_path / "restic" / "primary" / "keys").is_dir()
+
+
+def test_s3_retention_runs_as_a_transient_user_given_the_prune_key() -> None:
+    text = backup.make_s3_retention_service("vnpt")
+    assert "DynamicUser=yes" in text and "User=egov-restic" not in text
+    assert "LoadCredential=restic-password:/etc/egov/secrets/restic-vnpt\n" in text
+    assert "LoadCredential=s3-access-key:/etc/egov/secrets/s3-vnpt-prune-access-key\n" in text
+    assert "LoadCredential=s3-secret-key:/etc/egov/secrets/s3-vnpt-prune-secret-key\n" in text
+    assert "agent retention --repository vnpt " in text and "KillMode=mixed\n" in text
