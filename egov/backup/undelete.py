@@ -1,9 +1,10 @@
 """Undelete a restic repository kept in a versioned S3 bucket.
 
 With versioning on, deleting an object without naming a version only stacks a *delete
-marker* on it; object lock then refuses to delete the versions themselves. So whoever holds
-the replication job's keys (a thief, a mistaken ``forget --prune``) can hide snapshots but
-not destroy them, and removing the markers brings every object back as it was. restic
+marker* on it; object lock then refuses to delete the versions themselves (COMPLIANCE to
+every key; GOVERNANCE only once the bucket policy denies the bypass, see ``bucket.py``). So
+whoever holds the replication job's keys (a thief, a mistaken ``forget --prune``) can hide
+snapshots but not destroy them, and removing the markers brings every object back as it was. restic
 never overwrites an object (names are content hashes), so the version under the markers is
 the one restic wrote.
 
