@@ -54,6 +54,15 @@ class AgentConfig(BaseModel):
     object_lock_days: int = Field(
         default=1, ge=1, description="Default retention of new object versions in S3 buckets."
     )
+    purge_after_seconds: float = Field(
+        default=7 * 86400,
+        ge=0,
+        description=(
+            "S3 retention: how long a deleted object's versions are kept after its delete "
+            "marker before they are purged (the retention's `within`): the time left to notice "
+            "and undo a thief's forget with the replication key (`egov backup undelete`)."
+        ),
+    )
     textfile_directory: str = TEXTFILE_DIRECTORY
 
     @classmethod
@@ -93,7 +102,7 @@ def make_local_repository_config(estate: Estate, name: str) -> RepositoryConfig:
     under its credentials directory, whose path is fixed by the unit's name.
     """
     remote = make_repository_config(estate, name, SECRET_DIRECTORY)
-    credential = f"file:/run/credentials/egov-retention@{name}.service/restic-password"
+    credential = f"file:{get_credentials_directory(name)}/restic-password"
     return remote.model_copy(
         update={
             "kind": AccessKind.LOCAL,
@@ -102,6 +111,59 @@ def make_local_repository_config(estate: Estate, name: str) -> RepositoryConfig:
             "rest_password": None,
         }
     )
+
+
+def get_retention_host(estate: Estate, name: str) -> HostRef | None:
+    """The host that runs repository ``name``'s retention, on the repository's own side.
+
+    REST: its store host (as the repository's user, against the directory). S3 with a prune
+    key: a host at the bucket's own site if it has any (the lab's S3 stand-in), else the host
+    of the last REST repository away from the primary site in the replication order (site
+    2's store host): never a primary host, where the clients and the replication key are.
+    None when there is no such host, or an S3 repository has no prune key.
+    """
+    repository = estate.backup.repositories[name]
+    if repository.kind is RepositoryKind.REST:
+        return estate.find_host(repository.site, repository.host or "")
+    if repository.prune_access_key is None or repository.prune_secret_key is None:
+        return None
+    own = [ref for ref in estate.iter_hosts() if ref.site == repository.site]
+    if own:
+        return sorted(own, key=lambda ref: ("objectstore" not in ref.host.roles, ref.name))[0]
+    for other in reversed(estate.backup.replication):
+        candidate = estate.backup.repositories.get(other)
+        if (
+            candidate is not None
+            and candidate.kind is RepositoryKind.REST
+            and candidate.site != estate.primary_site
+        ):
+            return estate.find_host(candidate.site, candidate.host or "")
+    return None
+
+
+def make_retention_repository_config(estate: Estate, name: str) -> RepositoryConfig:
+    """Repository ``name`` as its retention reaches it (``egov-retention@<name>.service``).
+
+    REST: the directory on its store host (``make_local_repository_config``). S3: the bucket,
+    with the prune key instead of the clients' (the only key that may delete), all handed
+    over by systemd (LoadCredential) under the unit's credentials directory.
+    """
+    repository = estate.backup.repositories[name]
+    if repository.kind is RepositoryKind.REST:
+        return make_local_repository_config(estate, name)
+    credentials = f"file:{get_credentials_directory(name)}"
+    return make_repository_config(estate, name).model_copy(
+        update={
+            "password": f"{credentials}/restic-password",
+            "access_key": f"{credentials}/s3-access-key",
+            "secret_key": f"{credentials}/s3-secret-key",
+        }
+    )
+
+
+def get_credentials_directory(name: str) -> str:
+    """Where systemd puts the credentials of ``egov-retention@<name>.service``."""
+    return f"/run/credentials/egov-retention@{name}.service"
 
 
 def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
@@ -117,14 +179,10 @@ def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
         name: make_repository_config(estate, name, SECRET_DIRECTORY) for name in sorted(names)
     }
     retention = [
-        name
-        for name, repository in estate.backup.repositories.items()
-        if repository.kind is RepositoryKind.REST
-        and repository.site == ref.site
-        and repository.host == ref.name
+        name for name in estate.backup.repositories if get_retention_host(estate, name) == ref
     ]
     for name in retention:
-        repositories[f"{name}@local"] = make_local_repository_config(estate, name)
+        repositories[f"{name}@local"] = make_retention_repository_config(estate, name)
     return AgentConfig(
         estate=estate.name,
         site=ref.site,
@@ -139,11 +197,21 @@ def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
             estate.backup.replication_timeout.total_seconds() if replication else None
         ),
         object_lock_days=make_object_lock_days(estate.backup.retention),
+        purge_after_seconds=estate.backup.retention.within.total_seconds(),
     )
 
 
 def make_object_lock_days(retention: Retention) -> int:
     """Days each new object version of an S3 repository stays locked: the retention's
-    ``within`` rounded up (at least 1). Snapshots that young are never forgotten, so nothing
-    legitimate needs their objects deleted sooner; a thief with the keys cannot either."""
+    ``within`` rounded up (at least 1).
+
+    This is how the lock and the retention stay consistent: forget never removes a snapshot
+    younger than ``within``, so the lock never stands in the way of the policy for what it
+    keeps, and it ends at most a day after ``within`` (the rounding). What the retention does
+    remove while still locked (a pack repacked by prune, a snapshot between ``within`` and the
+    rounded lock) is hidden at once behind a delete marker and its version purged by a later
+    run, once the lock has ended (``egov.backup.versions``): late by at most a day, never lost.
+    A thief with the replication key meets the same lock: whatever is younger than ``within``
+    cannot be destroyed.
+    """
     return max(math.ceil(retention.within.total_seconds() / 86400), 1)

@@ -35,7 +35,7 @@ from egov.backup.restic import (
 from egov.backup.runner import Restic
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import RepositoryKind
-from egov.inventory.model import Estate
+from egov.inventory.model import Estate, ObjectLockMode
 from egov.secrets import read_secret
 
 REST_USER = "backup"
@@ -67,6 +67,10 @@ class RepositoryConfig(BaseModel):
     access_key: str | None = None
     secret_key: str | None = None
     region: str = "us-east-1"
+    object_lock: ObjectLockMode = Field(
+        default=ObjectLockMode.COMPLIANCE,
+        description="For S3: the object lock mode of the bucket (the site's object store's).",
+    )
 
 
 def make_repository_config(
@@ -116,6 +120,7 @@ def make_repository_config(
         access_key=references.get("access_key"),
         secret_key=references.get("secret_key"),
         region=store.region if store else "us-east-1",
+        object_lock=store.object_lock if store else ObjectLockMode.COMPLIANCE,
     )
 
 
@@ -126,22 +131,29 @@ def get_secret_file_name(repository: str, key: str) -> str:
         "rest_password": f"rest-{repository}",
         "access_key": f"s3-{repository}-access-key",
         "secret_key": f"s3-{repository}-secret-key",
+        "prune_access_key": f"s3-{repository}-prune-access-key",
+        "prune_secret_key": f"s3-{repository}-prune-secret-key",
     }[key]
 
 
-def make_secret_files(estate: Estate, name: str, secret_directory: str) -> dict[str, str]:
-    """Host path → inventory secret reference, for the deploy to copy (``secret_file``)."""
+CLIENT_SECRETS = ("password", "rest_password", "access_key", "secret_key")
+#: what the host running an S3 repository's retention needs: the password and the prune key
+RETENTION_SECRETS = ("password", "prune_access_key", "prune_secret_key")
+
+
+def make_secret_files(
+    estate: Estate, name: str, secret_directory: str, keys: tuple[str, ...] = CLIENT_SECRETS
+) -> dict[str, str]:
+    """Host path → inventory secret reference, for the deploy to copy (``secret_file``).
+
+    ``keys`` selects which of the repository's secrets: the clients' (the default) never
+    include the prune key, which only the retention host of an S3 repository holds.
+    """
     repository = estate.backup.repositories[name]
-    values = {
-        "password": repository.password,
-        "rest_password": repository.rest_password,
-        "access_key": repository.access_key,
-        "secret_key": repository.secret_key,
-    }
     return {
         f"{secret_directory}/{get_secret_file_name(name, key)}": reference
-        for key, reference in values.items()
-        if reference is not None
+        for key in keys
+        if (reference := getattr(repository, key)) is not None
     }
 
 

@@ -8,15 +8,24 @@ client or replication credential can therefore delete anything.
 ``--keep-within`` is mandatory on append-only repositories: a client with stolen credentials
 can add forged snapshots, and with ``--keep-daily`` etc. alone those could crowd the real ones
 out of the kept set; every snapshot younger than ``within`` is kept whatever else exists.
+
+For an S3 repository it runs on a host away from the clients (``get_retention_host``) with
+its own *prune key*, the one key that may delete versions; the backup and replication keys
+only ever stack delete markers, which object lock allows. ``forget --prune`` there succeeds
+even on locked objects (a delete naming no version only adds a marker), so the space is
+freed by a second step, ``run_s3_version_purge`` (see ``egov.backup.versions``), for which a
+version still locked is not an error: it waits for a later run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from egov.backup.agent import AgentSettings, run_with_retries
-from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.repositories import AccessKind, RepositoryConfig, open_repository
 from egov.backup.restic import make_forget_command
+from egov.backup.versions import PurgeResult
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import Retention
 
@@ -74,3 +83,25 @@ def run_retention(
             )
         restic.check(result, "forget/prune")
         return result.stdout
+
+
+def run_s3_version_purge(
+    repository: RepositoryConfig, purge_after: timedelta, now: datetime | None = None
+) -> PurgeResult:
+    """Purge the versions ``forget --prune`` left under delete markers older than
+    ``purge_after`` in S3 repository ``repository``'s bucket, with its (prune) key.
+
+    Versions still locked are counted, not an error; raise BackupError on any other refusal
+    and InputError when ``repository`` is not S3.
+    """
+    from egov.backup.bucket import get_bucket_name, make_s3_client
+    from egov.backup.versions import run_version_purge
+
+    if repository.kind is not AccessKind.S3:
+        raise InputError(f"repository {repository.name}: only S3 buckets keep versions")
+    return run_version_purge(
+        make_s3_client(repository),
+        get_bucket_name(repository),
+        now or datetime.now(UTC),
+        purge_after,
+    )

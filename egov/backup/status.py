@@ -20,10 +20,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from egov.backup.agentconfig import get_retention_host, make_object_lock_days
 from egov.backup.datasets import make_dataset_hosts
-from egov.inventory.backup import Dataset
+from egov.inventory.backup import Dataset, RepositoryKind
 from egov.inventory.checks import get_dataset_repository
-from egov.inventory.model import Estate
+from egov.inventory.model import Estate, ObjectLockMode
 from egov.records import (
     BackupRecord,
     CatalogRecord,
@@ -171,3 +172,35 @@ def _last_result(records: Sequence[BackupRecord]) -> str | None:
         return None
     ok = all(record.result is Result.SUCCESS for record in records)
     return Result.SUCCESS.value if ok else Result.FAILURE.value
+
+
+def make_protection_notes(estate: Estate) -> list[str]:
+    """What protects each S3 repository from a thief with its clients' keys, and what that
+    protection depends on: one sentence per repository, in inventory order."""
+    notes = []
+    days = make_object_lock_days(estate.backup.retention)
+    for name, repository in estate.backup.repositories.items():
+        if repository.kind is not RepositoryKind.S3:
+            continue
+        store = estate.sites[repository.site].object_store
+        mode = store.object_lock if store else ObjectLockMode.COMPLIANCE
+        if mode is ObjectLockMode.COMPLIANCE:
+            note = (
+                f"{name}: COMPLIANCE object lock, {days} d: no key can delete a version "
+                "younger than that"
+            )
+        elif mode is ObjectLockMode.GOVERNANCE:
+            note = (
+                f"{name}: GOVERNANCE object lock, {days} d: the protection depends on the "
+                "bucket policy denying the replication key s3:BypassGovernanceRetention and "
+                f"s3:DeleteObjectVersion (egov backup bucket-policy --repository {name})"
+            )
+        else:
+            note = (
+                f"{name}: NO object lock: versioning alone; a key with delete rights can "
+                "destroy the backups"
+            )
+        host = get_retention_host(estate, name)
+        retention = f"retention on {host.qualified_name}" if host else "NO retention (no prune key)"
+        notes.append(f"{note}; {retention}")
+    return notes

@@ -1,9 +1,10 @@
 """Undelete a restic repository kept in a versioned S3 bucket.
 
 With versioning on, deleting an object without naming a version only stacks a *delete
-marker* on it; object lock then refuses to delete the versions themselves. So whoever holds
-the replication job's keys (a thief, a mistaken ``forget --prune``) can hide snapshots but
-not destroy them, and removing the markers brings every object back as it was. restic
+marker* on it; object lock then refuses to delete the versions themselves (COMPLIANCE to
+every key; GOVERNANCE only once the bucket policy denies the bypass, see ``bucket.py``). So
+whoever holds the replication job's keys (a thief, a mistaken ``forget --prune``) can hide
+snapshots but not destroy them, and removing the markers brings every object back as it was. restic
 never overwrites an object (names are content hashes), so the version under the markers is
 the one restic wrote.
 
@@ -72,7 +73,8 @@ def parse_versions(pages: Iterable[Mapping[str, Any]]) -> list[ObjectVersion]:
     return found
 
 
-def _newest_first(versions: Sequence[ObjectVersion]) -> list[ObjectVersion]:
+def sort_newest_first(versions: Sequence[ObjectVersion]) -> list[ObjectVersion]:
+    """One key's versions and markers, the newest (the one S3 serves) first."""
     # S3 lists a key's versions newest first; sorting keeps that order within a second
     # (LastModified has second resolution on some stores), and IsLatest settles the top.
     ordered = sorted(versions, key=lambda version: version.modified, reverse=True)
@@ -92,7 +94,7 @@ def make_undelete_plan(
     locks: list[str] = []
     lost: list[str] = []
     for key in sorted(by_key):
-        stack = _newest_first(by_key[key])
+        stack = sort_newest_first(by_key[key])
         recent = []
         for version in stack:
             if not version.delete_marker or (since is not None and version.modified < since):

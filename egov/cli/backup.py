@@ -154,6 +154,7 @@ def backup_status(
     import time
 
     from egov.backup import control
+    from egov.backup.status import make_protection_notes
     from egov.records import get_state_dir
 
     estate = load_inventory(inventory).estate
@@ -188,6 +189,48 @@ def backup_status(
             f"{row.size_bytes / 1e9:.2f} GB" if row.size_bytes else "-",
         )
     stdout.print(table)
+    for note in make_protection_notes(estate):
+        stdout.print(note, markup=False, soft_wrap=True)
+
+
+@backup_app.command("bucket-policy")
+def backup_bucket_policy(
+    repository: Annotated[str, typer.Option("--repository", help="An S3 repository.")],
+    principal: Annotated[
+        str,
+        typer.Option(
+            "--principal",
+            help="The replication key's principal as the endpoint names it "
+            "(e.g. arn:aws:iam::123456789012:user/egov-replication).",
+        ),
+    ],
+    inventory: InventoryOption = None,
+) -> None:
+    """Print the bucket policy the province applies to a GOVERNANCE-locked bucket."""
+    from egov.backup.bucket import get_bucket_name, render_bucket_policy
+    from egov.backup.repositories import AccessKind, make_repository_config
+    from egov.inventory.model import ObjectLockMode
+
+    estate = load_inventory(inventory).estate
+    config = make_repository_config(estate, repository)
+    if config.kind is not AccessKind.S3:
+        raise InputError(f"--repository {repository}: not an S3 repository")
+    stdout.print(render_bucket_policy(get_bucket_name(config), principal), end="", markup=False)
+    if config.object_lock is ObjectLockMode.GOVERNANCE:
+        stderr.print(
+            "apply it with the bucket owner's key (aws s3api put-bucket-policy --bucket "
+            f"{get_bucket_name(config)} --policy file://policy.json): until then the "
+            "replication key can delete locked versions",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        stderr.print(
+            f"{repository}'s lock is {config.object_lock.value}: the policy is defence in "
+            "depth, not what the protection depends on",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @backup_app.command("snapshots")
@@ -547,8 +590,12 @@ def agent_retention(
     config: AgentConfigOption = Path("/etc/egov/agent.json"),
     cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
 ) -> None:
-    """Forget and prune a repository kept on this host (run as the repository's user)."""
-    from egov.backup.retention import make_retention_plan, run_retention
+    """Forget and prune a repository kept on this host (run by egov-retention@<repository>);
+    for an S3 bucket, then purge the versions whose lock has ended."""
+    from datetime import timedelta
+
+    from egov.backup.repositories import AccessKind
+    from egov.backup.retention import make_retention_plan, run_retention, run_s3_version_purge
 
     loaded = _agent_config(config)
     if repository not in loaded.retention:
@@ -559,6 +606,15 @@ def agent_retention(
     local = loaded.repositories[f"{repository}@local"]
     plan = make_retention_plan(local, loaded.retention_policy, dry_run=dry_run)
     stdout.print(run_retention(plan, local, _backup_settings(None, cache_dir)), soft_wrap=True)
+    if local.kind is AccessKind.S3 and not dry_run:
+        purge = run_s3_version_purge(local, timedelta(seconds=loaded.purge_after_seconds))
+        stderr.print(
+            f"{repository}: purged {purge.purged} object versions and "
+            f"{purge.markers_removed} delete markers; {len(purge.still_locked)} objects "
+            "still locked, left for a later run",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @agent_app.command("verify")

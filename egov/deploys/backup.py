@@ -13,6 +13,10 @@
 - Each store host serving a REST repository runs its retention (``egov-retention@<repo>``)
   as the repository's system user, with the password handed over by systemd
   (``LoadCredential``), against the directory: no network credential can delete.
+- An S3 repository's retention runs the same way on its retention host
+  (``get_retention_host``: never where the clients are), as a transient user
+  (``DynamicUser``) given the password and the *prune key* by systemd: only that host holds
+  the prune key, and no client or replication host ever gets it.
 """
 
 from __future__ import annotations
@@ -32,13 +36,18 @@ from egov.backup.agentconfig import (
     get_replication_host,
     make_agent_config,
 )
-from egov.backup.repositories import make_secret_files
+from egov.backup.repositories import (
+    CLIENT_SECRETS,
+    RETENTION_SECRETS,
+    get_secret_file_name,
+    make_secret_files,
+)
 from egov.deploys.context import get_context
 from egov.deploys.render import as_file
 from egov.deploys.secretfile import secret_file
 from egov.deploys.storage import REPOSITORY_ROOT
 from egov.errors import InputError
-from egov.inventory.backup import Schedule
+from egov.inventory.backup import RepositoryKind, Schedule
 from egov.inventory.model import Estate
 from egov.secrets import read_secret
 
@@ -197,6 +206,42 @@ def make_retention_service() -> str:
     )
 
 
+def make_s3_retention_service(name: str) -> str:
+    """``egov-retention@<name>.service`` for an S3 repository (this instance's own file
+    overrides the REST template): a transient user, the password and the prune key handed
+    over by systemd (the agent's ``make_retention_repository_config`` reads them there)."""
+    secret = f"{SECRET_DIRECTORY}/"
+    return _HEADER + (
+        f"[Unit]\nDescription=egov retention (forget --prune, version purge) of {name}\n"
+        "After=network-online.target\nWants=network-online.target\n\n"
+        "[Service]\nType=oneshot\nDynamicUser=yes\n"
+        f"LoadCredential=restic-password:{secret}{get_secret_file_name(name, 'password')}\n"
+        "LoadCredential=s3-access-key:"
+        f"{secret}{get_secret_file_name(name, 'prune_access_key')}\n"
+        "LoadCredential=s3-secret-key:"
+        f"{secret}{get_secret_file_name(name, 'prune_secret_key')}\n"
+        f"ExecStart={AGENT_BINARY} agent retention --repository {name} "
+        f"--cache-dir /var/cache/egov-retention-{name}\n"
+        + STOP_BY_THE_AGENT
+        + f"CacheDirectory=egov-retention-{name}\n"
+        "UMask=0077\n"
+    )
+
+
+def make_host_secret_files(estate: Estate, names: set[str], retention: list[str]) -> dict[str, str]:
+    """Every secret file this host needs: the clients' secrets of the repositories it backs
+    up to or replicates (``names``), and for each repository whose retention it runs, the
+    password and, for S3, the prune key (the only place the prune key goes)."""
+    wanted: dict[str, str] = {}
+    for name in sorted(names):
+        wanted |= make_secret_files(estate, name, SECRET_DIRECTORY)
+    for name in retention:
+        s3 = estate.backup.repositories[name].kind is RepositoryKind.S3
+        keys = RETENTION_SECRETS if s3 else CLIENT_SECRETS
+        wanted |= make_secret_files(estate, name, SECRET_DIRECTORY, keys)
+    return wanted
+
+
 @deploy("backup")
 def backup() -> None:
     """Apply the backup role's pieces this host needs (nothing on a host with none)."""
@@ -211,15 +256,14 @@ def backup() -> None:
         dest=str(AGENT_CONFIG_PATH),
         mode="644",
     )
-    names = {name.split("@")[0] for name in config.repositories}
-    for name in sorted(names):
-        for path, reference in make_secret_files(estate, name, SECRET_DIRECTORY).items():
-            secret_file(name=f"Secret {path}", dest=path, content=read_secret(reference))
+    clients = {name for name in config.repositories if "@" not in name}
+    for path, reference in make_host_secret_files(estate, clients, config.retention).items():
+        secret_file(name=f"Secret {path}", dest=path, content=read_secret(reference))
     # The REST repositories this host serves and clients write to; a copy target is created by
     # the replication, with the source's chunker parameters (or copies lose deduplication).
     copy_targets = set(estate.backup.replication[1:])
     for name in config.retention:
-        if name in copy_targets:
+        if name in copy_targets or estate.backup.repositories[name].kind is RepositoryKind.S3:
             continue
         if host.get_fact(File, path=f"{REPOSITORY_ROOT}/{name}/config") is None:
             server.shell(
@@ -251,6 +295,8 @@ def backup() -> None:
     if config.retention:
         units["egov-retention@.service"] = make_retention_service()
         for name in config.retention:
+            if estate.backup.repositories[name].kind is RepositoryKind.S3:
+                units[f"egov-retention@{name}.service"] = make_s3_retention_service(name)
             units[f"egov-retention@{name}.timer"] = make_timer(
                 f"egov retention of {name}",
                 f"egov-retention@{name}.service",

@@ -13,6 +13,10 @@ Two things differ from VNPT's endpoint, on purpose or by nature:
   site by cutting its link, never by powering it off.
 - moto accepts any access key and secret: the clients still sign with the inventory's S3 keys,
   as they would at VNPT, but the stand-in does not check them.
+- moto enforces object lock but no IAM: a COMPLIANCE lock refuses deletes even with the
+  governance bypass header, as VNPT's would, but ``PutObjectRetention`` may rewrite it (AWS
+  refuses), bucket policies are stored and not applied, and the default retention of a bucket
+  that holds objects cannot be changed.
 """
 
 from __future__ import annotations

@@ -113,6 +113,17 @@ class Repository(_Strict):
             "(HTTP basic auth; not the restic repository password)."
         ),
     )
+    prune_access_key: SecretReference | None = Field(
+        default=None,
+        description=(
+            "For `s3`: the access key id of the retention (forget/prune) key, which may "
+            "delete; held only by the host that runs the repository's retention, never by "
+            "the backup or replication clients. Without it, no retention runs for the bucket."
+        ),
+    )
+    prune_secret_key: SecretReference | None = Field(
+        default=None, description="For `s3`: the secret access key of the retention key."
+    )
 
 
 class DatasetKind(StrEnum):

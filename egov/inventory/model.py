@@ -14,7 +14,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from egov.inventory.backup import BackupPolicy
 from egov.inventory.fields import Duration, Name, SecretReference, Size
@@ -92,14 +92,38 @@ class Host(_Strict):
     )
 
 
+class ObjectLockMode(StrEnum):
+    """The S3 Object Lock mode of new object versions in the site's buckets."""
+
+    COMPLIANCE = "compliance"
+    GOVERNANCE = "governance"
+    NONE = "none"
+
+
 class ObjectStore(_Strict):
     """An S3-compatible endpoint a site offers instead of (or besides) hosts."""
 
     endpoint: str = Field(examples=["https://198.51.100.10"])
     region: str = Field(default="us-east-1")
-    object_lock: bool = Field(
-        default=True, description="Whether the endpoint is expected to offer S3 Object Lock."
+    object_lock: ObjectLockMode = Field(
+        default=ObjectLockMode.COMPLIANCE,
+        description=(
+            "Object lock of the buckets egov creates. `compliance`: no key, not even the "
+            "bucket owner's, can delete a locked version before its lock ends. `governance`: "
+            "a key allowed `s3:BypassGovernanceRetention` can; egov then writes the bucket "
+            "policy the province must apply (`egov backup bucket-policy`), and the protection "
+            "depends on it. `none`: the endpoint offers no object lock (versioning only). "
+            "`true`/`false` (older inventories) mean `compliance`/`none`."
+        ),
+        examples=["compliance", "governance"],
     )
+
+    @field_validator("object_lock", mode="before")
+    @classmethod
+    def _legacy_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return ObjectLockMode.COMPLIANCE if value else ObjectLockMode.NONE
+        return value
 
 
 class Site(_Strict):

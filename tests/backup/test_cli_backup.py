@@ -91,3 +91,11 @@ def test_undelete_refuses_a_rest_repository_and_a_bad_time(
     arguments = ["backup", "undelete", "-i", str(LAB), "--repository", "vnpt", "--since", "x"]
     assert run(arguments) == 2
     assert "--since x: not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_status_text_says_what_protects_the_bucket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["backup", "status", "-i", str(LAB), "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "vnpt: COMPLIANCE object lock, 2 d: no key can delete a version" in out

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from egov.backup.repositories import CLIENT_SECRETS, RETENTION_SECRETS
 from egov.deploys import backup
 from egov.errors import InputError
 from egov.inventory.backup import Schedule
+from egov.inventory.model import Estate
 from tests.backup.conftest import need
+from tests.deploys.support import plan_deploy
 
 
 @pytest.mark.parametrize(
@@ -122,3 +125,40 @@ def test_the_store_host_creates_its_repository_once_and_never_over_files(tmp_pat
     refused = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
     assert refused.returncode == 1 and "holds files but no config" in refused.stderr
     assert (tmp_path / "restic" / "primary" / "keys").is_dir()
+
+
+def test_s3_retention_runs_as_a_transient_user_given_the_prune_key() -> None:
+    text = backup.make_s3_retention_service("vnpt")
+    assert "DynamicUser=yes" in text and "User=egov-restic" not in text
+    assert "LoadCredential=restic-password:/etc/egov/secrets/restic-vnpt\n" in text
+    assert "LoadCredential=s3-access-key:/etc/egov/secrets/s3-vnpt-prune-access-key\n" in text
+    assert "LoadCredential=s3-secret-key:/etc/egov/secrets/s3-vnpt-prune-secret-key\n" in text
+    assert "agent retention --repository vnpt " in text and "KillMode=mixed\n" in text
+
+
+def test_the_vnpt_host_plans_the_s3_retention_with_the_prune_key_and_shows_no_secret(
+    lab: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repositories = {}
+    for name, repository in lab.backup.repositories.items():
+        references = {}
+        for key in CLIENT_SECRETS + RETENTION_SECRETS:
+            if getattr(repository, key) is not None:
+                variable = f"EGOV_TEST_{name}_{key}".upper()
+                monkeypatch.setenv(variable, f"secret-value-{name}-{key}-0123456789")
+                references[key] = f"env:{variable}"
+        repositories[name] = repository.model_copy(update=references)
+    estate = lab.model_copy(
+        update={"backup": lab.backup.model_copy(update={"repositories": repositories})}
+    )
+    names, logs = plan_deploy(estate, "vnpt/s3-01", backup.backup)
+    secrets = [name for name in names if "Secret /etc/egov/secrets/" in name]
+    assert "backup | Secret /etc/egov/secrets/s3-vnpt-prune-access-key" in secrets
+    assert "backup | Secret /etc/egov/secrets/s3-vnpt-prune-secret-key" in secrets
+    assert not any(name.endswith("/s3-vnpt-access-key") for name in secrets)
+    assert "backup | Unit egov-retention@vnpt.service" in names
+    assert "backup | Unit egov-retention@vnpt.timer" in names
+    assert not any("Create repository vnpt" in name for name in names)
+    assert "secret-value-" not in logs
+    replicator, _ = plan_deploy(estate, "primary/mon-01", backup.backup)
+    assert not any("prune" in name for name in replicator)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from egov.backup.status import get_dataset_target, make_status
-from egov.inventory.model import Estate
+from egov.backup.status import get_dataset_target, make_protection_notes, make_status
+from egov.inventory.model import Estate, ObjectLockMode
 from egov.records import BackupRecord, CatalogRecord, LatestSnapshot, Result
 
 NOW = 1_800_000_000.0
@@ -75,3 +75,16 @@ def test_last_backup_result_reports_any_failing_host(lab: Estate) -> None:
     row = next(row for row in make_status(lab, [], [record], [], [], NOW) if row.dataset == "files")
     assert row.last_backup_result == "failure"
     assert row.age_seconds is None and not row.fresh
+
+
+def test_status_says_what_the_vnpt_protection_depends_on(lab: Estate) -> None:
+    (note,) = make_protection_notes(lab)
+    assert note.startswith("vnpt: COMPLIANCE object lock, 2 d") and "vnpt-s3-01" in note
+    store = lab.sites["vnpt"].object_store
+    assert store is not None
+    governed = store.model_copy(update={"object_lock": ObjectLockMode.GOVERNANCE})
+    sites = dict(lab.sites)
+    sites["vnpt"] = sites["vnpt"].model_copy(update={"object_store": governed})
+    (note,) = make_protection_notes(lab.model_copy(update={"sites": sites}))
+    assert "GOVERNANCE" in note and "depends on the bucket policy" in note
+    assert "egov backup bucket-policy --repository vnpt" in note

@@ -28,6 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from egov.backup.bucket import get_bucket_name, make_s3_client
+from egov.backup.control import make_run_now_command
 from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot, parse_snapshots
 from egov.backup.runner import Restic
@@ -453,8 +454,9 @@ def _digest(secret: str) -> str:
 
 @pytest.mark.usefixtures("replication_paused")
 def test_the_replication_keys_cannot_destroy_snapshots_at_vnpt(lab: Lab) -> None:
-    """Object lock: forget --prune with the job's keys only hides objects behind delete
-    markers; no version can be deleted, and egov backup undelete brings everything back."""
+    """COMPLIANCE object lock: forget --prune with the job's keys only hides objects behind
+    delete markers; no version can be deleted, not even with the governance bypass header,
+    and egov backup undelete brings everything back."""
     estate = load_estate(INVENTORY).estate
     vnpt = make_repository_config(estate, "vnpt")
     job_secrets = get_host_dir("camau-lab", MONITOR) / "root/etc/egov/secrets"
@@ -464,6 +466,11 @@ def test_the_replication_keys_cannot_destroy_snapshots_at_vnpt(lab: Lab) -> None
     client, bucket = make_s3_client(vnpt), get_bucket_name(vnpt)
     lock = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     assert lock["ObjectLockEnabled"] == "Enabled", "recreate the bucket: restart its moto"
+    # moto changes the default retention of an empty bucket only: a bucket made GOVERNANCE
+    # by an older egov stays so until its moto is restarted (emptied) and replication reruns
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE", (
+        "the bucket predates compliance: restart egov-objectstore on vnpt-s3-01, replicate"
+    )
     kept = {
         (v.key, v.version_id)
         for v in get_object_versions(client, bucket)
@@ -482,6 +489,21 @@ def test_the_replication_keys_cannot_destroy_snapshots_at_vnpt(lab: Lab) -> None
     )
     with pytest.raises(ClientError, match="AccessDenied"):
         client.delete_object(Bucket=bucket, Key=hidden.key, VersionId=hidden.version_id)
+    head = client.head_object(Bucket=bucket, Key=hidden.key, VersionId=hidden.version_id)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    # the header that deleted a GOVERNANCE-locked version on this very stand-in
+    pack = next(v for v in versions if v.key.startswith("data/") and not v.delete_marker)
+    for entry in (hidden, pack):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            client.delete_object(
+                Bucket=bucket,
+                Key=entry.key,
+                VersionId=entry.version_id,
+                BypassGovernanceRetention=True,
+            )
+    assert kept <= {
+        (v.key, v.version_id) for v in get_object_versions(client, bucket) if not v.delete_marker
+    }
     undelete = egov("backup", "undelete", "--repository", "vnpt", "--since", since.isoformat())
     assert undelete.returncode == 0, undelete.stderr
     assert re.search(r"brought back \d+ objects of vnpt", undelete.stdout), undelete.stdout
@@ -489,6 +511,63 @@ def test_the_replication_keys_cannot_destroy_snapshots_at_vnpt(lab: Lab) -> None
         assert {s.id for s in list_snapshots(restic)} == before
         check = restic.run(("restic", "check"))
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+RETENTION_HOST = "vnpt-s3-01"
+#: a group of its own (restic forget groups by host and tags): the real datasets are untouched
+FORGED_HOST = "lab-retention-test"
+
+
+@pytest.mark.usefixtures("replication_paused")
+def test_the_vnpt_retention_runs_on_its_own_host_and_forgets_what_the_policy_says(
+    lab: Lab,
+) -> None:
+    """The S3 repository's retention (egov-retention@vnpt on the vnpt host, with the prune
+    key) forgets what the lab's policy says: of three snapshots dated one day in 2020, the
+    daily/weekly/monthly/yearly counts keep the last; every young snapshot stays (within 2d).
+    What it deleted is still locked (COMPLIANCE, 2 days): not an error, left for a later run."""
+    job_secrets = get_host_dir("camau-lab", MONITOR) / "root/etc/egov/secrets"
+    assert not list(job_secrets.glob("*prune*")), "the replication host holds the prune key"
+    held = get_host_dir("camau-lab", RETENTION_HOST) / "root/etc/egov/secrets"
+    assert (held / "s3-vnpt-prune-access-key").exists()
+    assert not (held / "s3-vnpt-access-key").exists()
+    tag = "dataset:retention-test"
+    with lab_repository("vnpt") as restic:
+        real = {s.id for s in list_snapshots(restic)}
+        for moment in ("2020-01-01 01:00:00", "2020-01-01 02:00:00", "2020-01-01 03:00:00"):
+            argv = ("restic", "backup", "--json", "--stdin", "--stdin-filename", "forged.sql",
+                    "--host", FORGED_HOST, "--tag", tag, "--time", moment)  # fmt: skip
+            result = restic.run(argv, input_text=f"rows of {moment}\n" * 200)
+            assert result.returncode == 0, result.stderr
+        forged = list_snapshots(restic, tag)
+        assert len(forged) == 3
+    unit = "egov-retention@vnpt.service"
+    try:
+        started = time.monotonic()
+        run = lab.exec(RETENTION_HOST, *make_run_now_command(unit), timeout=600)
+        seconds = time.monotonic() - started
+        journal = get_journal(lab, RETENTION_HOST, unit, lines=60)
+        assert run.returncode == 0, run.stderr + journal
+        assert re.search(r"vnpt: purged \d+ object versions .* still locked", journal), journal
+        with lab_repository("vnpt") as restic:
+            left = list_snapshots(restic, tag)
+            assert [s.time for s in left] == [max(s.time for s in forged)], left
+            assert real <= {s.id for s in list_snapshots(restic)}  # young ones all kept
+            check = restic.run(("restic", "check"))
+            assert check.returncode == 0, check.stdout + check.stderr
+        assert seconds < 300, journal
+        estate = load_estate(INVENTORY).estate
+        vnpt = make_repository_config(estate, "vnpt")
+        client, bucket = make_s3_client(vnpt), get_bucket_name(vnpt)
+        gone = {f"snapshots/{s.id}" for s in forged if s.time != left[0].time}
+        versions = get_object_versions(client, bucket, "snapshots/")
+        # forgotten, and still there under their markers until the lock ends
+        assert gone <= {v.key for v in versions if v.delete_marker}
+        assert gone <= {v.key for v in versions if not v.delete_marker}
+    finally:
+        with lab_repository("vnpt") as restic:
+            for snapshot in list_snapshots(restic, tag):
+                restic.run(("restic", "forget", snapshot.id))
 
 
 def _read_secrets() -> dict[str, str]:
