@@ -27,6 +27,7 @@ repository holds every snapshot), and the state comes from egov's own
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -203,18 +204,22 @@ def get_repository(snapshots: int, pairs: list[tuple[str, str]]) -> Generated:
     recipe = json.dumps([RECIPE, snapshots, SNAPSHOT_INTERVAL_SECONDS, pairs]).encode()
     directory = CACHE_ROOT / f"restic-{snapshots}-{hashlib.sha256(recipe).hexdigest()[:12]}"
     marker = directory / "generated.json"
-    if marker.is_file():
-        facts = json.loads(marker.read_text(encoding="utf-8"))
-        return Generated(
-            directory / "repository", snapshots, facts["seconds"], facts["cpu_seconds"], True
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    # a second bench started meanwhile waits for this generation instead of redoing it
+    with (CACHE_ROOT / f"{directory.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            facts = json.loads(marker.read_text(encoding="utf-8"))
+            return Generated(
+                directory / "repository", snapshots, facts["seconds"], facts["cpu_seconds"], True
+            )
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        seconds, cpu = _generate(directory / "repository", snapshots, pairs)
+        marker.write_text(
+            json.dumps({"seconds": seconds, "cpu_seconds": cpu, "workers": GENERATION_WORKERS}),
+            encoding="utf-8",
         )
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    seconds, cpu = _generate(directory / "repository", snapshots, pairs)
-    marker.write_text(
-        json.dumps({"seconds": seconds, "cpu_seconds": cpu, "workers": GENERATION_WORKERS}),
-        encoding="utf-8",
-    )
     return Generated(directory / "repository", snapshots, seconds, cpu, False)
 
 
