@@ -1,166 +1,185 @@
-"""Benchmark: ``egov backup status`` (records only) vs listing the repositories with restic.
+"""Benchmark ``egov backup status`` against the same answer computed straight from restic.
 
-Generates the state of 3 sites × 20 datasets × N snapshots per repository in a temporary
-directory: an inventory (the lab's, with 20 datasets), catalog, backup and verification
-records as the jobs write them, and — for the baseline — one local restic repository with
-N tiny snapshots (``--stdin``), copied to make three. Then it times ``egov backup status``
-(a fresh process, as a user runs it) against ``restic snapshots --json`` on the three
-repositories, and prints both and the ratio. Target: status ≤ 1 s.
+    .venv/bin/python bench/backup_status.py [--repeat 7] [--sizes 100,1000,10000]
 
-    .venv/bin/python bench/backup_status.py --snapshots 1000
+State, per size: three real restic repositories (primary, vnpt, site2) holding 100, 1,000
+and 10,000 snapshots of the bench estate (the lab's inventory with 20 datasets; see
+``restic_state.py`` for how they are generated and cached), and the catalogs egov's own
+``refresh_catalog`` writes from them, as the replication job does. No backup,
+verification or restore-test record is written: those columns stay empty on both sides.
+
+Same work: both sides answer, for each of the 60 dataset × repository rows, how many of the
+dataset's hosts have a snapshot there, the newest snapshot, the stalest host's newest
+snapshot and whether the dataset is fresh against its target. egov reads its catalogs
+(``egov backup status -o json``, a new process as a user runs it); the baseline
+(``plain_status.py``, a new process of the same interpreter) lists the three repositories
+with ``restic snapshots --json``, as a script without egov's records must. The bench checks
+that the two answers agree at every size, and alternates which side goes first.
+
+Also printed: egov's catalog refresh of the three repositories, the listing it pays once
+per replication (and ``restic stats`` for the size) instead of on every call.
+Target: status ≤ 1 s at 1,000 snapshots.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-import yaml
-
-from egov.inventory import load_estate
-from egov.records import (
-    BackupRecord,
-    CatalogRecord,
-    LatestSnapshot,
-    Result,
-    VerificationRecord,
-    write_record,
+from restic_state import (
+    SIZES,
+    SiteRepositories,
+    get_repository,
+    load_bench_estate,
+    make_pairs,
+    make_site_repositories,
+    refresh_catalogs,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = 20
+from egov.backup.datasets import make_dataset_hosts
+from egov.backup.status import RUN_ALLOWANCE, get_dataset_target
+from egov.inventory.checks import get_dataset_repository
+from egov.inventory.model import Estate
+
+TARGET_SECONDS = 1.0
+DATASET_ROWS = 60  # 20 datasets × 3 repositories
+COMPARED = ("hosts_present", "last_snapshot_at", "oldest_host_snapshot_at", "fresh")
 
 
-def make_inventory(directory: Path) -> Path:
-    data = yaml.safe_load((ROOT / "inventory" / "lab.yaml").read_text())
-    datasets = data["backup"]["datasets"]
-    for index in range(DATASETS - len(datasets)):
-        datasets[f"extra-{index:02d}"] = {
-            "kind": "files",
-            "hosts": ["*"],
-            "paths": [f"/srv/{index}"],
-        }
-    path = directory / "inventory.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def make_records(inventory: Path, state: Path, snapshots: int) -> None:
-    estate = load_estate(inventory).estate
-    now = time.time()
-    hosts = [ref.qualified_name for ref in estate.iter_hosts()]
-    for name, repository in estate.backup.repositories.items():
-        latest = {
-            dataset: {host: LatestSnapshot(id="ab" * 32, time=now - 3600) for host in hosts}
-            for dataset in estate.backup.datasets
-        }
-        write_record(
-            CatalogRecord(
-                repository=name, site=repository.site, refreshed_at=now, result=Result.SUCCESS,
-                snapshot_count=snapshots * DATASETS, size_bytes=10**12, latest=latest,
-                last_success_at=now,
-            ),
-            state,
-        )  # fmt: skip
-        write_record(
-            VerificationRecord(
-                repository=name, site=repository.site, checked_at=now, result=Result.SUCCESS,
-                subset=1, subsets=estate.backup.verify_days, last_success_at=now,
-            ),
-            state,
-        )  # fmt: skip
-    for dataset in estate.backup.datasets:
-        for host in hosts:
-            write_record(
-                BackupRecord(
-                    dataset=dataset, host=host, site=host.split("-")[0], repository="primary",
-                    started_at=now - 3700, finished_at=now - 3600, result=Result.SUCCESS,
-                    last_success_at=now - 3600,
-                ),
-                state,
-            )  # fmt: skip
-
-
-def make_repositories(directory: Path, snapshots: int) -> tuple[list[Path], dict[str, str]]:
-    environment = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(directory),
-        "RESTIC_PASSWORD": "bench",
-        "RESTIC_CACHE_DIR": str(directory / "cache"),
+def make_plan(estate: Estate, repositories: SiteRepositories, home: Path) -> dict[str, Any]:
+    """The baseline's configuration: where the repositories are, and each row's hosts and
+    freshness limit (the dataset's target plus grace, from the inventory as egov reads it)."""
+    rows = []
+    for name, dataset in estate.backup.datasets.items():
+        own = get_dataset_repository(estate, dataset)
+        if own is None:
+            continue
+        schedule = dataset.schedule or estate.backup.schedule
+        grace = schedule.randomized_delay + RUN_ALLOWANCE
+        base = get_dataset_target(estate, name, dataset)
+        hosts = [ref.qualified_name for ref in make_dataset_hosts(estate, name)]
+        for repository in [own] + [r for r in estate.backup.replication if r != own]:
+            target = base if repository == own else max(base, estate.backup.schedule.interval)
+            rows.append(
+                {
+                    "dataset": name,
+                    "repository": repository,
+                    "hosts": hosts,
+                    "fresh_within_seconds": (target + grace).total_seconds(),
+                }
+            )
+    return {
+        "repositories": {
+            name: {"environment": repositories.environment(name, home)}
+            for name in repositories.configs
+        },
+        "rows": rows,
     }
-    first = directory / "repo-0"
-    subprocess.run(["restic", "-r", str(first), "init", "-q"], env=environment, check=True)
 
-    def one(index: int) -> None:
-        subprocess.run(
-            ["restic", "-r", str(first), "backup", "-q", "--stdin", "--stdin-filename",
-             f"d{index % DATASETS}", "--tag", f"dataset:d{index % DATASETS}", "--host", "h"],
-            input=str(index).encode(), env=environment, check=True,
-        )  # fmt: skip
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(one, range(snapshots)))
-    print(f"built a repository of {snapshots} snapshots in {time.monotonic() - started:.0f} s")
-    repositories = [first]
-    for index in (1, 2):
-        copy = directory / f"repo-{index}"
-        shutil.copytree(first, copy)
-        repositories.append(copy)
-    return repositories, environment
+def compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], size: int) -> None:
+    """Exit when the two answers differ in a compared column (times to the millisecond)."""
+
+    def key(row: dict[str, Any]) -> tuple[str, str]:
+        return row["dataset"], row["repository"]
+
+    mine = {key(row): row for row in ours}
+    plain = {key(row): row for row in theirs}
+    if set(mine) != set(plain):
+        raise SystemExit(f"at {size}: rows differ: {sorted(set(mine) ^ set(plain))[:5]}")
+    for row_key, row in mine.items():
+        for column in COMPARED:
+            a, b = row[column], plain[row_key][column]
+            same = (a is None and b is None) or (
+                a is not None and b is not None and abs(float(a) - float(b)) < 1e-3
+            )
+            if not same:
+                raise SystemExit(f"at {size}: {row_key} {column}: egov {a}, plain {b}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshots", type=int, default=1000, help="per repository")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each side")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each side")
+    parser.add_argument("--sizes", default=",".join(str(size) for size in SIZES))
     arguments = parser.parse_args()
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    # the console script of this interpreter's environment, as a user runs it
+    egov = Path(sys.executable).parent / "egov"
+    plain_script = Path(__file__).with_name("plain_status.py")
+    results = []
     with tempfile.TemporaryDirectory(prefix="egov-bench-") as scratch:
         directory = Path(scratch)
-        inventory = make_inventory(directory)
-        state = directory / "state"
-        make_records(inventory, state, arguments.snapshots)
-        # the console script of this interpreter's environment, as a user runs it
-        egov = Path(sys.executable).parent / "egov"
-        command = [str(egov), "backup", "status", "-i", str(inventory), "--state-dir", str(state),
-                   "-o", "json"]  # fmt: skip
-        timings = []
-        for _ in range(arguments.repeat):
-            started = time.monotonic()
-            shown = subprocess.run(command, check=True, capture_output=True, text=True)
-            timings.append(time.monotonic() - started)
-            rows = json.loads(shown.stdout)
-            if (
-                len(rows) != DATASETS * 3
-            ):  # every dataset at every repository, or it measured nothing
-                raise SystemExit(f"status printed {len(rows)} rows, not {DATASETS * 3}")
-        status_seconds = statistics.median(timings)
-        repositories, environment = make_repositories(directory, arguments.snapshots)
-        baselines = []
-        for _ in range(arguments.repeat):
-            started = time.monotonic()
-            for repository in repositories:
-                subprocess.run(
-                    ["restic", "-r", str(repository), "snapshots", "--json", "--no-lock"],
-                    env=environment, check=True, stdout=subprocess.DEVNULL,
-                )  # fmt: skip
-            baselines.append(time.monotonic() - started)
-        baseline_seconds = statistics.median(baselines)
-    print(f"3 sites × {DATASETS} datasets × {arguments.snapshots} snapshots per repository")
-    print(f"egov backup status (records):       {status_seconds:.3f} s (median, new process)")
-    print(f"restic snapshots --json × 3 (local): {baseline_seconds:.3f} s (median)")
-    print(f"ratio status / baseline: {status_seconds / baseline_seconds:.2f}; target ≤ 1 s: "
-          + ("met" if status_seconds <= 1.0 else "NOT met"))  # fmt: skip
-    return 0 if status_seconds <= 1.0 else 1
+        inventory, estate = load_bench_estate(directory)
+        pairs = make_pairs(estate)
+        for size in sizes:
+            generated = get_repository(size, pairs)
+            where = directory / f"size-{size}"
+            repositories = make_site_repositories(estate, generated, where)
+            state = where / "state"
+            _, refresh_seconds = refresh_catalogs(repositories, state, where / "cache")
+            plan = where / "plan.json"
+            plan.write_text(json.dumps(make_plan(estate, repositories, where)), encoding="utf-8")
+            sides = {
+                "egov": [str(egov), "backup", "status", "-i", str(inventory),
+                         "--state-dir", str(state), "-o", "json"],
+                "plain": [sys.executable, str(plain_script), str(plan)],
+            }  # fmt: skip
+            timings: dict[str, list[float]] = {name: [] for name in sides}
+            for run in range(arguments.repeat):
+                answers = {}
+                for name in list(sides) if run % 2 == 0 else reversed(list(sides)):
+                    started = time.monotonic()
+                    shown = subprocess.run(sides[name], check=True, capture_output=True, text=True)
+                    timings[name].append(time.monotonic() - started)
+                    answers[name] = json.loads(shown.stdout)
+                if len(answers["egov"]) != DATASET_ROWS:
+                    raise SystemExit(
+                        f"status printed {len(answers['egov'])} rows, not {DATASET_ROWS}"
+                    )
+                compare(answers["egov"], answers["plain"], size)
+            medians = {name: statistics.median(values) for name, values in timings.items()}
+            results.append((size, generated, refresh_seconds, medians))
+    print(
+        f"{len(estate.backup.repositories)} repositories × {len(estate.backup.datasets)} "
+        f"datasets ({DATASET_ROWS} rows); {arguments.repeat} alternating runs per size, medians"
+    )
+    print()
+    print("| snapshots per repository | `egov backup status` | plain script over restic "
+          "| ratio | catalog refresh (once per replication) |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|")
+    for size, _, refresh_seconds, medians in results:
+        print(
+            f"| {size:,} | {medians['egov']:.3f} s | {medians['plain']:.3f} s "
+            f"| {medians['egov'] / medians['plain']:.2f} | {refresh_seconds:.2f} s |"
+        )
+    print()
+    for (small, _, small_refresh, small_medians), (
+        large, _, large_refresh, large_medians
+    ) in itertools.pairwise(results):  # fmt: skip
+        print(
+            f"growth {small:,} → {large:,} snapshots: egov ×"
+            f"{large_medians['egov'] / small_medians['egov']:.2f}, plain ×"
+            f"{large_medians['plain'] / small_medians['plain']:.2f}, catalog refresh ×"
+            f"{large_refresh / small_refresh:.2f}"
+        )
+    verdict = 0
+    for size, _, _, medians in results:
+        if size == 1_000:
+            met = medians["egov"] <= TARGET_SECONDS
+            verdict = 0 if met else 1
+            print(
+                f"target: status ≤ {TARGET_SECONDS:.0f} s at 1,000 snapshots: "
+                f"{medians['egov']:.3f} s, " + ("met" if met else "MISSED")
+            )
+    return verdict
 
 
 if __name__ == "__main__":

@@ -1,315 +1,166 @@
-"""Benchmark one scrape of the egov exporter against listing snapshots with restic.
+"""Benchmark one scrape of the egov exporter against a plain exporter of the same series.
 
-Run:  .venv/bin/python bench/exporter_scrape.py [--runs 15] [--restic-max 10000]
+Run:  .venv/bin/python bench/exporter_scrape.py [--runs 31] [--sizes 100,1000,10000]
 
-State: 3 sites (3 repositories) × 50 datasets, each with 1,000 snapshots by default; the
-figures are printed at 100, 1,000 and 10,000 snapshots per dataset. The catalogs summarise
-(newest snapshot per dataset and host, a count), so the state's size and the scrape stay flat
-as snapshots grow: both are printed.
+State, per size: three real restic repositories (primary, vnpt, site2) holding 100, 1,000
+and 10,000 snapshots of the bench estate (the lab's inventory with 20 datasets, 254
+dataset × host pairs; see ``restic_state.py`` for how they are generated and cached), and
+the state directory egov's own ``refresh_catalog`` writes from them, as the replication job
+does. No verification, restore-test or drill record is written (none depends on the
+number of snapshots); both exporters export those series as "never ran".
 
-Baseline, in the same run: ``restic snapshots --json`` on one local repository holding N
-snapshots (N = the per-dataset count). An exporter that lists repositories would list three
-holding 50 × N each on every scrape, so the ratio printed is a lower bound. Creating
-thousands of snapshots with ``restic backup`` takes over a second each (scrypt, process
-start), so the repository gets one real snapshot and the others are written beside it in
-restic's own format (AES-256-CTR + Poly1305-AES, named by SHA-256), which ``restic
-snapshots`` reads like any other. Target: scrape median ≤ 50 ms at 1,000.
+Same work: the baseline (``plain_exporter.py``) is a plain prometheus-client collector that
+reads the same targets and the same state directory on every scrape and exports the same
+families, label sets and values; the bench checks that the two scrapes' samples are equal
+(all but the scrape's own duration) at every size before timing. Each timed pair scrapes
+both through ``generate_latest`` in the same process, the side going first alternating.
+"egov warm" is egov's collector as the running exporter keeps it (unchanged files are not
+parsed again); "egov cold" is a new collector per scrape (every file parsed).
+
+Also printed, not part of the ratio: the catalog refresh of the three repositories (two
+restic processes each, ``snapshots`` and ``stats``): the listing egov pays once per
+replication so that no scrape lists. Target: egov cold scrape median ≤ 50 ms at 1,000.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import json
-import os
-import shutil
+import itertools
+import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.poly1305 import Poly1305
-from prometheus_client import generate_latest
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-warnings.simplefilter("ignore", DeprecationWarning)
-
-from egov.monitoring.exporter import make_registry  # noqa: E402
-from egov.monitoring.targets import (  # noqa: E402
-    DatasetTarget,
-    MonitoringTargets,
-    RepositoryTarget,
-    ServiceTarget,
-    SiteTarget,
-)
-from egov.records import (  # noqa: E402
-    CatalogRecord,
-    DrillRecord,
-    LatestSnapshot,
-    RestoreTestRecord,
-    Result,
-    VerificationRecord,
-    write_record,
+from plain_exporter import make_plain_registry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from restic_state import (
+    SIZES,
+    get_repository,
+    load_bench_estate,
+    make_pairs,
+    make_site_repositories,
+    refresh_catalogs,
 )
 
-SITES = ("primary", "vnpt", "site2")
-DATASETS = 50
-COUNTS = (100, 1_000, 10_000)
+from egov.monitoring.exporter import make_registry
+from egov.monitoring.targets import make_targets
+
 TARGET_SECONDS = 0.050
-PASSWORD = "bench"
+OWN_DURATION = "dr_exporter_scrape_duration_seconds"
 
 
-def make_targets() -> MonitoringTargets:
-    datasets = tuple(
-        DatasetTarget(
-            dataset=f"dataset-{index:02d}",
-            site=site,
-            hosts=(f"{site}-host-{index % 5:02d}",),
-            repositories=SITES,
-            backup_target_seconds=3600.0,
-        )
-        for index in range(DATASETS)
-        for site in SITES
-    )
-    return MonitoringTargets(
-        estate="bench",
-        environment="production",
-        datasets=datasets,
-        repositories=tuple(RepositoryTarget(repository=site, site=site) for site in SITES),
-        sites=tuple(
-            SiteTarget(site=site, role="primary", storage_capacity_bytes=1e14) for site in SITES
-        ),
-        services=(
-            ServiceTarget(
-                dr_service="portal", rto_seconds=14400, rpo_seconds=900, availability_slo=0.995
-            ),
-        ),
-        replicas=(),
-        database_hosts=(),
-        monitoring_hosts=("primary-mon-01",),
-        scenarios=("quarterly-test-failover",),
-        drill_interval_seconds=91 * 86400.0,
-        verify_days=30,
-    )
+def make_samples(registry: CollectorRegistry) -> set[tuple[str, tuple[tuple[str, str], ...], str]]:
+    """(name, labels, value) of every sample but the scrape's own duration."""
+    text = generate_latest(registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())),
+         "NaN" if math.isnan(sample.value) else repr(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name != OWN_DURATION
+    }  # fmt: skip
 
 
-def write_state(state: Path, targets: MonitoringTargets, snapshots: int) -> int:
-    """Records for ``snapshots`` snapshots per dataset; return the state's size in bytes."""
-    now = time.time()
-    for repository in SITES:
-        latest: dict[str, dict[str, LatestSnapshot]] = {}
-        for target in targets.datasets:
-            for host in target.hosts:
-                latest.setdefault(target.dataset, {})[host] = LatestSnapshot(
-                    id=hashlib.sha256(f"{repository}{host}{snapshots}".encode()).hexdigest(),
-                    time=now - 60,
-                )
-        write_record(
-            CatalogRecord(
-                repository=repository,
-                site=repository,
-                refreshed_at=now,
-                result=Result.SUCCESS,
-                snapshot_count=snapshots * DATASETS * len(SITES),
-                size_bytes=snapshots * 10**9,
-                latest=latest,
-                last_success_at=now,
-            ),
-            state,
-        )
-        write_record(
-            VerificationRecord(
-                repository=repository,
-                site=repository,
-                checked_at=now,
-                result=Result.SUCCESS,
-                subset=3,
-                subsets=30,
-                last_success_at=now,
-            ),
-            state,
-        )
-        for target in targets.datasets[::3]:
-            write_record(
-                RestoreTestRecord(
-                    dataset=target.dataset,
-                    repository=repository,
-                    site=repository,
-                    tested_at=now,
-                    result=Result.SUCCESS,
-                    duration_seconds=12.0,
-                    last_success_at=now,
-                ),
-                state,
-            )
-    write_record(
-        DrillRecord(
-            scenario="quarterly-test-failover",
-            mode="test",
-            started_at=now - 900,
-            finished_at=now,
-            result=Result.SUCCESS,
-            rto_seconds={"portal": 600.0},
-            rpo_seconds={"portal": 3.0},
-            last_success_at=now,
-        ),
-        state,
-    )
-    return sum(path.stat().st_size for path in state.rglob("*.json"))
-
-
-def time_scrapes(targets: MonitoringTargets, state: Path, runs: int) -> tuple[float, float, int]:
-    """Median seconds of a cold scrape (fresh collector) and of a warm one, and the samples."""
-    cold, warm = [], []
-    registry = make_registry(targets, state)
-    text = generate_latest(registry)  # also warms up the interpreter's first-call costs
-    for _ in range(runs):
-        started = time.perf_counter()
-        generate_latest(make_registry(targets, state))
-        cold.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        generate_latest(registry)
-        warm.append(time.perf_counter() - started)
-    samples = sum(1 for line in text.splitlines() if not line.startswith(b"#"))
-    return statistics.median(cold), statistics.median(warm), samples
-
-
-# -- a restic repository with many snapshots ------------------------------------------------
-
-
-def _derive_user_key(key_file: dict[str, object]) -> bytes:
-    salt = base64.b64decode(str(key_file["salt"]))
-    n, r, p = int(key_file["N"]), int(key_file["r"]), int(key_file["p"])  # type: ignore[call-overload]
-    return hashlib.scrypt(PASSWORD.encode(), salt=salt, n=n, r=r, p=p, maxmem=2**31 - 1, dklen=64)
-
-
-def _mac_key(nonce: bytes, k: bytes, r: bytes) -> bytes:
-    encryptor = Cipher(algorithms.AES(k), modes.ECB()).encryptor()
-    return r + encryptor.update(nonce) + encryptor.finalize()
-
-
-def _open(data: bytes, encryption: bytes, k: bytes, r: bytes) -> bytes:
-    nonce, ciphertext, tag = data[:16], data[16:-16], data[-16:]
-    Poly1305.verify_tag(_mac_key(nonce, k, r), ciphertext, tag)
-    decryptor = Cipher(algorithms.AES(encryption), modes.CTR(nonce)).decryptor()
-    return decryptor.update(ciphertext) + decryptor.finalize()
-
-
-def _seal(plaintext: bytes, encryption: bytes, k: bytes, r: bytes) -> bytes:
-    nonce = os.urandom(16)
-    encryptor = Cipher(algorithms.AES(encryption), modes.CTR(nonce)).encryptor()
-    ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-    return nonce + ciphertext + Poly1305.generate_tag(_mac_key(nonce, k, r), ciphertext)
-
-
-def build_repository(path: Path, snapshots: int) -> None:
-    """A local restic repository holding ``snapshots`` snapshots (one real, the rest forged)."""
-    environment = {**os.environ, "RESTIC_PASSWORD": PASSWORD, "RESTIC_REPOSITORY": str(path)}
-    subprocess.run(["restic", "init", "-q"], env=environment, check=True, capture_output=True)
-    data = path.parent / "data"
-    data.mkdir(exist_ok=True)
-    (data / "file").write_text("egov\n", encoding="utf-8")
-    subprocess.run(
-        ["restic", "backup", "-q", str(data)], env=environment, check=True, capture_output=True
-    )
-    key_file = json.loads(next((path / "keys").iterdir()).read_text(encoding="utf-8"))
-    user = _derive_user_key(key_file)
-    master = json.loads(
-        _open(base64.b64decode(key_file["data"]), user[:32], user[32:48], user[48:64])
-    )
-    encryption = base64.b64decode(master["encrypt"])
-    k, r = base64.b64decode(master["mac"]["k"]), base64.b64decode(master["mac"]["r"])
-    # Version 2 repositories compress the real snapshot; an uncompressed JSON file (first
-    # byte "{") is read as is, so the template comes from restic's own listing.
-    listed = subprocess.run(
-        ["restic", "snapshots", "--json", "--no-lock"],
-        env=environment,
-        check=True,
-        capture_output=True,
-    ).stdout
-    template = {
-        key: value for key, value in json.loads(listed)[0].items() if key not in {"id", "short_id"}
-    }
-    start = datetime.now(UTC).timestamp() - snapshots * 60
-    for index in range(1, snapshots):
-        snapshot = {
-            **template,
-            "time": datetime.fromtimestamp(start + index * 60, UTC).isoformat(),
-            "hostname": f"host-{index % 15:02d}",
-            "tags": [f"dataset-{index % DATASETS:02d}"],
-        }
-        sealed = _seal(json.dumps(snapshot).encode(), encryption, k, r)
-        (path / "snapshots" / hashlib.sha256(sealed).hexdigest()).write_bytes(sealed)
-
-
-def time_restic(path: Path, runs: int) -> tuple[float, int]:
-    environment = {**os.environ, "RESTIC_PASSWORD": PASSWORD, "RESTIC_REPOSITORY": str(path)}
-    durations, count = [], 0
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = subprocess.run(
-            ["restic", "snapshots", "--json", "--no-lock"],
-            env=environment,
-            check=True,
-            capture_output=True,
-        )
-        durations.append(time.perf_counter() - started)
-        count = len(json.loads(result.stdout))
-    return statistics.median(durations), count
+def time_pairs(sides: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
+    """Seconds of each side over ``runs`` rounds, the first side alternating."""
+    names = list(sides)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for run in range(runs):
+        for name in names if run % 2 == 0 else reversed(names):
+            started = time.perf_counter()
+            sides[name]()
+            timings[name].append(time.perf_counter() - started)
+    return timings
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--restic-runs", type=int, default=3)
-    parser.add_argument(
-        "--restic-max",
-        type=int,
-        default=10_000,
-        help="Largest repository to build for the restic baseline.",
-    )
+    parser.add_argument("--runs", type=int, default=31, help="timed rounds per size")
+    parser.add_argument("--sizes", default=",".join(str(size) for size in SIZES))
     arguments = parser.parse_args()
-    targets = make_targets()
-    have_restic = shutil.which("restic") is not None
-    print(f"{len(SITES)} sites × {DATASETS} datasets; scrape medians over {arguments.runs} runs")
-    print(
-        f"{'snapshots/dataset':>18} {'state':>10} {'samples':>8} {'cold scrape':>12} "
-        f"{'warm scrape':>12} {'restic snapshots':>17} {'ratio':>8}"
-    )
-    verdict = 0
-    with tempfile.TemporaryDirectory() as directory:  # warm-up, not timed
-        write_state(Path(directory), targets, 1)
-        time_scrapes(targets, Path(directory), 3)
-    for count in COUNTS:
-        with tempfile.TemporaryDirectory() as directory:
-            state = Path(directory) / "state"
-            size = write_state(state, targets, count)
-            cold, warm, samples = time_scrapes(targets, state, arguments.runs)
-            restic_text, ratio_text = "skipped", "—"
-            if have_restic and count <= arguments.restic_max:
-                repository = Path(directory) / "repository"
-                build_repository(repository, count)
-                restic_seconds, listed = time_restic(repository, arguments.restic_runs)
-                assert listed == count, f"restic listed {listed} snapshots, not {count}"
-                restic_text = f"{restic_seconds * 1000:.0f} ms"
-                ratio_text = f"{restic_seconds / cold:.0f}×"
-            print(
-                f"{count:>18,} {size / 1024:>8.0f} KiB {samples:>8} {cold * 1000:>9.1f} ms "
-                f"{warm * 1000:>9.1f} ms {restic_text:>17} {ratio_text:>8}"
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="egov-bench-") as scratch:
+        directory = Path(scratch)
+        _, estate = load_bench_estate(directory)
+        targets = make_targets(estate)
+        plain_targets = targets.model_dump(mode="json")
+        pairs = make_pairs(estate)
+        print(
+            f"{len(estate.backup.repositories)} repositories × {len(estate.backup.datasets)} "
+            f"datasets ({len(pairs)} dataset × host pairs); {arguments.runs} alternating "
+            "rounds per size, medians"
+        )
+        rows = []
+        for size in sizes:
+            generated = get_repository(size, pairs)
+            where = directory / f"size-{size}"
+            repositories = make_site_repositories(estate, generated, where)
+            state = where / "state"
+            catalogs, refresh_seconds = refresh_catalogs(repositories, state, where / "cache")
+            listed = {catalog.snapshot_count for catalog in catalogs}
+            if listed != {size}:
+                raise SystemExit(f"the catalogs count {listed} snapshots, not {size}")
+            state_bytes = sum(path.stat().st_size for path in state.rglob("*.json"))
+            warm = make_registry(targets, state)
+            plain = make_plain_registry(plain_targets, state)
+            ours, theirs = make_samples(warm), make_samples(plain)
+            if ours != theirs:
+                raise SystemExit(f"at {size}: the exporters differ: {sorted(ours ^ theirs)[:5]} …")
+            timings = time_pairs(
+                {
+                    "egov warm": lambda: generate_latest(warm),  # noqa: B023
+                    "egov cold": lambda: generate_latest(make_registry(targets, state)),  # noqa: B023
+                    "plain": lambda: generate_latest(plain),  # noqa: B023
+                },
+                arguments.runs,
             )
-            if count == 1_000 and cold > TARGET_SECONDS:
-                verdict = 1
+            medians = {name: statistics.median(values) for name, values in timings.items()}
+            rows.append((size, generated, state_bytes, len(ours) + 1, medians, refresh_seconds))
+    print()
     print(
-        f"target: cold scrape ≤ {TARGET_SECONDS * 1000:.0f} ms at 1,000 snapshots: "
-        + ("met" if verdict == 0 else "MISSED")
+        "| snapshots per repository | generated in | catalog refresh, 3 repositories | state "
+        "| samples | egov warm | egov cold | plain exporter | warm / plain | cold / plain |"
     )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, generated, state_bytes, samples, medians, refresh_seconds in rows:
+        origin = "cached" if generated.cached else "now"
+        print(
+            f"| {size:,} | {generated.seconds:.0f} s ({origin}) | {refresh_seconds:.2f} s "
+            f"| {state_bytes / 1024:.0f} KiB | {samples:,} "
+            f"| {medians['egov warm'] * 1000:.1f} ms | {medians['egov cold'] * 1000:.1f} ms "
+            f"| {medians['plain'] * 1000:.1f} ms "
+            f"| {medians['egov warm'] / medians['plain']:.2f} "
+            f"| {medians['egov cold'] / medians['plain']:.2f} |"
+        )
+    print()
+    for (small, _, small_bytes, _, small_medians, small_refresh), (
+        large,
+        _,
+        large_bytes,
+        _,
+        large_medians,
+        large_refresh,
+    ) in itertools.pairwise(rows):
+        growth = ", ".join(
+            f"{name} ×{large_medians[name] / small_medians[name]:.2f}" for name in small_medians
+        )
+        print(
+            f"growth {small:,} → {large:,} snapshots: state ×{large_bytes / small_bytes:.2f}, "
+            f"{growth}, catalog refresh ×{large_refresh / small_refresh:.2f}"
+        )
+    verdict = 0
+    for size, _, _, _, medians, _ in rows:
+        if size == 1_000:
+            met = medians["egov cold"] <= TARGET_SECONDS
+            verdict = 0 if met else 1
+            print(
+                f"target: egov cold scrape ≤ {TARGET_SECONDS * 1000:.0f} ms at 1,000 snapshots: "
+                f"{medians['egov cold'] * 1000:.1f} ms, " + ("met" if met else "MISSED")
+            )
     return verdict
 
 

@@ -1,11 +1,18 @@
 """Benchmark the lab lifecycle: up (cold and warm), idle memory, down; optionally first build.
 
-Run as root with the lab down:  .venv/bin/python bench/lab_up.py [--first-build]
+Run as root with the lab down:  .venv/bin/python bench/lab_up.py [--runs 3] [--first-build]
 
 Targets (issue 3): 14 hosts up and answering SSH ≤ 60 s from the cached image, down ≤ 20 s,
 idle memory ≤ 2 GiB, first build (image + apt repository) ≤ 8 min. Figures are printed with
 their ratio to the target (< 1.0 is within target). ``--first-build`` builds the image into a
 temporary cache (the real cache is left alone) to time a build from nothing.
+
+Baseline, same work: ``bare_lab.py`` boots the same 14 hosts from the same disks with plain
+commands (bridges, the same nftables ruleset, loop and overlay mounts, ``systemd-nspawn``
+with the same flags, waiting for every SSH banner) and takes them down again. After egov's
+first ``up`` (which makes the disks) and ``down``, ``--runs`` rounds each time an egov
+``up``/``down`` and a bare one on the existing disks, the side going first alternating;
+medians and the ratios egov / bare are printed.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +32,9 @@ from egov.lab import check_host_prerequisites, image_build, lab_down, lab_status
 from egov.lab.paths import CGROUP_ROOTS
 from egov.lab.state import load_state
 from tests.lab.topology import make_lab_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_lab import bare_down, bare_up
 
 UP_TARGET_SECONDS = 60
 DOWN_TARGET_SECONDS = 20
@@ -43,7 +54,7 @@ def used_memory_bytes() -> int:
 
 def lab_pss_bytes() -> int:
     """Return the summed PSS of every process in the lab's cgroups."""
-    pids = set()
+    pids: set[int] = set()
     for root in CGROUP_ROOTS:
         for procs in root.rglob("cgroup.procs") if root.is_dir() else ():
             pids.update(int(p) for p in procs.read_text().split())
@@ -85,6 +96,7 @@ def main() -> None:
     parser.add_argument(
         "--first-build", action="store_true", help="also time an image build from nothing"
     )
+    parser.add_argument("--runs", type=int, default=3, help="alternating egov/bare rounds")
     arguments = parser.parse_args()
     check_host_prerequisites()
     spec = make_lab_spec()
@@ -122,9 +134,43 @@ def main() -> None:
     started = time.monotonic()
     lab_down(spec)
     report("down (disks kept)", time.monotonic() - started, DOWN_TARGET_SECONDS, "s")
-    started = time.monotonic()
+
+    image = image_build()
+    timings: dict[str, list[float]] = {
+        "egov up": [],
+        "egov down": [],
+        "bare up": [],
+        "bare down": [],
+    }
+    for run in range(arguments.runs):
+        for side in ("egov", "bare") if run % 2 == 0 else ("bare", "egov"):
+            started = time.monotonic()
+            if side == "egov":
+                lab_up(spec)
+                timings["egov up"].append(time.monotonic() - started)
+                started = time.monotonic()
+                lab_down(spec)
+            else:
+                bare = bare_up(spec, image)
+                timings["bare up"].append(time.monotonic() - started)
+                started = time.monotonic()
+                bare_down(bare)
+            timings[f"{side} down"].append(time.monotonic() - started)
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    print(f"existing disks, {arguments.runs} alternating rounds, medians (runs in brackets):")
+    for name, values in timings.items():
+        runs = ", ".join(f"{value:.1f}" for value in values)
+        print(f"  {name:<10} {medians[name]:6.1f} s  ({runs})")
+    for phase in ("up", "down"):
+        ratio = medians[f"egov {phase}"] / medians[f"bare {phase}"]
+        print(f"  ratio egov / bare, {phase}: {ratio:.2f}")
+    report(
+        "up again, existing disks (egov median)",
+        medians["egov up"],
+        UP_TARGET_SECONDS,
+        "s",
+    )
     lab_up(spec)
-    report("up again, existing disks", time.monotonic() - started, UP_TARGET_SECONDS, "s")
     started = time.monotonic()
     lab_down(spec, purge=True)
     report("down --purge", time.monotonic() - started, DOWN_TARGET_SECONDS, "s")
