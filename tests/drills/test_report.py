@@ -90,6 +90,23 @@ def start(writer: DrillWriter, *, measured: bool = True, targets: Any = None) ->
     )
 
 
+def loss_fields(cutoff: float, seconds: float) -> dict[str, Any]:
+    """An ``rpo`` measure's record-by-record fields: 20 records acknowledged 0.25 s apart up to
+    ``cutoff``, the last ``seconds`` of them lost."""
+    acknowledged = [(1000 + index, T0 + cutoff - 0.25 * (19 - index)) for index in range(20)]
+    lost = [[seq, at] for seq, at in acknowledged if at > T0 + cutoff - seconds]
+    recovered = [at for seq, at in acknowledged if at <= T0 + cutoff - seconds]
+    return {
+        "seconds": seconds,
+        "cutoff": T0 + cutoff,
+        "acknowledged": len(acknowledged),
+        "newest_acknowledged_at": acknowledged[-1][1],
+        "newest_recovered_at": max(recovered),
+        "lost": lost,
+        "lost_records": len(lost),
+    }
+
+
 def write_failed_drill(tmp_path: Path, *, finished: bool = True) -> Path:
     """Probes, a fault, a failed step, a step never finished, rollbacks, measures, a note."""
     path = tmp_path / "failover" / JOURNAL_NAME
@@ -128,7 +145,8 @@ def write_failed_drill(tmp_path: Path, *, finished: bool = True) -> Path:
     }
     for service, values in measures.items():  # motcua: over its RTO, file store not measured
         for metric, seconds in values.items():
-            writer.add(155, "measure", service=service, metric=metric, seconds=seconds)
+            extra = loss_fields(10, seconds) if metric == "rpo" else {"seconds": seconds}
+            writer.add(155, "measure", service=service, metric=metric, **extra)
     writer.add(156, "note", text="Mạng site2 chậm trong 30 giây đầu.")
     writer.add(157, "failure", text="switch-proxy: host not found | upstream site2")
     if finished:
@@ -143,7 +161,7 @@ def write_good_drill(tmp_path: Path, rto_seconds: float = 120, *, measured: bool
     writer.step(1, 5, "promote-database", group="failover")
     for service in ("portal", "motcua"):
         writer.add(6, "measure", service=service, metric="rto", seconds=rto_seconds)
-        writer.add(6, "measure", service=service, metric="rpo", seconds=1.5)
+        writer.add(6, "measure", service=service, metric="rpo", **loss_fields(5, 1.5))
         writer.add(6, "measure", service=service, metric="files-rpo", seconds=60)
     writer.add(8, "end", status="succeeded")
     return path

@@ -32,6 +32,9 @@ def make_summary(status: DrillStatus, **changes: object) -> DrillSummary:
                 rto_target_seconds=180,
                 rpo_seconds=1.25,
                 rpo_target_seconds=5,
+                lost_records=0,
+                rto_ok=True,
+                rpo_ok=True,
             )
         ],
     }
@@ -70,6 +73,9 @@ def test_a_missed_target_is_a_failure_even_if_every_step_succeeded() -> None:
         rto_target_seconds=180,
         rpo_seconds=1.0,
         rpo_target_seconds=5,
+        lost_records=0,
+        rto_ok=False,  # the verdict's (verdict.judge), as summarize sets it
+        rpo_ok=True,
     )
     record = make_drill_record(make_summary(DrillStatus.SUCCEEDED, services=[slow]), PREVIOUS)
     assert record.result is Result.FAILURE
