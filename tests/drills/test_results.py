@@ -50,6 +50,8 @@ def test_a_success_sets_the_last_success_to_its_end() -> None:
     assert (record.started_at, record.finished_at) == (5000.0, 5400.0)
     assert record.rto_seconds == {"portal": 95.5}
     assert record.rpo_seconds == {"portal": 1.25}
+    assert record.lost_records == {"portal": 0}
+    assert record.failed_writes == {"portal": 0}
 
 
 def test_a_failure_keeps_the_previous_last_success() -> None:
