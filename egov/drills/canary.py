@@ -98,9 +98,13 @@ def get_records(
 
 
 def measure_data_loss(
-    acknowledged: dict[int, float], cutoff: float, recovered: frozenset[int]
+    acknowledged: dict[int, float],
+    cutoff: float,
+    recovered: frozenset[int],
+    fault_at: float | None = None,
 ) -> DataLoss:
-    """What the recovery site lacks of the records acknowledged up to ``cutoff`` (pure).
+    """What the recovery site lacks of the records acknowledged up to ``cutoff`` (pure), the
+    fault having struck at ``fault_at`` (None: at the cutoff).
 
     ``recovered`` holds the records found there (at least those from this drill's first
     acknowledgement on). A record there newer than every counted acknowledgement (taken after
@@ -108,7 +112,7 @@ def measure_data_loss(
     """
     acked = sorted((seq, at) for seq, at in acknowledged.items() if at <= cutoff)
     if not acked:
-        return DataLoss(cutoff, 0, None, None)
+        return DataLoss(cutoff, 0, None, None, fault_at=fault_at)
     newest_seq, newest_at = acked[-1]
     kept = [at for seq, at in acked if seq in recovered]
     if any(seq > newest_seq for seq in recovered):
@@ -119,6 +123,7 @@ def measure_data_loss(
         newest_acknowledged_at=newest_at,
         newest_recovered_at=max(kept) if kept else None,
         lost=tuple(LostRecord(seq, at) for seq, at in acked if seq not in recovered),
+        fault_at=fault_at,
     )
 
 

@@ -129,7 +129,8 @@ class DrillContext:
         # only what was acknowledged before the copy counts. A real outage takes no writes
         # after the fault, so every acknowledgement counts (none is missed at the edge).
         cutoff = self.fault_at if self.mode is Mode.TEST else self.clock()
-        loss = measure_data_loss(self.canary.get_acknowledged(service), cutoff, recovered)
+        acknowledged = self.canary.get_acknowledged(service)
+        loss = measure_data_loss(acknowledged, cutoff, recovered, self.fault_at)
         self.journal.append(
             "measure",
             service=service,
@@ -137,6 +138,7 @@ class DrillContext:
             seconds=loss.seconds,
             target_seconds=self.targets[service].rpo_seconds,
             cutoff=loss.cutoff,
+            fault_at=loss.fault_at,
             acknowledged=loss.acknowledged,
             newest_acknowledged_at=loss.newest_acknowledged_at,
             newest_recovered_at=loss.newest_recovered_at,

@@ -266,6 +266,7 @@ def _data_loss(entry: dict[str, Any] | None) -> DataLoss | None:
         newest_acknowledged_at=_float(entry.get("newest_acknowledged_at")),
         newest_recovered_at=_float(entry.get("newest_recovered_at")),
         lost=tuple(LostRecord(int(seq), float(at)) for seq, at in entry.get("lost", [])),
+        fault_at=_float(entry.get("fault_at")),
     )
 
 

@@ -11,7 +11,7 @@ the journal knows which acknowledged records the recovery site lacks. A passing 
 - at least one acknowledged record recovered (a total loss has no "newest recovered" to time
   from: before, it scored the seconds of the canary's warm-up and passed);
 - the newest acknowledged record no more than the target newer than the newest recovered one;
-- every acknowledged record older than the cutoff minus the target present (a gap in the
+- every acknowledged record older than the fault minus the target present (a gap in the
   middle is a loss however recent the newest recovered record is);
 - no canary write refused while the service should have taken it (a write never
   acknowledged is data the users lost too, even if no record shows it).
@@ -54,6 +54,8 @@ class DataLoss:
     which copies production there; the recovery otherwise). ``newest_acknowledged_at`` and
     ``newest_recovered_at`` are acknowledgement times (None: nothing acknowledged, or none of
     it recovered); ``lost`` lists every acknowledged record the recovery site lacks.
+    ``fault_at`` (None: the cutoff) is when the fault struck: every record acknowledged more
+    than the RPO target before it must have survived.
     """
 
     cutoff: float
@@ -61,6 +63,7 @@ class DataLoss:
     newest_acknowledged_at: float | None
     newest_recovered_at: float | None
     lost: tuple[LostRecord, ...] = ()
+    fault_at: float | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -173,11 +176,12 @@ def _judge_data_loss(loss: DataLoss | None, target: float) -> list[str]:
             f"({len(loss.lost)} acknowledged records lost: {_name_records(loss.lost)})"
         )
     # the newest records may go within the target; anything older must be there, gap or not
-    older = tuple(lost for lost in loss.lost if lost.acknowledged_at < loss.cutoff - target)
+    fault_at = loss.cutoff if loss.fault_at is None else loss.fault_at
+    older = tuple(lost for lost in loss.lost if lost.acknowledged_at < fault_at - target)
     if older and seconds is not None:
         problems.append(
             f"{len(older)} acknowledged records older than the target ({target:.0f} s before "
-            f"the cutoff) are missing at the recovery site: {_name_records(older)}"
+            f"the fault) are missing at the recovery site: {_name_records(older)}"
         )
     return problems
 

@@ -71,6 +71,11 @@ def test_a_gap_in_the_middle_is_lost_though_the_newest_came_back() -> None:
     assert loss.lost == lost(3, 4)
 
 
+def test_the_fault_travels_with_the_loss() -> None:
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset({1, 2, 3}), fault_at=20.0)
+    assert loss.fault_at == 20.0 and loss.cutoff == 100.0
+
+
 def test_acknowledgements_after_the_cutoff_are_ignored() -> None:
     # the cutoff at 13 s keeps records 1..4; 4 is lost, acknowledged 1 s after record 3
     loss = measure_data_loss(ACKNOWLEDGED, 13.0, frozenset({1, 2, 3}))

@@ -81,6 +81,30 @@ def test_a_gap_in_the_middle_fails_though_the_newest_record_came_back() -> None:
     assert "records 5, 6, 7, 8, 9 (5)" in problem
 
 
+def test_a_failover_may_lose_the_newest_records_before_the_fault_within_the_target() -> None:
+    # a failover counts acknowledgements up to the recovery, 60 s after the fault: the last
+    # 2 s before the fault went, the gap rule reckons from the fault, not from the cutoff
+    newest = loss(*range(34, 42))
+    failover = DataLoss(
+        cutoff=CUTOFF + 60,
+        acknowledged=newest.acknowledged,
+        newest_acknowledged_at=newest.newest_acknowledged_at,
+        newest_recovered_at=newest.newest_recovered_at,
+        lost=newest.lost,
+        fault_at=CUTOFF,
+    )
+    assert verdict_of(data_loss=failover).ok
+    earlier = DataLoss(
+        cutoff=CUTOFF + 60,
+        acknowledged=newest.acknowledged,
+        newest_acknowledged_at=newest.newest_acknowledged_at,
+        newest_recovered_at=newest.newest_recovered_at,
+        lost=loss(3, 4).lost,
+        fault_at=CUTOFF,
+    )
+    assert not verdict_of(data_loss=earlier).ok
+
+
 def test_a_gap_inside_the_target_window_alone_passes() -> None:
     # records acknowledged at 108 s: within 5 s of the cutoff, and older ones all there
     assert verdict_of(data_loss=loss(33, 34)).ok
