@@ -94,6 +94,8 @@ class ServiceVerdict:
     rpo_ok: bool
     files_rpo_ok: bool
     problems: tuple[str, ...]
+    lost_records: int | None = None  # acknowledged records lost (None: not measured)
+    failed_writes: int = 0  # canary writes refused while the service should have taken them
 
     @property
     def ok(self) -> bool:
@@ -147,6 +149,8 @@ def _judge_service(service: str, measured: Measurements, target: Targets) -> Ser
         rpo_ok=not rpo,
         files_rpo_ok=not files,
         problems=tuple(f"{service}: {problem}" for problem in (*rto, *rpo, *files)),
+        lost_records=None if measured.data_loss is None else len(measured.data_loss.lost),
+        failed_writes=measured.failed_writes,
     )
 
 

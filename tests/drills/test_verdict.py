@@ -65,6 +65,7 @@ def test_total_loss_fails_with_no_acknowledged_record_recovered() -> None:
     assert not verdict.ok
     portal = verdict.get("portal")
     assert portal is not None and not portal.rpo_ok and portal.rto_ok
+    assert portal.lost_records == 41
     (problem,) = verdict.problems
     assert "portal: no acknowledged record recovered: all 41 lost" in problem
     assert "records 1, 2, 3, 4, 5, … 41 (41)" in problem
@@ -136,6 +137,7 @@ def test_newest_records_lost_while_the_canary_had_stopped_getting_answers_fail()
 def test_failed_canary_writes_fail_the_rpo() -> None:
     verdict = verdict_of(failed_writes=3)
     assert not verdict.ok
+    assert verdict.services[0].failed_writes == 3 and verdict.services[0].lost_records == 0
     (problem,) = verdict.problems
     assert problem.startswith("portal: 3 canary writes refused")
 
