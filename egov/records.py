@@ -163,6 +163,12 @@ class DrillRecord(_Record):
     error: str = ""
     rto_seconds: dict[str, float] = Field(default_factory=dict, description="service → RTO.")
     rpo_seconds: dict[str, float] = Field(default_factory=dict, description="service → RPO.")
+    lost_records: dict[str, int] = Field(
+        default_factory=dict, description="service → acknowledged records lost."
+    )
+    failed_writes: dict[str, int] = Field(
+        default_factory=dict, description="service → canary writes refused (verdict's count)."
+    )
     last_success_at: float | None = None
     journal_closing_hash: str = Field(
         default="",

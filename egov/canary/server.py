@@ -9,6 +9,7 @@ Routes, per service placed on the host::
     GET  /<service>/health        200 when its database answers and accepts writes, else 503
     POST /<service>/records       {"seq": N} → 201 once committed (the acknowledgement)
     GET  /<service>/records/last  {"seq": highest recorded or null, "site": ...}
+    GET  /<service>/records?since=N  {"seqs": [every record numbered N or higher], "site": ...}
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
 CONNECT_TIMEOUT_SECONDS = 2
 MAX_BODY_BYTES = 4096
+#: A drill's records at 4 a second for two hours: more is not a drill's.
+MAX_RECORDS = 30_000
 TABLE_SQL = (
     "CREATE TABLE IF NOT EXISTS egov_canary ("
     " seq bigint PRIMARY KEY,"
@@ -117,6 +121,19 @@ def get_last_record(database: ServiceDatabase) -> int | None:
     return None if row is None else row[0]
 
 
+def get_records(database: ServiceDatabase, since: int) -> list[int]:
+    """Every record numbered ``since`` or higher, ascending (a drill checks each for gaps)."""
+    with database.connect() as connection:
+        exists = connection.execute("SELECT to_regclass('egov_canary') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return []
+        rows = connection.execute(
+            "SELECT seq FROM egov_canary WHERE seq >= %s ORDER BY seq LIMIT %s",
+            (since, MAX_RECORDS),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
 def make_handler(config: CanaryConfig) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to ``config``."""
 
@@ -155,6 +172,19 @@ def make_handler(config: CanaryConfig) -> type[BaseHTTPRequestHandler]:
                     self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": type(error).__name__})
                     return
                 self._reply(HTTPStatus.OK, {"service": name, "site": config.site, "seq": last})
+            elif route == "records":
+                query = parse_qs(urlsplit(self.path).query)
+                try:
+                    since = int(query.get("since", ["0"])[0])
+                except ValueError:
+                    self._reply(HTTPStatus.BAD_REQUEST, {"error": "since=<integer>"})
+                    return
+                try:
+                    seqs = get_records(database, since)
+                except (psycopg.Error, OSError) as error:
+                    self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": type(error).__name__})
+                    return
+                self._reply(HTTPStatus.OK, {"service": name, "site": config.site, "seqs": seqs})
             else:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": "no such route"})
 

@@ -312,11 +312,9 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
     snapshot_id = restored.snapshot_id
     snapshot_time = context.clock() if restored.time is None else restored.time
     if context.measuring and context.fault_at is not None:
-        # what was there to recover: the newest copy taken before the fault, in the listing
-        # the restore chose from (a second listing could see a copy landed in between)
-        fault_at = context.fault_at
-        newest = max((t for t in restored.listed_times if t < fault_at), default=snapshot_time)
-        target = round(max(0.0, fault_at - newest), 3)
+        # judged against the inventory's file-store target (verdict.judge), never against
+        # what the repository happened to hold: a stale copy there is the loss to find
+        age = round(max(0.0, context.fault_at - snapshot_time), 3)
         for service in context.services:
             files = context.estate.services[service].data.files
             if any(str(f.path).startswith(tuple(paths)) for f in files):
@@ -324,11 +322,11 @@ def restore_files(context: DrillContext, arguments: RestoreArguments) -> str:
                     "measure",
                     service=service,
                     metric="files-rpo",
-                    seconds=round(max(0.0, context.fault_at - snapshot_time), 3),
-                    target_seconds=target,
+                    seconds=age,
+                    target_seconds=context.targets[service].files_rpo_seconds,
                     detail=(
-                        f"files from snapshot {snapshot_id[:8]} of {arguments.repository}; "
-                        "target: the age of the newest copy there at the fault"
+                        f"files from snapshot {snapshot_id[:8]} of {arguments.repository}, "
+                        f"{age:.0f} s old at the fault"
                     ),
                 )
     where = arguments.into or ", ".join(paths)

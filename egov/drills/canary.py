@@ -1,9 +1,10 @@
 """The drill's canary client: numbered writes through each service's path, and its verdicts.
 
 While a drill measures, one thread per service POSTs a record every ``interval`` to the site
-serving it and remembers when each was acknowledged (HTTP 201). After the recovery site
-answers, the highest record found there against the last acknowledged one gives the data
-lost: ``measure_rpo`` is pure.
+serving it and remembers when each was acknowledged (HTTP 201), and when each refused write
+was sent. After the recovery site answers, the records found there against the acknowledged
+ones give the data lost, record by record: ``measure_data_loss`` is pure, and
+``verdict.judge`` decides.
 
 Sequence numbers are milliseconds since the epoch: unique and increasing across sites and
 drills, so no state is needed to continue where a previous drill stopped.
@@ -18,6 +19,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from egov.drills.verdict import DataLoss, LostRecord
 
 #: Long enough for an application whose first database host is dead: libpq waits out its
 #: connect timeout (2 s) on that one before it reaches the next.
@@ -77,34 +80,51 @@ def write_record(endpoint: Endpoint, seq: int, timeout: float = REQUEST_TIMEOUT_
         return False
 
 
-@dataclass(frozen=True)
-class RpoResult:
-    """The data lost for one service."""
+def get_records(
+    endpoint: Endpoint, since: int, timeout: float = REQUEST_TIMEOUT_SECONDS
+) -> frozenset[int] | None:
+    """The records numbered ``since`` or higher the service holds at that endpoint (None: no
+    answer). Every one is needed, not the highest alone: a gap is a loss too."""
+    url = f"{endpoint.records_url}?since={since}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            body = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    seqs = body.get("seqs") if isinstance(body, dict) else None
+    if not isinstance(seqs, list) or not all(isinstance(seq, int) for seq in seqs):
+        return None
+    return frozenset(seqs)
 
-    seconds: float
-    last_acknowledged: int | None
-    last_recovered: int | None
-    lost_records: int
 
+def measure_data_loss(
+    acknowledged: dict[int, float],
+    cutoff: float,
+    recovered: frozenset[int],
+    fault_at: float | None = None,
+) -> DataLoss:
+    """What the recovery site lacks of the records acknowledged up to ``cutoff`` (pure), the
+    fault having struck at ``fault_at`` (None: at the cutoff).
 
-def measure_rpo(acknowledged: dict[int, float], before: float, recovered: int | None) -> RpoResult:
-    """RPO from the acknowledgements made before ``before`` and the highest record recovered.
-
-    The acknowledged records after the last recovered one are lost; RPO is the time between
-    the last acknowledgement and the acknowledgement of the last recovered record (or, when
-    none of this drill's records survived, the first acknowledgement: a lower bound, flagged
-    by ``last_recovered`` being older than every acknowledgement).
+    ``recovered`` holds the records found there (at least those from this drill's first
+    acknowledgement on). A record there newer than every counted acknowledgement (taken after
+    the cutoff, or committed but never acknowledged) means nothing counted is newer than it.
     """
-    acked = sorted((seq, at) for seq, at in acknowledged.items() if at <= before)
+    acked = sorted((seq, at) for seq, at in acknowledged.items() if at <= cutoff)
     if not acked:
-        return RpoResult(0.0, None, recovered, 0)
-    last_seq, last_at = acked[-1]
-    if recovered is not None and recovered >= last_seq:
-        return RpoResult(0.0, last_seq, recovered, 0)
-    lost = [(seq, at) for seq, at in acked if recovered is None or seq > recovered]
-    kept = [at for seq, at in acked if recovered is not None and seq <= recovered]
-    reference = kept[-1] if kept else acked[0][1]
-    return RpoResult(round(last_at - reference, 3), last_seq, recovered, len(lost))
+        return DataLoss(cutoff, 0, None, None, fault_at=fault_at)
+    newest_seq, newest_at = acked[-1]
+    kept = [at for seq, at in acked if seq in recovered]
+    if any(seq > newest_seq for seq in recovered):
+        kept.append(newest_at)
+    return DataLoss(
+        cutoff=cutoff,
+        acknowledged=len(acked),
+        newest_acknowledged_at=newest_at,
+        newest_recovered_at=max(kept) if kept else None,
+        lost=tuple(LostRecord(seq, at) for seq, at in acked if seq not in recovered),
+        fault_at=fault_at,
+    )
 
 
 @dataclass
@@ -116,6 +136,8 @@ class CanaryWriter:
     clock: Callable[[], float] = time.time
     acknowledged: dict[str, dict[int, float]] = field(default_factory=dict)
     failed_writes: dict[str, int] = field(default_factory=dict)
+    #: service → (when the write was sent, the site it was sent to), for each refused write
+    failures: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -125,6 +147,7 @@ class CanaryWriter:
         for service in self.endpoints:
             self.acknowledged.setdefault(service, {})
             self.failed_writes.setdefault(service, 0)
+            self.failures.setdefault(service, [])
             thread = threading.Thread(
                 target=self._write_loop, args=(service,), name=f"canary-{service}", daemon=True
             )
@@ -142,6 +165,11 @@ class CanaryWriter:
         with self._lock:
             self.endpoints[service] = endpoint
 
+    def get_failures(self, service: str) -> list[tuple[float, str]]:
+        """A copy of the refused writes so far: (when sent, to which site)."""
+        with self._lock:
+            return list(self.failures.get(service, []))
+
     def get_acknowledged(self, service: str) -> dict[int, float]:
         """A copy of the acknowledgements so far: seq → when."""
         with self._lock:
@@ -152,7 +180,8 @@ class CanaryWriter:
         while not self._stop.is_set():
             with self._lock:
                 endpoint = self.endpoints[service]
-            seq = max(int(self.clock() * 1000), last_seq + 1)
+            sent_at = self.clock()
+            seq = max(int(sent_at * 1000), last_seq + 1)
             last_seq = seq
             if write_record(endpoint, seq):
                 with self._lock:
@@ -160,4 +189,5 @@ class CanaryWriter:
             else:
                 with self._lock:
                     self.failed_writes[service] += 1
+                    self.failures[service].append((sent_at, endpoint.site))
             self._stop.wait(self.interval)

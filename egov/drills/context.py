@@ -10,22 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from egov.drills.canary import CanaryWriter, Endpoint, get_last_record, measure_rpo
+from egov.drills.canary import CanaryWriter, Endpoint, get_records, measure_data_loss
 from egov.drills.journal import Journal
 from egov.drills.remote import Remote
 from egov.drills.scenario import Mode
+from egov.drills.verdict import Targets
 from egov.errors import DrillError
 from egov.inventory.model import Estate, HostRef
 from egov.lab.spec import LabSpec
-
-
-@dataclass
-class Targets:
-    """One service's targets in seconds (scenario overrides, else the inventory)."""
-
-    rto: float
-    rpo: float
-    files_rpo: float | None
 
 
 @dataclass
@@ -43,7 +35,7 @@ class DrillContext:
     recovery_site: str | None = None
     measuring: bool = False
     fault_at: float | None = None
-    recovered: set[str] = field(default_factory=set)
+    recovered: dict[str, tuple[str, float]] = field(default_factory=dict)  # service → site, when
     progress: Callable[[str], None] = lambda _message: None
     confirm: Callable[[str], bool] = lambda _instruction: False
     clock: Callable[[], float] = time.time
@@ -109,44 +101,87 @@ class DrillContext:
         send the canary's next records there."""
         if not self.measuring or self.fault_at is None or service in self.recovered:
             return
-        self.record_rto(service, at, f"answers at {site}")
+        self.record_rto(service, site, at, f"answers at {site}")
         if self.canary is not None:
             endpoint = self.get_endpoint(service, site)
-            self.record_rpo(service, get_last_record(endpoint), f"at {site}")
+            self.record_rpo(
+                service, get_records(endpoint, self.get_first_record(service)), f"at {site}"
+            )
             self.canary.switch(service, endpoint)
 
-    def record_rpo(self, service: str, recovered: int | None, where: str) -> None:
-        """Journal the RPO of ``service`` from the highest record found ``where``."""
+    def get_first_record(self, service: str) -> int:
+        """The first record this drill's canary wrote for ``service`` (0: none yet): the
+        recovery site is asked for every record from there on."""
+        acknowledged = self.canary.get_acknowledged(service) if self.canary else {}
+        return min(acknowledged, default=0)
+
+    def record_rpo(self, service: str, recovered: frozenset[int] | None, where: str) -> None:
+        """Journal what ``service``'s recovery site (``where``) lacks of the acknowledged
+        records; ``recovered`` holds the records found there (None: they could not be read)."""
         if not self.measuring or self.fault_at is None or self.canary is None:
+            return
+        if recovered is None:
+            self.journal.append(
+                "failure", text=f"{service}: the canary records could not be read {where}"
+            )
             return
         # A test copies production at the fault while production goes on taking writes:
         # only what was acknowledged before the copy counts. A real outage takes no writes
         # after the fault, so every acknowledgement counts (none is missed at the edge).
         cutoff = self.fault_at if self.mode is Mode.TEST else self.clock()
-        result = measure_rpo(self.canary.get_acknowledged(service), cutoff, recovered)
+        acknowledged = self.canary.get_acknowledged(service)
+        loss = measure_data_loss(acknowledged, cutoff, recovered, self.fault_at)
         self.journal.append(
             "measure",
             service=service,
             metric="rpo",
-            seconds=result.seconds,
-            target_seconds=self.targets[service].rpo,
+            seconds=loss.seconds,
+            target_seconds=self.targets[service].rpo_seconds,
+            cutoff=loss.cutoff,
+            fault_at=loss.fault_at,
+            acknowledged=loss.acknowledged,
+            newest_acknowledged_at=loss.newest_acknowledged_at,
+            newest_recovered_at=loss.newest_recovered_at,
+            lost=[[record.seq, record.acknowledged_at] for record in loss.lost],
+            lost_records=len(loss.lost),
             detail=(
-                f"{where}: last acknowledged record {result.last_acknowledged}, last recovered "
-                f"{result.last_recovered}, {result.lost_records} acknowledged records lost"
+                f"{where}: {loss.acknowledged} acknowledged records, "
+                f"{loss.acknowledged - len(loss.lost)} recovered, "
+                f"{len(loss.lost)} acknowledged records lost"
             ),
-            lost_records=result.lost_records,
         )
 
-    def record_rto(self, service: str, at: float, where: str) -> None:
-        """Journal the RTO of ``service``: from the fault to ``at``."""
+    def record_rto(self, service: str, site: str, at: float, where: str) -> None:
+        """Journal the RTO of ``service``, recovered at ``site``: from the fault to ``at``."""
         if not self.measuring or self.fault_at is None or service in self.recovered:
             return
-        self.recovered.add(service)
+        self.recovered[service] = (site, at)
         self.journal.append(
             "measure",
             service=service,
             metric="rto",
             seconds=round(at - self.fault_at, 3),
-            target_seconds=self.targets[service].rto,
+            target_seconds=self.targets[service].rto_seconds,
             detail=where,
+        )
+
+    def count_refused_writes(self, service: str) -> int:
+        """The canary writes refused while ``service`` should have taken them.
+
+        A test never touches production: every refusal counts. Otherwise those sent before
+        the fault, and those sent to the recovery site once it answered; the ones in between
+        are the outage, which RTO measures.
+        """
+        if self.canary is None:
+            return 0
+        failures = self.canary.get_failures(service)
+        if self.mode is Mode.TEST:
+            return len(failures)
+        fault_at = self.fault_at if self.fault_at is not None else float("inf")
+        recovered = self.recovered.get(service)
+        return sum(
+            1
+            for sent_at, site in failures
+            if sent_at < fault_at
+            or (recovered is not None and site == recovered[0] and sent_at >= recovered[1])
         )

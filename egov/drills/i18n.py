@@ -37,7 +37,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "passed": "Đạt",
         "failed": "Không đạt",
         "verdict_rule": (
-            "Kết luận “Đạt” chỉ khi diễn tập thành công và mọi chỉ số đo được nằm trong mục tiêu."
+            "Kết luận “Đạt” chỉ khi diễn tập thành công và mọi chỉ số đo được nằm trong mục tiêu: "
+            "có bản ghi được khôi phục, không mất bản ghi đã xác nhận nào cũ hơn mục tiêu RPO, "
+            "không lượt ghi thử nào bị từ chối."
         ),
         "unfinished_warning": (
             "Diễn tập chưa kết thúc: trình chạy đã dừng giữa chừng. "
@@ -82,6 +84,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_measured": "chưa đo",
         "no_target": "không có mục tiêu",
         "not_applicable": "không áp dụng",
+        "lost_records": "Bản ghi đã được xác nhận nhưng bị mất tại nơi khôi phục",
+        "refused_writes": "Lượt ghi thử bị từ chối khi dịch vụ lẽ ra phải nhận",
         "failures": "Các lỗi ghi nhận",
         "no_failures": "Không có lỗi nào được ghi nhận.",
         "notes": "Ghi chú của người thực hiện",
@@ -157,7 +161,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed": "Failed",
         "verdict_rule": (
             "The verdict is “Passed” only when the drill succeeded and every measurement "
-            "is within its target."
+            "is within its target: records recovered, no acknowledged record older than the "
+            "RPO target lost, no canary write refused."
         ),
         "unfinished_warning": (
             "The drill did not finish: the runner stopped part-way. "
@@ -202,6 +207,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_measured": "not measured",
         "no_target": "no target",
         "not_applicable": "not applicable",
+        "lost_records": "Acknowledged records lost at the recovery site",
+        "refused_writes": "Canary writes refused while the service should have taken them",
         "failures": "Failures",
         "no_failures": "No failures recorded.",
         "notes": "Operator notes",

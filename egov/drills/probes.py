@@ -100,6 +100,27 @@ def get_backup_age(context: DrillContext, arguments: BackupArguments) -> float:
     return round(context.clock() - newest, 1)
 
 
+@register("probe", "backup-within-target", BackupArguments)
+def is_backup_within_target(context: DrillContext, arguments: BackupArguments) -> bool:
+    """Whether the dataset's newest snapshot in the repository is no older than the drilled
+    services' file-store target, the one the drill's verdict judges (the scenario's, else
+    the inventory's: the path's ``rpo``, else the service's). A copy already that old would
+    fail the drill: it is refused before anything changes."""
+    targets = [
+        target.files_rpo_seconds
+        for target in context.targets.values()
+        if target.files_rpo_seconds is not None
+    ]
+    if not targets:
+        raise DrillError("none of the drilled services has a file store: no target to hold to")
+    age, target = get_backup_age(context, arguments), min(targets)
+    context.progress(
+        f"newest {arguments.dataset} snapshot in {arguments.repository}: {age:.0f} s old, "
+        f"target {target:.0f} s"
+    )
+    return bool(age <= target)
+
+
 @register("probe", "free-space", SpaceArguments)
 def get_free_space_ratio(context: DrillContext, arguments: SpaceArguments) -> float:
     """The smallest share of free space on ``path`` among the site's hosts (standby capacity)."""
@@ -191,7 +212,8 @@ def are_services_healthy(context: DrillContext, arguments: SiteArguments) -> boo
 
 @register("probe", "test-database-healthy", TestDatabaseArguments)
 def is_test_database_healthy(context: DrillContext, arguments: TestDatabaseArguments) -> bool:
-    """Whether the isolated test copy takes writes in every service database (test RTO/RPO)."""
+    """Whether the isolated test copy takes writes in every service database (test RTO/RPO):
+    the copy's canary records from this drill's first on are its measure of data lost."""
     ref = context.get_database_host(arguments.site)
     for service in context.services:
         for database in context.estate.services[service].data.databases:
@@ -199,21 +221,35 @@ def is_test_database_healthy(context: DrillContext, arguments: TestDatabaseArgum
                 f"runuser -u postgres -- psql -XtAq -h /run/egov-drill -p {arguments.port} "
                 f"-d {database.name} -v ON_ERROR_STOP=1 -f -"
             )
-            sql = (
-                "CREATE TEMP TABLE egov_drill_write (n int);"
-                "INSERT INTO egov_drill_write VALUES (1);"
-                "SELECT CASE WHEN to_regclass('egov_canary') IS NULL THEN '' "
-                "ELSE (SELECT coalesce(max(seq)::text, '') FROM egov_canary) END;"
-            )
+            sql = make_test_write_sql(context.get_first_record(service))
             try:
                 output = context.remote.run(ref, script, input_text=sql, timeout_seconds=30)
             except DrillError as error:
                 context.progress(f"{service}: {error}")
                 return False
             now = context.clock()
-            last = output.strip().splitlines()[-1:] if output.strip() else []
-            recovered = int(last[0]) if last and last[0].isdigit() else None
             if service not in context.recovered:
-                context.record_rto(service, now, f"isolated copy on {ref.selector}")
-                context.record_rpo(service, recovered, f"isolated copy on {ref.selector}")
+                where = f"isolated copy on {ref.selector}"
+                context.record_rto(service, arguments.site, now, where)
+                context.record_rpo(service, parse_records(output), where)
     return True
+
+
+def make_test_write_sql(since: int) -> str:
+    """A write the copy must take, then its canary records numbered ``since`` or higher on
+    one line, comma-separated (empty: none, or no canary table)."""
+    # an int formatted into the text: nothing of it comes from outside
+    return (
+        "CREATE TEMP TABLE egov_drill_write (n int);"  # noqa: S608
+        "INSERT INTO egov_drill_write VALUES (1);"
+        "SELECT CASE WHEN to_regclass('egov_canary') IS NULL THEN '' "
+        "ELSE (SELECT coalesce(string_agg(seq::text, ',' ORDER BY seq), '') FROM egov_canary "
+        f"WHERE seq >= {int(since)}) END;"
+    )
+
+
+def parse_records(output: str) -> frozenset[int]:
+    """The records on the last line of ``make_test_write_sql``'s output."""
+    lines = output.strip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    return frozenset(int(part) for part in last.split(",") if part.strip().isdigit())

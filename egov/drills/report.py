@@ -246,6 +246,14 @@ def _service(service: ServiceMeasurement, strings: Mapping[str, str]) -> list[Bl
         Heading(f"{_named(service.title, service.service)}: {verdict}"),
         Table(headers, rows),
     ]
+    lost = strings["not_measured"] if service.lost_records is None else str(service.lost_records)
+    blocks.append(
+        Paragraph(
+            f"{strings['lost_records']}: {lost}. "
+            f"{strings['refused_writes']}: {service.failed_writes}."
+        )
+    )
+    blocks += [Paragraph(problem) for problem in service.problems]
     if service.detail:
         blocks.append(Paragraph(service.detail, "muted"))
     return blocks

@@ -37,6 +37,10 @@ def make_drill_record(summary: DrillSummary, previous: DrillRecord | None) -> Dr
         rpo_seconds={
             s.service: s.rpo_seconds for s in summary.services if s.rpo_seconds is not None
         },
+        lost_records={
+            s.service: s.lost_records for s in summary.services if s.lost_records is not None
+        },
+        failed_writes={s.service: s.failed_writes for s in summary.services},
         last_success_at=finished if succeeded else (previous.last_success_at if previous else None),
         # kept apart from the control node: a journal rewritten there, even re-signed, no
         # longer ends with the hash both monitoring sites hold

@@ -24,18 +24,25 @@ from pathlib import Path
 from egov import __version__
 from egov.drills import lock
 from egov.drills.canary import CanaryWriter
-from egov.drills.context import DrillContext, Targets
+from egov.drills.context import DrillContext
 from egov.drills.journal import JOURNAL_NAME, Journal, has_ended, read_journal
 from egov.drills.loader import LoadedScenario
 from egov.drills.remote import Remote
 from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
-from egov.drills.summary import DrillStatus, DrillSummary, summarize
+from egov.drills.summary import DrillStatus, DrillSummary, read_measurements, summarize
+from egov.drills.verdict import Targets, judge
 from egov.errors import DrillInputError
 from egov.inventory.model import Environment, Estate
 
 CANARY_WARMUP_SECONDS = 3.0
+#: The canary writes at least this much longer than the tightest RPO target before the fault,
+#: so that records older than the target exist and their loss is judged one by one ...
+CANARY_WARMUP_MARGIN_SECONDS = 2.0
+#: ... but never longer than this (a 15-minute RPO is judged by its seconds and by the records
+#: of the last minute).
+CANARY_WARMUP_MAX_SECONDS = 60.0
 
 
 @dataclass
@@ -77,19 +84,30 @@ def make_run_directory(directory: Path, scenario: str, mode: Mode, now: float) -
 
 
 def get_targets(estate: Estate, loaded: LoadedScenario, services: list[str]) -> dict[str, Targets]:
-    """Each service's targets: the scenario's overrides, else the inventory's."""
+    """Each service's targets: the scenario's overrides, else the inventory's.
+
+    A service's file-store target is the tightest of its file trees' (each the path's own
+    ``rpo``, else the service's): one snapshot restores them all, so the tightest binds.
+    """
     scenario_targets = loaded.scenario.targets
     targets = {}
     for name in services:
         service = estate.services[name]
-        file_rpos = [f.rpo for f in service.data.files if f.rpo is not None]
-        files_rpo = scenario_targets.files_rpo or (max(file_rpos) if file_rpos else None)
+        file_rpos = [f.rpo or service.rpo for f in service.data.files]
+        files_rpo = scenario_targets.files_rpo or (min(file_rpos) if file_rpos else None)
         targets[name] = Targets(
-            rto=(scenario_targets.rto or service.rto).total_seconds(),
-            rpo=(scenario_targets.rpo or service.rpo).total_seconds(),
-            files_rpo=files_rpo.total_seconds() if files_rpo else None,
+            rto_seconds=(scenario_targets.rto or service.rto).total_seconds(),
+            rpo_seconds=(scenario_targets.rpo or service.rpo).total_seconds(),
+            files_rpo_seconds=files_rpo.total_seconds() if files_rpo else None,
         )
     return targets
+
+
+def get_warmup_seconds(targets: dict[str, Targets]) -> float:
+    """How long the canary writes before the method starts (see the constants)."""
+    tightest = min((target.rpo_seconds for target in targets.values()), default=0.0)
+    wanted = max(CANARY_WARMUP_SECONDS, tightest + CANARY_WARMUP_MARGIN_SECONDS)
+    return min(wanted, CANARY_WARMUP_MAX_SECONDS)
 
 
 def run_drill(
@@ -185,9 +203,9 @@ def _journal_start(
         targets={
             name: {
                 "title": estate.services[name].title,
-                "rto_seconds": target.rto,
-                "rpo_seconds": target.rpo,
-                "files_rpo_seconds": target.files_rpo,
+                "rto_seconds": target.rto_seconds,
+                "rpo_seconds": target.rpo_seconds,
+                "files_rpo_seconds": target.files_rpo_seconds,
             }
             for name, target in context.targets.items()
         },
@@ -258,7 +276,7 @@ def _start_canary(context: DrillContext, plan: ModePlan) -> bool:
     canary = CanaryWriter(endpoints)
     canary.start()
     context.progress(f"canary writing to {site}")
-    time.sleep(CANARY_WARMUP_SECONDS)
+    time.sleep(get_warmup_seconds(context.targets))
     silent = [name for name in context.services if not canary.get_acknowledged(name)]
     for name in silent:
         context.journal.append(
@@ -272,7 +290,8 @@ def _start_canary(context: DrillContext, plan: ModePlan) -> bool:
 
 
 def _journal_canary(context: DrillContext) -> None:
-    """What the canary wrote: the last acknowledged record per service (evidence for failback)."""
+    """What the canary wrote: the last acknowledged record per service (evidence for failback),
+    the writes that failed, and of those the ones the verdict counts (``refused_writes``)."""
     assert context.canary is not None
     services = {}
     for name in context.services:
@@ -281,6 +300,7 @@ def _journal_canary(context: DrillContext) -> None:
             "acknowledged": len(acknowledged),
             "last_acknowledged": max(acknowledged) if acknowledged else None,
             "failed_writes": context.canary.failed_writes.get(name, 0),
+            "refused_writes": context.count_refused_writes(name),
             "site": context.canary.endpoints[name].site,
         }
     context.journal.append("canary", services=services)
@@ -409,29 +429,9 @@ def probe_all(context: DrillContext, probes: list[Probe], phase: str, mask: Mask
 
 
 def _judge_targets(context: DrillContext) -> list[str]:
-    """Journal a failure for every service not measured or over a target."""
-    entries = read_journal(context.journal.path)
-    measured = {(e["service"], e["metric"]): e for e in entries if e["event"] == "measure"}
-    missed = []
-    for service in context.targets:
-        for metric in ("rto", "rpo"):
-            entry = measured.get((service, metric))
-            if entry is None:
-                missed.append(f"{service}: {metric.upper()} was not measured")
-            elif entry["seconds"] > entry["target_seconds"]:
-                missed.append(
-                    f"{service}: {metric.upper()} {entry['seconds']:.1f} s is over the target "
-                    f"{entry['target_seconds']:.0f} s"
-                )
-        # the file stores' target travels with the measurement: the age of the newest copy
-        # there was to recover at the recovery site (the 5-minute RPO is the alerts' job)
-        files = measured.get((service, "files-rpo"))
-        target_seconds = None if files is None else files.get("target_seconds")
-        if files is not None and target_seconds is not None and files["seconds"] > target_seconds:
-            missed.append(
-                f"{service}: file-store RPO {files['seconds']:.0f} s is over the target "
-                f"{target_seconds:.0f} s (the newest copy at the recovery site)"
-            )
+    """Journal a failure for every objective ``verdict.judge`` finds missed; return them."""
+    targets, measurements = read_measurements(read_journal(context.journal.path))
+    missed = list(judge(measurements, targets).problems)
     for text in missed:
         context.journal.append("failure", text=text)
     return missed

@@ -1,7 +1,9 @@
 """What a drill journal says, as one model: the input of the reports, history and metrics.
 
 ``summarize`` is pure: it folds the journal's entries (see ``journal.py``) into steps,
-rollbacks, steady-state probes, per-service RTO/RPO against targets, and the verdict.
+rollbacks, steady-state probes, and per-service RTO/RPO against targets with the verdict
+``verdict.judge`` gives them (``read_measurements`` types the journal's entries for it, here
+and in the runner).
 """
 
 from __future__ import annotations
@@ -10,6 +12,15 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from egov.drills.verdict import (
+    DataLoss,
+    LostRecord,
+    Measurements,
+    ServiceVerdict,
+    Targets,
+    judge,
+)
 
 
 class DrillStatus(StrEnum):
@@ -56,7 +67,8 @@ class ProbeResult(BaseModel):
 
 
 class ServiceMeasurement(BaseModel):
-    """RTO and RPO of one service in this drill, with its targets (seconds)."""
+    """RTO and RPO of one service in this drill, with its targets (seconds) and the verdict
+    ``verdict.judge`` gave them (the reports show it, never judge again)."""
 
     service: str
     title: str = ""
@@ -66,28 +78,17 @@ class ServiceMeasurement(BaseModel):
     rpo_target_seconds: float
     files_rpo_seconds: float | None = None
     files_rpo_target_seconds: float | None = None
+    lost_records: int | None = None  # acknowledged records the recovery site lacks
+    failed_writes: int = 0  # canary writes refused while the service should have taken them
+    rto_ok: bool = False
+    rpo_ok: bool = False
+    files_rpo_ok: bool = True
+    problems: list[str] = Field(default_factory=list)
     detail: str = ""
 
     @property
-    def rto_ok(self) -> bool:
-        """Measured and within target."""
-        return self.rto_seconds is not None and self.rto_seconds <= self.rto_target_seconds
-
-    @property
-    def rpo_ok(self) -> bool:
-        """Measured and within target."""
-        return self.rpo_seconds is not None and self.rpo_seconds <= self.rpo_target_seconds
-
-    @property
-    def files_rpo_ok(self) -> bool:
-        """Within target, or not measured in this drill (no file store to recover)."""
-        if self.files_rpo_seconds is None or self.files_rpo_target_seconds is None:
-            return True
-        return self.files_rpo_seconds <= self.files_rpo_target_seconds
-
-    @property
     def ok(self) -> bool:
-        """Every measured value within its target."""
+        """Every objective met (the verdict's)."""
         return self.rto_ok and self.rpo_ok and self.files_rpo_ok
 
 
@@ -127,6 +128,11 @@ class DrillSummary(BaseModel):
         """The verdict: succeeded and every measurement within target."""
         return self.status is DrillStatus.SUCCEEDED and all(s.ok for s in self.services)
 
+    @property
+    def lost_records(self) -> int:
+        """Acknowledged canary records lost, over every service."""
+        return sum(s.lost_records or 0 for s in self.services)
+
 
 def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSummary:
     """Fold journal ``entries`` (already chain-checked) into a DrillSummary."""
@@ -155,7 +161,6 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
         journal_key=entries[-1].get("key", "") if entries[-1].get("event") == "close" else "",
     )
     targets: dict[str, dict[str, Any]] = start.get("targets", {})
-    measurements: dict[str, dict[str, Any]] = {name: {} for name in targets}
     open_steps: dict[tuple[str, str], StepResult] = {}
     for entry in entries[1:]:
         event = entry["event"]
@@ -193,8 +198,6 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
             )
         elif event == "fault":
             summary.fault_at = summary.fault_at or entry["epoch"]
-        elif event == "measure":
-            measurements.setdefault(entry["service"], {})[entry["metric"]] = entry
         elif event == "note":
             summary.notes.append(entry.get("text", ""))
         elif event == "failure":
@@ -203,33 +206,109 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
             summary.status = DrillStatus(entry["status"])
             summary.finished_at = entry["epoch"]
     if summary.measured:
+        verdict_targets, measurements = read_measurements(entries)
+        verdict = judge(measurements, verdict_targets)
         summary.services = [
-            _measurement(name, targets.get(name, {}), measurements.get(name, {}))
+            _measurement(
+                name,
+                targets.get(name, {}),
+                verdict_targets[name],
+                measurements[name],
+                verdict.get(name),
+                _details(entries, name),
+            )
             for name in targets
         ]
     return summary
 
 
-def _measurement(
-    service: str, target: dict[str, Any], measured: dict[str, dict[str, Any]]
-) -> ServiceMeasurement:
-    def value(metric: str) -> float | None:
-        entry = measured.get(metric)
-        return None if entry is None else entry.get("seconds")
+def read_measurements(
+    entries: list[dict[str, Any]],
+) -> tuple[dict[str, Targets], dict[str, Measurements]]:
+    """The targets (from the start) and the measurements of a journal, typed for ``judge``.
 
-    details = [entry.get("detail", "") for entry in measured.values() if entry.get("detail")]
+    A journal from before RPO was measured record by record (an ``rpo`` entry without
+    ``cutoff``) has no data loss to judge: its RPO counts as not measured.
+    """
+    start = entries[0] if entries else {}
+    targets = {
+        name: Targets(
+            rto_seconds=float(target.get("rto_seconds", 0)),
+            rpo_seconds=float(target.get("rpo_seconds", 0)),
+            files_rpo_seconds=_float(target.get("files_rpo_seconds")),
+        )
+        for name, target in start.get("targets", {}).items()
+    }
+    found: dict[str, dict[str, Any]] = {name: {} for name in targets}
+    for entry in entries:
+        event = entry.get("event")
+        if event == "measure":
+            found.setdefault(entry["service"], {})[entry["metric"]] = entry
+        elif event == "canary":
+            for name, canary in entry.get("services", {}).items():
+                found.setdefault(name, {})["canary"] = canary
+    measurements = {}
+    for name, metrics in found.items():
+        canary = metrics.get("canary", {})
+        measurements[name] = Measurements(
+            rto_seconds=_float((metrics.get("rto") or {}).get("seconds")),
+            data_loss=_data_loss(metrics.get("rpo")),
+            failed_writes=int(canary.get("refused_writes", 0)),
+            files_rpo_seconds=_float((metrics.get("files-rpo") or {}).get("seconds")),
+        )
+    return targets, measurements
+
+
+def _data_loss(entry: dict[str, Any] | None) -> DataLoss | None:
+    if entry is None or "cutoff" not in entry:
+        return None
+    return DataLoss(
+        cutoff=float(entry["cutoff"]),
+        acknowledged=int(entry.get("acknowledged", 0)),
+        newest_acknowledged_at=_float(entry.get("newest_acknowledged_at")),
+        newest_recovered_at=_float(entry.get("newest_recovered_at")),
+        lost=tuple(LostRecord(int(seq), float(at)) for seq, at in entry.get("lost", [])),
+        fault_at=_float(entry.get("fault_at")),
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _details(entries: list[dict[str, Any]], service: str) -> str:
+    return "; ".join(
+        entry["detail"]
+        for entry in entries
+        if entry.get("event") == "measure"
+        and entry.get("service") == service
+        and entry.get("detail")
+    )
+
+
+def _measurement(
+    service: str,
+    target: dict[str, Any],
+    targets: Targets,
+    measured: Measurements,
+    verdict: ServiceVerdict | None,
+    detail: str,
+) -> ServiceMeasurement:
+    loss = measured.data_loss
     return ServiceMeasurement(
         service=service,
         title=target.get("title", ""),
-        rto_seconds=value("rto"),
-        rto_target_seconds=float(target.get("rto_seconds", 0)),
-        rpo_seconds=value("rpo"),
-        rpo_target_seconds=float(target.get("rpo_seconds", 0)),
-        files_rpo_seconds=value("files-rpo"),
-        # the file stores' target is what the measurement says there was to recover (the
-        # newest copy at the recovery site), else the inventory's
-        files_rpo_target_seconds=(measured.get("files-rpo") or {}).get(
-            "target_seconds", target.get("files_rpo_seconds")
-        ),
-        detail="; ".join(details),
+        rto_seconds=measured.rto_seconds,
+        rto_target_seconds=targets.rto_seconds,
+        rpo_seconds=None if loss is None else loss.seconds,
+        rpo_target_seconds=targets.rpo_seconds,
+        files_rpo_seconds=measured.files_rpo_seconds,
+        files_rpo_target_seconds=targets.files_rpo_seconds,
+        lost_records=None if loss is None else len(loss.lost),
+        failed_writes=measured.failed_writes,
+        rto_ok=verdict is not None and verdict.rto_ok,
+        rpo_ok=verdict is not None and verdict.rpo_ok,
+        files_rpo_ok=verdict is None or verdict.files_rpo_ok,
+        problems=list(verdict.problems) if verdict else [],
+        detail=detail,
     )

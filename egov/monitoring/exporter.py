@@ -398,6 +398,20 @@ class EgovCollector(Collector):
                     series,
                     _value(record.rpo_seconds.get(measured_service) if record else None),
                 )
+                families.add(
+                    "dr_drill_last_lost_records",
+                    "Acknowledged canary records the scenario's last run found missing at the "
+                    "recovery site (NaN: not measured).",
+                    series,
+                    _value(record.lost_records.get(measured_service) if record else None),
+                )
+                families.add(
+                    "dr_drill_last_failed_writes",
+                    "Canary writes the scenario's last run saw refused while the service should "
+                    "have taken them (NaN: not measured).",
+                    series,
+                    _value(record.failed_writes.get(measured_service) if record else None),
+                )
 
 
 def make_registry(targets: MonitoringTargets, state_dir: Path) -> CollectorRegistry:

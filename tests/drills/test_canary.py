@@ -1,8 +1,8 @@
-"""The canary: ``measure_rpo`` with literal values, the writer against real local servers.
+"""The canary: ``measure_data_loss`` with literal values, the writer against real local servers.
 
 Each server is a ThreadingHTTPServer on 127.0.0.1 speaking the canary's protocol (POST
-``/svc/records`` → 201, GET ``/svc/records/last``, GET ``/svc/health``) and keeping the
-records it acknowledged, as the services' canary endpoint does.
+``/svc/records`` → 201, GET ``/svc/records/last``, ``/svc/records?since=N``, ``/svc/health``)
+and keeping the records it acknowledged, as the services' canary endpoint does.
 """
 
 from __future__ import annotations
@@ -19,57 +19,72 @@ import pytest
 from egov.drills.canary import (
     CanaryWriter,
     Endpoint,
-    RpoResult,
     check_health,
     get_last_record,
-    measure_rpo,
+    get_records,
+    measure_data_loss,
     write_record,
 )
+from egov.drills.verdict import DataLoss, LostRecord
 
 SERVICE = "svc"
 INTERVAL_SECONDS = 0.01
 WAIT_SECONDS = 5.0
 
 
-# measure_rpo: acknowledgements are seq → when; records 1..6 acknowledged at 10..15 s.
+# measure_data_loss: acknowledgements are seq → when; records 1..6 acknowledged at 10..15 s.
 ACKNOWLEDGED = {seq: 9.0 + seq for seq in range(1, 7)}
 
 
+def lost(*seqs: int) -> tuple[LostRecord, ...]:
+    return tuple(LostRecord(seq, ACKNOWLEDGED[seq]) for seq in seqs)
+
+
 def test_nothing_lost_is_an_rpo_of_zero() -> None:
-    assert measure_rpo(ACKNOWLEDGED, before=100.0, recovered=6) == RpoResult(0.0, 6, 6, 0)
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset(range(1, 7)))
+    assert loss == DataLoss(100.0, 6, 15.0, 15.0, ())
+    assert loss.seconds == 0.0
 
 
 def test_a_recovered_record_past_the_last_acknowledged_loses_nothing() -> None:
     # the last write reached the database but its acknowledgement did not come back
-    assert measure_rpo(ACKNOWLEDGED, before=100.0, recovered=7) == RpoResult(0.0, 6, 7, 0)
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset(range(1, 8)))
+    assert loss.seconds == 0.0 and loss.lost == ()
 
 
 def test_the_last_three_acknowledged_lost_span_from_the_last_recovered_ack() -> None:
-    result = measure_rpo(ACKNOWLEDGED, before=100.0, recovered=3)
-    assert result == RpoResult(seconds=3.0, last_acknowledged=6, last_recovered=3, lost_records=3)
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset({1, 2, 3}))
+    assert loss == DataLoss(100.0, 6, 15.0, 12.0, lost(4, 5, 6))
+    assert loss.seconds == 3.0
 
 
-def test_nothing_recovered_measures_from_the_first_acknowledgement() -> None:
-    result = measure_rpo(ACKNOWLEDGED, before=100.0, recovered=None)
-    assert result == RpoResult(
-        seconds=5.0, last_acknowledged=6, last_recovered=None, lost_records=6
-    )
+def test_nothing_recovered_has_no_rpo_in_seconds_and_loses_every_record() -> None:
+    # before, this measured from the first acknowledgement: a total loss scored 5 s
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset())
+    assert loss == DataLoss(100.0, 6, 15.0, None, lost(1, 2, 3, 4, 5, 6))
+    assert loss.seconds is None
 
 
-def test_a_recovered_record_older_than_the_drill_is_a_lower_bound() -> None:
-    result = measure_rpo(ACKNOWLEDGED, before=100.0, recovered=0)
-    assert result == RpoResult(seconds=5.0, last_acknowledged=6, last_recovered=0, lost_records=6)
+def test_a_gap_in_the_middle_is_lost_though_the_newest_came_back() -> None:
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset({1, 2, 5, 6}))
+    assert loss.seconds == 0.0
+    assert loss.lost == lost(3, 4)
+
+
+def test_the_fault_travels_with_the_loss() -> None:
+    loss = measure_data_loss(ACKNOWLEDGED, 100.0, frozenset({1, 2, 3}), fault_at=20.0)
+    assert loss.fault_at == 20.0 and loss.cutoff == 100.0
 
 
 def test_acknowledgements_after_the_cutoff_are_ignored() -> None:
     # the cutoff at 13 s keeps records 1..4; 4 is lost, acknowledged 1 s after record 3
-    result = measure_rpo(ACKNOWLEDGED, before=13.0, recovered=3)
-    assert result == RpoResult(seconds=1.0, last_acknowledged=4, last_recovered=3, lost_records=1)
+    loss = measure_data_loss(ACKNOWLEDGED, 13.0, frozenset({1, 2, 3}))
+    assert loss == DataLoss(13.0, 4, 13.0, 12.0, lost(4))
 
 
-def test_no_acknowledgement_at_all_is_an_rpo_of_zero() -> None:
-    assert measure_rpo({}, before=100.0, recovered=5) == RpoResult(0.0, None, 5, 0)
-    assert measure_rpo(ACKNOWLEDGED, before=5.0, recovered=None) == RpoResult(0.0, None, None, 0)
+def test_no_acknowledgement_before_the_cutoff_counts_nothing() -> None:
+    assert measure_data_loss({}, 100.0, frozenset({5})) == DataLoss(100.0, 0, None, None)
+    assert measure_data_loss(ACKNOWLEDGED, 5.0, frozenset()) == DataLoss(5.0, 0, None, None)
 
 
 @dataclass
@@ -108,6 +123,9 @@ def make_handler(service: CanaryService) -> type[BaseHTTPRequestHandler]:
                 self.reply(200, {"status": "ok"})
             elif self.path == f"/{SERVICE}/records/last":
                 self.reply(200, {"seq": max(service.records, default=None)})
+            elif self.path.startswith(f"/{SERVICE}/records?since="):
+                since = int(self.path.rpartition("=")[2])
+                self.reply(200, {"seqs": sorted(seq for seq in service.records if seq >= since)})
             else:
                 self.reply(404, {})
 
@@ -172,9 +190,12 @@ def test_write_record_and_get_last_record(serve: Callable[[str], CanaryService])
     assert write_record(primary.endpoint, 42)
     assert primary.records == [41, 42]
     assert get_last_record(primary.endpoint) == 42
+    assert get_records(primary.endpoint, 42) == frozenset({42})
+    assert get_records(primary.endpoint, 0) == frozenset({41, 42})
     primary.stop()
     assert not write_record(primary.endpoint, 43, timeout=0.5)
     assert get_last_record(primary.endpoint, timeout=0.5) is None
+    assert get_records(primary.endpoint, 0, timeout=0.5) is None
 
 
 def test_the_writer_counts_every_acknowledged_record(
@@ -219,3 +240,9 @@ def test_writes_to_a_stopped_server_are_counted_as_failed(
     wait_until(lambda: writer.failed_writes[SERVICE] >= 3)
     writer.stop()
     assert sorted(writer.get_acknowledged(SERVICE)) == primary.records
+    failures = writer.get_failures(SERVICE)
+    assert len(failures) == writer.failed_writes[SERVICE]
+    assert {site for _, site in failures} == {"primary"}
+    assert all(
+        sent_at >= max(writer.get_acknowledged(SERVICE).values()) - 1 for sent_at, _ in failures
+    )

@@ -90,6 +90,23 @@ def start(writer: DrillWriter, *, measured: bool = True, targets: Any = None) ->
     )
 
 
+def loss_fields(cutoff: float, seconds: float) -> dict[str, Any]:
+    """An ``rpo`` measure's record-by-record fields: 20 records acknowledged 0.25 s apart up to
+    ``cutoff``, the last ``seconds`` of them lost."""
+    acknowledged = [(1000 + index, T0 + cutoff - 0.25 * (19 - index)) for index in range(20)]
+    lost = [[seq, at] for seq, at in acknowledged if at > T0 + cutoff - seconds]
+    recovered = [at for seq, at in acknowledged if at <= T0 + cutoff - seconds]
+    return {
+        "seconds": seconds,
+        "cutoff": T0 + cutoff,
+        "acknowledged": len(acknowledged),
+        "newest_acknowledged_at": acknowledged[-1][1],
+        "newest_recovered_at": max(recovered, default=None),
+        "lost": lost,
+        "lost_records": len(lost),
+    }
+
+
 def write_failed_drill(tmp_path: Path, *, finished: bool = True) -> Path:
     """Probes, a fault, a failed step, a step never finished, rollbacks, measures, a note."""
     path = tmp_path / "failover" / JOURNAL_NAME
@@ -128,7 +145,8 @@ def write_failed_drill(tmp_path: Path, *, finished: bool = True) -> Path:
     }
     for service, values in measures.items():  # motcua: over its RTO, file store not measured
         for metric, seconds in values.items():
-            writer.add(155, "measure", service=service, metric=metric, seconds=seconds)
+            extra = loss_fields(10, seconds) if metric == "rpo" else {"seconds": seconds}
+            writer.add(155, "measure", service=service, metric=metric, **extra)
     writer.add(156, "note", text="Mạng site2 chậm trong 30 giây đầu.")
     writer.add(157, "failure", text="switch-proxy: host not found | upstream site2")
     if finished:
@@ -143,7 +161,7 @@ def write_good_drill(tmp_path: Path, rto_seconds: float = 120, *, measured: bool
     writer.step(1, 5, "promote-database", group="failover")
     for service in ("portal", "motcua"):
         writer.add(6, "measure", service=service, metric="rto", seconds=rto_seconds)
-        writer.add(6, "measure", service=service, metric="rpo", seconds=1.5)
+        writer.add(6, "measure", service=service, metric="rpo", **loss_fields(5, 1.5))
         writer.add(6, "measure", service=service, metric="files-rpo", seconds=60)
     writer.add(8, "end", status="succeeded")
     return path
@@ -418,3 +436,51 @@ def test_a_drill_with_no_steps_and_no_services_still_draws(tmp_path: Path) -> No
     assert "Không có dịch vụ nào được đo." in ET.tostring(charts[1], encoding="unicode")
     assert "sự cố" not in ET.tostring(charts[0], encoding="unicode")
     assert "Không có bước nào." in render_markdown(summary, "vi")
+
+
+def write_total_loss_drill(tmp_path: Path) -> Path:
+    """Every step succeeded, the service answered in time, and no acknowledged record came
+    back: the journal of a replica cut off from its WAL stream before a test failover."""
+    path = tmp_path / "loss" / JOURNAL_NAME
+    writer = DrillWriter(path)
+    start(writer, targets={"portal": TARGETS["portal"]})
+    writer.add(3, "fault", note="RTO is measured from this moment")
+    writer.step(3, 8, "copy-the-database", group="recover")
+    writer.add(9, "measure", service="portal", metric="rto", seconds=6.2)
+    everything = loss_fields(3, 10)  # 20 records over the 5 s before the fault: all lost
+    writer.add(9, "measure", service="portal", metric="rpo", **everything)
+    writer.add(10, "canary", services={"portal": {"refused_writes": 1, "failed_writes": 1}})
+    writer.add(12, "end", status="succeeded")
+    return path
+
+
+def test_a_total_loss_fails_the_verdict_and_the_report_says_how_many_records(
+    tmp_path: Path,
+) -> None:
+    summary = load(write_total_loss_drill(tmp_path))
+    (portal,) = summary.services
+    assert portal.rto_ok and not portal.rpo_ok and not summary.succeeded
+    assert portal.rpo_seconds is None  # no newest recovered record to time from
+    assert portal.lost_records == 20 and summary.lost_records == 20
+    assert portal.failed_writes == 1
+    assert any("no acknowledged record recovered" in problem for problem in portal.problems)
+    english = render_markdown(summary, "en")
+    assert "Acknowledged records lost at the recovery site: 20." in english
+    assert "Canary writes refused while the service should have taken them: 1." in english
+    assert "### Cổng dịch vụ công trực tuyến (portal): Failed" in english
+    vietnamese = render_markdown(summary, "vi")
+    assert "Bản ghi đã được xác nhận nhưng bị mất tại nơi khôi phục: 20." in vietnamese
+    assert "Kết luận" in vietnamese and "Không đạt" in vietnamese
+
+
+def test_an_rpo_journalled_before_records_were_counted_is_not_measured(tmp_path: Path) -> None:
+    # an old journal's rpo entry (seconds only) cannot prove that no record was lost
+    path = tmp_path / "old" / JOURNAL_NAME
+    writer = DrillWriter(path)
+    start(writer, targets={"portal": TARGETS["portal"]})
+    writer.add(9, "measure", service="portal", metric="rto", seconds=6.2)
+    writer.add(9, "measure", service="portal", metric="rpo", seconds=3.0, lost_records=13)
+    writer.add(12, "end", status="succeeded")
+    (portal,) = load(path).services
+    assert not portal.rpo_ok and portal.lost_records is None
+    assert "portal: RPO was not measured" in portal.problems[0]

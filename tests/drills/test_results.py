@@ -32,6 +32,9 @@ def make_summary(status: DrillStatus, **changes: object) -> DrillSummary:
                 rto_target_seconds=180,
                 rpo_seconds=1.25,
                 rpo_target_seconds=5,
+                lost_records=0,
+                rto_ok=True,
+                rpo_ok=True,
             )
         ],
     }
@@ -47,6 +50,8 @@ def test_a_success_sets_the_last_success_to_its_end() -> None:
     assert (record.started_at, record.finished_at) == (5000.0, 5400.0)
     assert record.rto_seconds == {"portal": 95.5}
     assert record.rpo_seconds == {"portal": 1.25}
+    assert record.lost_records == {"portal": 0}
+    assert record.failed_writes == {"portal": 0}
 
 
 def test_a_closed_journal_gives_the_record_its_closing_hash_and_key() -> None:
@@ -84,6 +89,9 @@ def test_a_missed_target_is_a_failure_even_if_every_step_succeeded() -> None:
         rto_target_seconds=180,
         rpo_seconds=1.0,
         rpo_target_seconds=5,
+        lost_records=0,
+        rto_ok=False,  # the verdict's (verdict.judge), as summarize sets it
+        rpo_ok=True,
     )
     record = make_drill_record(make_summary(DrillStatus.SUCCEEDED, services=[slow]), PREVIOUS)
     assert record.result is Result.FAILURE

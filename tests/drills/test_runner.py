@@ -391,10 +391,12 @@ def test_targets_come_from_the_inventory_unless_the_scenario_sets_them(
     )
     portal = lab_estate.services["portal"]
     from_inventory = get_targets(lab_estate, plain, ["portal"])["portal"]
-    assert from_inventory.rto == portal.rto.total_seconds()
-    assert from_inventory.rpo == portal.rpo.total_seconds()
+    assert from_inventory.rto_seconds == portal.rto.total_seconds()
+    assert from_inventory.rpo_seconds == portal.rpo.total_seconds()
+    # the file store's own target, not the age of whatever copy the restore found
+    assert from_inventory.files_rpo_seconds == portal.data.files[0].rpo.total_seconds()
     overridden = get_targets(lab_estate, strict, ["portal"])["portal"]
-    assert (overridden.rto, overridden.rpo) == (60.0, 1.0)
+    assert (overridden.rto_seconds, overridden.rpo_seconds) == (60.0, 1.0)
 
 
 def test_the_run_directory_is_named_by_time_scenario_and_mode(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Drills on the lab: readiness, the quarterly test failover, a failing and a killed drill,
-and the loss of the primary site with its failback, all with the lab's real faults.
+a replica cut off its WAL stream and a stale file copy (each must fail its verdict), and the
+loss of the primary site with its failback, all with the lab's real faults.
 
 Order matters and is kept by the file: the failover/failback test comes last and leaves
 the estate as it found it (db-01 leading, db-02 and site 2 streaming from it).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -153,7 +155,8 @@ def test_the_test_failover_leaves_production_untouched_and_cleans_up(
     for service in measured.values():
         assert service["rto_seconds"] is not None and service["rto_seconds"] <= LAB_RTO_SECONDS
         assert service["rpo_seconds"] is not None and service["rpo_seconds"] <= LAB_RPO_SECONDS
-        assert service["files_rpo_seconds"] is not None
+        assert service["lost_records"] == 0 and service["failed_writes"] == 0, service
+        assert service["files_rpo_seconds"] is not None and service["files_rpo_ok"], service
     assert {r["name"] for r in report["rollbacks"] if r["status"] == "succeeded"} == {
         "copy-the-database",
         "restore-the-files",
@@ -313,6 +316,182 @@ def _wait_for_step_end(drills: Path, step: str, timeout: float) -> Path:
     raise AssertionError(f"step {step} did not end within {timeout} s")
 
 
+WAL_CUT_TABLE = "egov_test_wal_cut"
+#: The quarterly test's last readiness probe: once it is journalled the canary starts writing.
+LAST_READINESS_PROBE = "credentials-are-readable"
+
+
+def cut_off_the_wal_stream(lab: Lab) -> None:
+    """A firewall rule inside site 2's replica dropping every packet from the primary's
+    PostgreSQL port: the replica stops receiving WAL (it still replays what it received, and
+    it still answers locally: not a paused replay, a lost stream)."""
+    primary = lab.address("primary-db-01")
+    script = (
+        f"nft add table inet {WAL_CUT_TABLE} && "
+        f"nft add chain inet {WAL_CUT_TABLE} input "
+        "'{ type filter hook input priority -10 ; policy accept ; }' && "
+        f"nft add rule inet {WAL_CUT_TABLE} input ip saddr {primary} tcp sport 5432 drop"
+    )
+    result = lab.exec("site2-db-01", "sh", "-ec", script)
+    assert result.returncode == 0, result.stderr
+
+
+def reconnect_the_wal_stream(lab: Lab, timeout: float = 300) -> None:
+    """Remove the rule, end the primary's stalled sender (the replica reconnects in seconds
+    instead of waiting out its TCP retries) and wait until site 2 has replayed everything the
+    primary had written by then."""
+    lab.exec(
+        "site2-db-01", "sh", "-c", f"nft delete table inet {WAL_CUT_TABLE} 2>/dev/null || true"
+    )
+    site2 = lab.address("site2-db-01")
+    psql(
+        lab,
+        "primary-db-01",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication "
+        f"WHERE client_addr = '{site2}'",
+    )
+    written = psql(lab, "primary-db-01", "SELECT pg_current_wal_lsn()")
+    deadline = time.monotonic() + timeout
+    while psql(lab, "site2-db-01", f"SELECT pg_last_wal_replay_lsn() >= '{written}'") != "t":
+        assert time.monotonic() < deadline, "site 2's replica did not catch up"
+        time.sleep(1)
+
+
+def refresh_the_file_copies() -> None:
+    """A file snapshot taken and replicated now: a drill meant to pass restores a fresh one."""
+    for command in (("backup", "run", "--dataset", "files"), ("backup", "replicate")):
+        result = egov(*command)
+        assert result.returncode == 0, result.stderr
+
+
+def _wait_for_probe(drills: Path, probe: str, timeout: float) -> None:
+    """Until the test drill in progress has journalled ``probe`` (read line by line, as a
+    journal being written may end in half a line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for journal in drills.glob("*-test/journal.jsonl"):
+            entries = []
+            for line in journal.read_text("utf-8").splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+            running = bool(entries) and entries[-1].get("event") != "end"
+            if running and any(
+                e.get("event") == "probe" and e.get("name") == probe for e in entries
+            ):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"probe {probe} was not journalled within {timeout} s")
+
+
+def test_a_replica_cut_off_its_wal_stream_fails_the_rpo_then_passes_once_caught_up(
+    lab: Lab, drills: Path
+) -> None:
+    # the cut lands while the canary writes (its warm-up, before the copy is taken): what
+    # site 2 never received is lost, record by record, and the verdict must say which
+    process = subprocess.Popen(
+        [
+            EGOV, "drill", "run", "quarterly-test-failover", "--mode", "test",
+            "-i", str(INVENTORY), "--drill-dir", str(drills), "-o", "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_probe(drills, LAST_READINESS_PROBE, timeout=300)
+        cut_off_the_wal_stream(lab)
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        reconnect_the_wal_stream(lab)
+    report = json.loads(stdout) if stdout.strip() else {}
+    assert process.returncode == 1, stderr + stdout[-3000:]
+    assert report["status"] == "failed"
+    failures = " ".join(report["failures"])
+    for service in report["services"]:
+        assert not service["rpo_ok"], service
+        assert service["lost_records"] > 0, service
+        assert service["rto_ok"], service  # the copy answered: the loss alone fails it
+        # the lost records are named by number in the verdict and in the journalled failures
+        assert any(re.search(r"records \d{13}", p) for p in service["problems"]), service
+        assert f"{service['service']}: " in failures
+    assert re.search(r"records \d{13}", failures), failures
+    assert leftovers(lab) == []  # the cleanup ran all the same
+    # reconnected and caught up: the same drill passes, nothing lost
+    refresh_the_file_copies()
+    code, report, stderr = drill(drills, "quarterly-test-failover", "test")
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    for service in report["services"]:
+        assert service["rpo_ok"] and service["lost_records"] == 0, service
+        assert service["failed_writes"] == 0, service
+
+
+STALE_FILES_TARGET_SECONDS = 60
+STALE_FOR_SECONDS = 90
+
+
+def _stale_files_scenario(directory: Path, *, gate: bool) -> Path:
+    """The quarterly test with a file-store target of 60 s, with or without its readiness
+    gate on the copy's age (without it, the verdict alone must catch the stale copy)."""
+    text = (SHIPPED / "quarterly-test-failover.yaml").read_text("utf-8")
+    name = "stale-files-gated" if gate else "stale-files-test-failover"
+    text = text.replace("name: quarterly-test-failover", f"name: {name}")
+    text = text.replace(
+        "\nreadiness:\n", f"\ntargets:\n  files_rpo: {STALE_FILES_TARGET_SECONDS}s\n\nreadiness:\n"
+    )
+    if not gate:
+        gate_probe = (
+            "  - name: files-backup-at-site2-is-fresh\n"
+            "    probe: backup-within-target\n"
+            "    with: {dataset: files, repository: site2}\n"
+        )
+        assert gate_probe in text
+        text = text.replace(gate_probe, "")
+    path = directory / f"{name}.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_a_file_copy_older_than_its_target_fails_the_file_store_verdict(
+    lab: Lab, drills: Path, tmp_path: Path
+) -> None:
+    from tests.lab.test_backup_faults import _timer_paused
+
+    gated = _stale_files_scenario(tmp_path, gate=True)
+    ungated = _stale_files_scenario(tmp_path, gate=False)
+    # replication stopped: site 2's newest file snapshot ages while the primary's backups go on
+    with _timer_paused(lab, "primary-mon-01", "egov-replicate"):
+        refresh_the_file_copies()
+        time.sleep(STALE_FOR_SECONDS)
+        try:
+            code, refused, stderr = drill(drills, str(gated), "readiness")
+            assert code == 1, stderr
+            probes = {p["name"]: p for p in refused["probes"]}
+            assert not probes["files-backup-at-site2-is-fresh"]["ok"], probes
+            code, report, stderr = drill(drills, str(ungated), "test")
+        finally:  # the results went to the exporters: a failed scenario would page
+            for machine in ("primary-mon-01", "site2-mon-01"):
+                lab.exec(
+                    machine, "sh", "-c",
+                    "rm -f /var/lib/egov/state/drills/stale-files-test-failover.json"
+                    " /var/lib/egov/state/drills/stale-files-gated.json",
+                )  # fmt: skip
+    assert code == 1, stderr
+    assert report["status"] == "failed"
+    for service in report["services"]:
+        assert service["files_rpo_seconds"] >= STALE_FOR_SECONDS, service
+        assert service["files_rpo_target_seconds"] == STALE_FILES_TARGET_SECONDS, service
+        assert not service["files_rpo_ok"], service
+        assert service["rto_ok"] and service["rpo_ok"], service  # the file store alone fails
+    assert "file-store RPO" in " ".join(report["failures"])
+    assert leftovers(lab) == []
+
+
 def test_a_vnpt_link_cut_mid_replication_fails_cleanly_and_the_next_run_completes(
     lab: Lab, drills: Path
 ) -> None:
@@ -400,6 +579,7 @@ def _fail_back(lab: Lab, drills: Path, scenario: str) -> None:
     assert code == 0, stderr + json.dumps(failback.get("failures"))
     for measured in failback["services"]:
         assert "0 acknowledged records lost" in measured["detail"]
+        assert measured["lost_records"] == 0 and measured["rpo_ok"], measured
     assert psql(lab, "primary-db-01", "SELECT pg_is_in_recovery()") == "f"
     for replica in ("primary-db-02", "site2-db-01"):
         assert psql(lab, replica, "SELECT status FROM pg_stat_wal_receiver") == "streaming"
@@ -418,6 +598,7 @@ def test_loss_of_the_primary_database_host_fails_over_locally_and_back(
         for service in failover["services"]:
             assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
             assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
+            assert service["lost_records"] == 0 and service["failed_writes"] == 0, service
             assert health(lb, service["service"]) == 200  # the apps found db-02 by themselves
         assert psql(lab, "primary-db-02", "SELECT pg_is_in_recovery()") == "f"
         _fail_back(lab, drills, "loss-of-primary-database")
@@ -438,6 +619,7 @@ def test_loss_of_the_primary_site_fails_over_to_site2_and_back(lab: Lab, drills:
         for service in failover["services"]:
             assert service["rto_seconds"] <= LAB_RTO_SECONDS, service
             assert service["rpo_seconds"] <= LAB_RPO_SECONDS, service
+            assert service["lost_records"] == 0 and service["failed_writes"] == 0, service
             assert health(app2, service["service"]) == 200
         canary = next(
             e for e in read_journal(Path(failover["journal_path"])) if e["event"] == "canary"

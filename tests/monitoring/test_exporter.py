@@ -96,6 +96,8 @@ def test_a_failure_keeps_the_last_success_and_reports_the_result(
             finished_at=NOW,
             result=Result.FAILURE,
             rto_seconds={"portal": 200.0},
+            lost_records={"portal": 13},
+            failed_writes={"portal": 2},
             last_success_at=NOW - 86400,
         ),
         tmp_path,
@@ -129,6 +131,12 @@ def test_a_failure_keeps_the_last_success_and_reports_the_result(
     assert sample(registry, "dr_drill_last_success_timestamp_seconds", **scenario) == NOW - 86400
     assert sample(registry, "dr_drill_last_result", **scenario) == 0
     assert sample(registry, "dr_drill_last_rto_seconds", **scenario, dr_service="portal") == 200
+    # the losses the verdict judged travel with the record, record by record
+    assert sample(registry, "dr_drill_last_lost_records", **scenario, dr_service="portal") == 13
+    assert sample(registry, "dr_drill_last_failed_writes", **scenario, dr_service="portal") == 2
+    assert math.isnan(
+        sample(registry, "dr_drill_last_lost_records", **scenario, dr_service="motcua") or 0
+    )
     assert sample(registry, "dr_drill_info", **scenario, mode="test") == 1
     vnpt = {"repository": "vnpt", "site": "vnpt"}
     assert sample(registry, "dr_verification_last_result", **vnpt) == 0
