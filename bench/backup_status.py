@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -114,6 +115,9 @@ def main() -> int:
     # the console script of this interpreter's environment, as a user runs it
     egov = Path(sys.executable).parent / "egov"
     plain_script = Path(__file__).with_name("plain_status.py")
+    # the egov of this checkout, whichever the environment has installed
+    root = Path(__file__).resolve().parents[1]
+    environment = {**os.environ, "PYTHONPATH": str(root)}
     results = []
     with tempfile.TemporaryDirectory(prefix="egov-bench-") as scratch:
         directory = Path(scratch)
@@ -137,7 +141,9 @@ def main() -> int:
                 answers = {}
                 for name in list(sides) if run % 2 == 0 else reversed(list(sides)):
                     started = time.monotonic()
-                    shown = subprocess.run(sides[name], check=True, capture_output=True, text=True)
+                    shown = subprocess.run(
+                        sides[name], check=True, capture_output=True, text=True, env=environment
+                    )
                     timings[name].append(time.monotonic() - started)
                     answers[name] = json.loads(shown.stdout)
                 if len(answers["egov"]) != DATASET_ROWS:

@@ -34,6 +34,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,15 +46,17 @@ import yaml
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
-from egov.backup.agent import AgentSettings
-from egov.backup.datasets import make_dataset_hosts
-from egov.backup.replication import refresh_catalog
-from egov.backup.repositories import AccessKind, RepositoryConfig
-from egov.inventory import load_estate
-from egov.inventory.model import Estate
-from egov.records import CatalogRecord
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's egov, for every bench that imports this
+
+from egov.backup.agent import AgentSettings  # noqa: E402
+from egov.backup.datasets import make_dataset_hosts  # noqa: E402
+from egov.backup.replication import refresh_catalog  # noqa: E402
+from egov.backup.repositories import AccessKind, RepositoryConfig  # noqa: E402
+from egov.inventory import load_estate  # noqa: E402
+from egov.inventory.model import Estate  # noqa: E402
+from egov.records import CatalogRecord  # noqa: E402
+
 CACHE_ROOT = Path(os.environ.get("EGOV_BENCH_CACHE", "/var/cache/egov/bench"))
 DATASETS = 20
 SIZES = tuple(int(size) for size in os.environ.get("EGOV_BENCH_SIZES", "100,1000,10000").split(","))
