@@ -23,6 +23,8 @@ from typing import Any
 
 import psycopg
 
+from egov.inputfile import JSON_INPUT, read_input_text
+
 CONNECT_TIMEOUT_SECONDS = 2
 MAX_BODY_BYTES = 4096
 TABLE_SQL = (
@@ -76,7 +78,7 @@ class CanaryConfig:
     @classmethod
     def load(cls, path: Path) -> CanaryConfig:
         """Read the JSON configuration at ``path``."""
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input_text(path, JSON_INPUT))
         return cls(
             listen_address=data["listen_address"],
             port=int(data["port"]),

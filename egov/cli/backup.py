@@ -26,6 +26,7 @@ from egov.cli.app import (
 )
 from egov.errors import InputError
 from egov.inventory.fields import format_duration
+from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
     from egov.backup.control import Restored
@@ -453,7 +454,7 @@ def backup_plan(
     model = load_assumptions(assumptions) if assumptions else Assumptions()
     plan = plan_nightly_window(model)
     if svg is not None:
-        svg.write_text(render_svg(plan), encoding="utf-8")
+        write_output_text(svg, render_svg(plan))
     if output is OutputFormat.JSON:
         print_json(plan.model_dump(mode="json"))
         return

@@ -22,6 +22,7 @@ from egov.cli.app import (
     stdout,
 )
 from egov.errors import DrillFailed, DrillInputError, InputError
+from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
     from egov.drills.summary import DrillSummary
@@ -304,7 +305,7 @@ def drill_report(
     if output_file is None:
         sys.stdout.write(text)
     else:
-        output_file.write_text(text, encoding="utf-8")
+        write_output_text(output_file, text)
         stdout.print(f"wrote {output_file}", markup=False)
 
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from egov.inputfile import JOURNAL_INPUT, UnreadableInput, read_input_bytes
+
 GENESIS = "0" * 64
 JOURNAL_NAME = "journal.jsonl"
 
@@ -116,9 +118,9 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     chain raises JournalError naming the line.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise JournalError(f"{path}: cannot read the journal: {error.strerror}") from None
+        lines = read_input_bytes(path, JOURNAL_INPUT).decode("utf-8").splitlines()
+    except UnreadableInput as error:  # missing, not a regular file (a FIFO would block), huge
+        raise JournalError(f"{path}: {error.reason}") from None
     except UnicodeDecodeError:
         raise JournalError(f"{path}: not a drill journal (not UTF-8 text)") from None
     entries: list[dict[str, Any]] = []
@@ -126,7 +128,7 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             if number == len(lines):
                 break  # the last write was cut short: everything before it stands
             raise JournalError(f"{path}:{number}: not a JSON journal entry") from None

@@ -101,8 +101,8 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "zero-timeout",
         replace("            timeout: 2m\n", "            timeout: 0s\n"),
-        26,
-        "longer than 0s",
+        29,
+        "at least 1s",
     ),
     (
         "two-kinds",

@@ -154,7 +154,7 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "two-primaries",
         replace("role: dr", "role: primary"),
-        1,
+        5,
         "exactly one site must have role primary",
     ),
     (
