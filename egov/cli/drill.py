@@ -298,7 +298,7 @@ def drill_report(
         summary = summarize(entries, str(journal))
     except JournalError as error:
         raise InputError(str(error), "the journal was changed or is not a drill journal") from None
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):  # chained, yet not the entries a drill writes
         raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
     render = render_html if report_format is ReportFormat.HTML else render_markdown
     text = render(summary, lang)
