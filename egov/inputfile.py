@@ -53,6 +53,10 @@ class UnreadableInput(InputError):
         self.fix = fix
 
 
+class MissingInput(UnreadableInput):
+    """The input file does not exist (some callers take that as "none yet")."""
+
+
 def read_input_bytes(path: Path, limit: InputLimit) -> bytes:
     """The bytes of the regular file at ``path``, at most ``limit.max_bytes`` of them.
 
@@ -62,7 +66,7 @@ def read_input_bytes(path: Path, limit: InputLimit) -> bytes:
     try:
         found = path.stat()
     except FileNotFoundError:
-        raise UnreadableInput(path, "no such file", "check the path") from None
+        raise MissingInput(path, "no such file", "check the path") from None
     except OSError as error:
         raise UnreadableInput(path, f"cannot read: {error.strerror}", "check the path") from None
     _check_kind(path, found, limit)

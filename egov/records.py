@@ -28,6 +28,8 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_bytes
+
 STATE_DIR_ENVIRONMENT_VARIABLE = "EGOV_STATE_DIR"
 DEFAULT_STATE_DIR = Path("/var/lib/egov/state")
 RECORD_FILE_MODE = 0o640
@@ -211,6 +213,6 @@ def read_records(kind: type[RecordT], state_dir: Path | None = None) -> list[Rec
 
 def _load(kind: type[RecordT], path: Path) -> RecordT | None:
     try:
-        return kind.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, ValidationError):
+        return kind.model_validate(json.loads(read_input_bytes(path, JSON_INPUT)))
+    except (OSError, ValueError, ValidationError, UnreadableInput):  # a FIFO never blocks
         return None

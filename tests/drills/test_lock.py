@@ -103,3 +103,10 @@ def test_an_unreadable_lock_is_a_drill_error(tmp_path: Path) -> None:
 def test_is_finished_needs_the_end_entry(tmp_path: Path) -> None:
     assert not lock.is_finished(write_journal(tmp_path / "open.jsonl", finished=False))
     assert lock.is_finished(write_journal(tmp_path / "done.jsonl", finished=True))
+
+
+def test_a_lock_that_is_a_fifo_is_a_drill_error_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / LOCK_NAME)
+    with pytest.raises(DrillError, match="the drill lock is unreadable"):
+        read_lock(tmp_path)
+    assert read_lock(tmp_path / "nowhere") is None

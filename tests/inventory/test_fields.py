@@ -59,3 +59,26 @@ def test_secret_reference_refuses_without_echoing(value: object) -> None:
     with pytest.raises(ValueError) as caught:
         check_secret_reference(value)
     assert str(value) not in str(caught.value)
+
+
+def test_the_schema_publishes_the_bounds_the_validation_applies() -> None:
+    from egov.inventory.schema import build_schema
+
+    service = build_schema()["$defs"]["Service"]["properties"]
+    assert service["rto"]["pattern"] == service["rpo"]["pattern"]
+    assert service["rto"]["x-minimum"] == "1s"
+    retention = build_schema()["$defs"]["Retention"]["properties"]
+    assert retention["within"]["x-minimum"] == "0s"
+    assert retention["daily"]["minimum"] == 0
+
+
+def test_the_lab_estate_round_trips_through_its_own_dump() -> None:
+    from pathlib import Path
+
+    from egov.inventory import load_estate
+    from egov.inventory.model import Estate
+
+    lab = Path(__file__).parents[2] / "inventory" / "lab.yaml"
+    estate = load_estate(lab).estate
+    assert Estate.model_validate(estate.model_dump()) == estate
+    assert Estate.model_validate_json(estate.model_dump_json()) == estate
