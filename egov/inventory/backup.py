@@ -85,7 +85,7 @@ class Retention(_Strict):
         if self.within == timedelta(0) and not any(counts):
             raise ValueError(
                 "this retention keeps nothing (within 0s and every count 0): the next prune "
-                "would delete every snapshot; keep at least `daily: 7` or `within: 7d`"
+                "would delete every snapshot — keep at least `daily: 7` or `within: 7d`"
             )
         return self
 

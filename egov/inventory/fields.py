@@ -45,22 +45,22 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{_shown(value)} is not a duration; write it like 30s, 15m, 4h or 1d")
+        raise ValueError(f"{_shown(value)} is not a duration — write it like 30s, 15m, 4h or 1d")
     if isinstance(value, int | float):
         raise ValueError(
-            f"{value:g} is a bare number, not a duration; write the unit, e.g. {abs(value):g}s"
+            f"{value:g} is a bare number, not a duration — write the unit, e.g. {abs(value):g}s"
         )
     text = value.strip()
     if not text or len(text) > _DURATION_MAX_CHARACTERS or not re.fullmatch(DURATION_PATTERN, text):
         raise ValueError(
-            f"{_shown(value)} is not a duration; write it like 30s, 15m, 4h, 1d or 1h30m"
+            f"{_shown(value)} is not a duration — write it like 30s, 15m, 4h, 1d or 1h30m"
         )
     seconds = sum(
         int(amount) * _DURATION_UNITS_SECONDS[unit] for amount, unit in _DURATION_RE.findall(text)
     )
     if seconds > MAX_DURATION.total_seconds():
         raise ValueError(
-            f"{text} is longer than {format_duration(MAX_DURATION)}, the longest duration"
+            f"{text} is longer than {format_duration(MAX_DURATION)}, the longest duration — a typo?"
         )
     return timedelta(seconds=seconds)
 
@@ -97,12 +97,10 @@ class DurationRange:
         duration = parse_duration(value)
         if duration < self.minimum:
             shortest = format_duration(self.minimum)
-            raise ValueError(
-                f"{format_duration(duration)} is too short: it must be at least {shortest}"
-            )
+            raise ValueError(f"{format_duration(duration)} is too short — give at least {shortest}")
         if duration > self.maximum:
             raise ValueError(
-                f"{format_duration(duration)} is too long: it must be at most "
+                f"{format_duration(duration)} is too long — give at most "
                 f"{format_duration(self.maximum)}"
             )
         return duration
@@ -152,13 +150,15 @@ def check_size(value: object) -> object:
         return value
     if isinstance(value, str) and re.fullmatch(SIZE_PATTERN, value.strip()):
         return value.strip()
-    raise ValueError(f"{_shown(value)} is not a size; write it like 142.8 TB, 500GiB or 4096")
+    raise ValueError(
+        f"{_shown(value)} is not a size — write it like 142.8 TB, 500GiB or 4096 (bytes)"
+    )
 
 
 def check_size_bounds(value: ByteSize) -> ByteSize:
     """Refuse a size over MAX_SIZE_BYTES (a typo, and beyond what any disk holds)."""
     if value > MAX_SIZE_BYTES:
-        raise ValueError(f"{value} bytes is more than {MAX_SIZE_BYTES} (1 EB), the largest size")
+        raise ValueError(f"{value} bytes is more than 1 EB, the largest size — a typo?")
     return value
 
 
