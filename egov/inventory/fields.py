@@ -47,8 +47,9 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{_shown(value)} is not a duration — write it like 30s, 15m, 4h or 1d")
     if isinstance(value, int | float):
+        amount = _shown(abs(value)) if abs(value) < 10**9 else "300"
         raise ValueError(
-            f"{value:g} is a bare number, not a duration — write the unit, e.g. {abs(value):g}s"
+            f"{_shown(value)} is a bare number, not a duration — write the unit, e.g. {amount}s"
         )
     text = value.strip()
     if not text or len(text) > _DURATION_MAX_CHARACTERS or not re.fullmatch(DURATION_PATTERN, text):
@@ -193,6 +194,11 @@ Fraction = Annotated[float, Strict(), Field(gt=0, lt=1)]
 
 
 def _shown(value: object) -> str:
+    """``value`` as written, shortened (an integer past 4300 digits cannot even be shown)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return "a number of more than 38 digits"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "…"
 

@@ -195,7 +195,20 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as error:
+            # PyYAML's own constructors fail past YAML errors: an integer of more than 4300
+            # digits (Python's limit), a timestamp such as 2024-13-45
+            shown = str(node.value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "…"
+            raise SourceError(
+                SourceProblem(
+                    _position(node),
+                    f"cannot read the value {shown!r} ({error.__class__.__name__})",
+                    "quote it if it is text; shorten it if it is a number",
+                )
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         self._check_duplicate_keys(node)
