@@ -459,6 +459,22 @@ ARGUMENT_CASES = [
         files={"plan.yaml": "window_hours: 0\n"},
     ),
     Case(
+        "plan-vanishing-rate",
+        PLAN,
+        "greater than or equal to 1",
+        at=ASSUMPTIONS,
+        line=1,
+        files={"plan.yaml": "scan_files_per_second: 1e-300\n"},
+    ),
+    Case(
+        "plan-size-beyond-an-exabyte",
+        PLAN,
+        "less than or equal to 1000000000000000000",
+        at=ASSUMPTIONS,
+        line=1,
+        files={"plan.yaml": "datasets: [{name: d, host: h, size_bytes: 1e300}]\n"},
+    ),
+    Case(
         "plan-infinite-interval",
         PLAN,
         "finite",

@@ -25,7 +25,7 @@ from egov.cli.app import (
     stdout,
 )
 from egov.errors import InputError
-from egov.inventory.fields import format_duration
+from egov.inventory.fields import MAX_DURATION, format_duration
 from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ def _backup_settings(
 def _age(seconds: float | None) -> str:
     from datetime import timedelta
 
-    return "never" if seconds is None else format_duration(timedelta(seconds=int(seconds)))
+    if seconds is None:
+        return "never"
+    if seconds > MAX_DURATION.total_seconds():  # a plan from extreme assumptions
+        return f"more than {format_duration(MAX_DURATION)}"
+    return format_duration(timedelta(seconds=int(seconds)))
 
 
 @backup_app.command("run")
