@@ -189,6 +189,14 @@ class _Builder:
                     "an inventory does not need this many values; remove the alias chain",
                 )
             )
+        if len(path) > MAX_DEPTH:  # aliases nest what was composed shallow enough
+            raise SourceError(
+                SourceProblem(
+                    _position(node),
+                    f"nested deeper than {MAX_DEPTH} levels (through aliases)",
+                    "an inventory or a scenario needs a few levels; remove the alias chain",
+                )
+            )
         self.source_map.values.setdefault(path, _position(node))
         _check_plain_tag(node)
         if isinstance(node, yaml.MappingNode):

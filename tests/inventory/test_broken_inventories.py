@@ -362,6 +362,16 @@ BOUNDED_CASES: list[tuple[str, str, int, str]] = [
         "nested deeper than 64",
     ),
     (
+        "deep-through-aliases",
+        BASE
+        + "".join(
+            f"a{k}: &a{k} " + "[" * 60 + (f"*a{k - 1}" if k else "x") + "]" * 60 + "\n"
+            for k in range(12)
+        ),
+        31,
+        "nested deeper than 64 levels (through aliases)",
+    ),
+    (
         "deep-block",
         BASE
         + "".join("  " * level + f"k{level}:\n" for level in range(100))
