@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from egov.inventory.fields import Duration, Name, PositiveDuration, WholeNumber
+from egov.inventory.fields import Duration, Name, Number, PositiveDuration, WholeNumber
 
 SCENARIO_SCHEMA_VERSION = 1
 
@@ -42,8 +42,8 @@ class Tolerance(_Strict):
     """What a probe's value must be: ``equals`` a value, or lie within ``[min, max]``."""
 
     equals: bool | int | float | str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Tolerance:

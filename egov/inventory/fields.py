@@ -189,6 +189,9 @@ Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 Count = Annotated[int, Strict(), Field(ge=0, le=100_000)]
 """How many of something: 0 or more, never a yes/no or a fraction."""
 
+Number = Annotated[float, Strict()]
+"""A number as written (a whole number or a decimal), never a yes/no or a text."""
+
 Fraction = Annotated[float, Strict(), Field(gt=0, lt=1)]
 """A number strictly between 0 and 1, such as an availability objective."""
 

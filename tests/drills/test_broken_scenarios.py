@@ -336,6 +336,8 @@ BOUNDED_CASES: list[tuple[str, str, int, str]] = [
         "at least 1s",
     ),
     ("tolerance-nan", replace("{max: 30}", "{max: .nan}"), 8, "finite"),
+    ("tolerance-yes", replace("{max: 30}", "{max: yes}"), 8, "valid number"),
+    ("tolerance-text", replace("{max: 30}", "{max: '30'}"), 8, "valid number"),
     ("schema-version-yes", replace("schema_version: 1", "schema_version: yes"), 1, "valid integer"),
     (
         "tag-on-mapping",
