@@ -28,6 +28,8 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_bytes
+
 STATE_DIR_ENVIRONMENT_VARIABLE = "EGOV_STATE_DIR"
 DEFAULT_STATE_DIR = Path("/var/lib/egov/state")
 RECORD_FILE_MODE = 0o640
@@ -232,7 +234,7 @@ def _refuse_constant(name: str) -> float:
 
 def _load(kind: type[RecordT], path: Path) -> RecordT | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input_bytes(path, JSON_INPUT)
         return kind.model_validate(json.loads(text, parse_constant=_refuse_constant))
-    except (OSError, ValueError, ValidationError):
+    except (OSError, ValueError, ValidationError, UnreadableInput):  # a FIFO never blocks
         return None

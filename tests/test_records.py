@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from egov.records import (
@@ -82,3 +83,9 @@ def test_coverage_of_the_rotation() -> None:
         repository="r", site="s", checked_at=0, result=Result.SUCCESS, subset=3, subsets=12
     )
     assert record.coverage_ratio == 0.25
+
+
+def test_a_fifo_among_the_records_is_skipped_without_blocking(tmp_path: Path) -> None:
+    write_record(backup(Result.SUCCESS), tmp_path)
+    os.mkfifo(tmp_path / "backup" / "pipe@x.json")  # nobody writes: a blocking open hangs
+    assert [r.result for r in read_records(BackupRecord, tmp_path)] == [Result.SUCCESS]

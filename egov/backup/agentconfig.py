@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from egov.backup.datasets import BackupJob, make_host_jobs
 from egov.backup.repositories import AccessKind, RepositoryConfig, make_repository_config
 from egov.errors import InputError
+from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_text
 from egov.inventory.backup import RepositoryKind, Retention
 from egov.inventory.model import Estate, HostRef
 
@@ -69,10 +70,10 @@ class AgentConfig(BaseModel):
     def load(cls, path: Path = AGENT_CONFIG_PATH) -> AgentConfig:
         """Read and validate the file; raise InputError naming the file and the problem."""
         try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
-        except OSError as error:
+            return cls.model_validate_json(read_input_text(path, JSON_INPUT))
+        except UnreadableInput as error:
             raise InputError(
-                f"{path}: cannot read the agent configuration: {error.strerror}",
+                f"{path}: cannot read the agent configuration: {error.reason}",
                 "run `egov deploy` for this host (it writes the file)",
             ) from None
         except ValidationError as error:

@@ -27,13 +27,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from egov.errors import InputError
+from egov.inventory.fields import MAX_DURATION, format_duration
 from egov.inventory.yamlsource import SourceError, read_yaml
 
 DEFAULT_WINDOW_START = "01:30"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetAssumption(_Model):
@@ -42,9 +44,9 @@ class DatasetAssumption(_Model):
     name: str
     host: str = Field(description="Hosts run in parallel; datasets of one host in turn.")
     kind: str = Field(default="files", pattern="^(files|postgres)$")
-    size_bytes: float = Field(ge=0)
+    size_bytes: float = Field(ge=0, le=1e18, description="At most 1 EB.")
     daily_change_ratio: float = Field(default=0.005, ge=0, le=1)
-    file_count: int = Field(default=0, ge=0)
+    file_count: int = Field(default=0, ge=0, le=10**12)
 
 
 class Link(_Model):
@@ -52,7 +54,7 @@ class Link(_Model):
 
     repository: str
     site: str
-    bandwidth_bits_per_second: float = Field(gt=0)
+    bandwidth_bits_per_second: float = Field(ge=1e3, le=1e13)
 
 
 class Assumptions(_Model):
@@ -60,14 +62,14 @@ class Assumptions(_Model):
 
     window_start: str = Field(default=DEFAULT_WINDOW_START, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     window_hours: float = Field(default=6.0, gt=0, le=24)
-    interval_hours: float = Field(default=24.0, gt=0)
-    backup_bytes_per_second: float = Field(default=240e6, gt=0)
-    scan_files_per_second: float = Field(default=3000.0, gt=0)
-    dump_bytes_per_second: float = Field(default=150e6, gt=0)
+    interval_hours: float = Field(default=24.0, ge=1 / 60, le=24 * 366)
+    backup_bytes_per_second: float = Field(default=240e6, ge=1e3, le=1e12)
+    scan_files_per_second: float = Field(default=3000.0, ge=1, le=1e9)
+    dump_bytes_per_second: float = Field(default=150e6, ge=1e3, le=1e12)
     added_ratio: float = Field(
         default=0.6, gt=0, le=1, description="Bytes stored per changed byte after dedup."
     )
-    link_efficiency: float = Field(default=0.8, gt=0, le=1)
+    link_efficiency: float = Field(default=0.8, ge=0.01, le=1)
     primary_site: str = "primary"
     datasets: list[DatasetAssumption] = Field(
         default_factory=lambda: [
@@ -127,6 +129,13 @@ class Plan(_Model):
         return not self.overruns
 
 
+def _make_late_text(seconds: float) -> str:
+    """``1 day, 2:00:00``; past what a timedelta holds (absurd assumptions), in words."""
+    if seconds > MAX_DURATION.total_seconds():
+        return f"more than {format_duration(MAX_DURATION)}"
+    return str(timedelta(seconds=round(seconds)))
+
+
 def _dataset_seconds(dataset: DatasetAssumption, assumptions: Assumptions) -> float:
     if dataset.kind == "postgres":
         return dataset.size_bytes / assumptions.dump_bytes_per_second
@@ -178,8 +187,7 @@ def plan_nightly_window(assumptions: Assumptions) -> Plan:
         rpo[link.site] = interval + cursor
     window_end = assumptions.window_hours * 3600
     overruns = [
-        f"{bar.label} ends {timedelta(seconds=round(bar.end_seconds - window_end))} after the "
-        "window"
+        f"{bar.label} ends {_make_late_text(bar.end_seconds - window_end)} after the window"
         for bar in bars
         if bar.end_seconds > window_end
     ]

@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
+from egov.inputfile import JSON_INPUT, read_input_text
+
 CONNECT_TIMEOUT_SECONDS = 2
 MAX_BODY_BYTES = 4096
 #: A drill's records at 4 a second for two hours: more is not a drill's.
@@ -80,7 +82,7 @@ class CanaryConfig:
     @classmethod
     def load(cls, path: Path) -> CanaryConfig:
         """Read the JSON configuration at ``path``."""
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input_text(path, JSON_INPUT))
         return cls(
             listen_address=data["listen_address"],
             port=int(data["port"]),

@@ -25,7 +25,8 @@ from egov.cli.app import (
     stdout,
 )
 from egov.errors import InputError
-from egov.inventory.fields import format_duration
+from egov.inventory.fields import MAX_DURATION, format_duration
+from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
     from egov.backup.control import Restored
@@ -68,7 +69,11 @@ def _backup_settings(
 def _age(seconds: float | None) -> str:
     from datetime import timedelta
 
-    return "never" if seconds is None else format_duration(timedelta(seconds=int(seconds)))
+    if seconds is None:
+        return "never"
+    if seconds > MAX_DURATION.total_seconds():  # a plan from extreme assumptions
+        return f"more than {format_duration(MAX_DURATION)}"
+    return format_duration(timedelta(seconds=int(seconds)))
 
 
 @backup_app.command("run")
@@ -496,7 +501,7 @@ def backup_plan(
     model = load_assumptions(assumptions) if assumptions else Assumptions()
     plan = plan_nightly_window(model)
     if svg is not None:
-        svg.write_text(render_svg(plan), encoding="utf-8")
+        write_output_text(svg, render_svg(plan))
     if output is OutputFormat.JSON:
         print_json(plan.model_dump(mode="json"))
         return

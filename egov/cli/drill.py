@@ -21,7 +21,14 @@ from egov.cli.app import (
     stderr,
     stdout,
 )
-from egov.errors import DrillFailed, DrillInputError, InputError
+from egov.errors import (
+    DrillFailed,
+    DrillInputError,
+    InputError,
+    JournalError,
+    JournalUnreadable,
+)
+from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -107,6 +114,8 @@ def _verified(
     from egov.drills.verification import check_closure
 
     entries = read_journal(journal)
+    if not entries:  # nothing to verify, and nothing a key could change: the wrong file
+        raise JournalUnreadable(f"{journal}: empty, not a drill journal", "give a journal.jsonl")
     return entries, check_closure(entries, _public_key(public_key, inventory), str(journal))
 
 
@@ -359,18 +368,22 @@ def drill_report(
 
     if lang not in LANGUAGES:
         raise InputError(f"--lang {lang}: not a report language", "use vi or en")
-    # refused, naming the line, when it fails: exit 1 changed/cut/unsigned, 2 not a journal
-    entries, _closure = _verified(journal, public_key, inventory)
+    try:
+        entries, _closure = _verified(journal, public_key, inventory)
+    except JournalError as error:
+        # a report is rendered only from evidence that holds: to `report`, a journal that
+        # fails its check is bad input (exit 2), named at its line; `verify` judges it (exit 1)
+        raise InputError(error.message, error.hint) from None
     try:
         summary = summarize(entries, str(journal))
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError):  # chained, yet not the entries a drill writes
         raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
     render = render_html if report_format is ReportFormat.HTML else render_markdown
     text = render(summary, lang)
     if output_file is None:
         sys.stdout.write(text)
     else:
-        output_file.write_text(text, encoding="utf-8")
+        write_output_text(output_file, text)
         stdout.print(f"wrote {output_file}", markup=False)
 
 

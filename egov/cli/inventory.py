@@ -23,6 +23,7 @@ from egov.errors import InventoryError
 from egov.inventory import LoadedEstate
 from egov.inventory.fields import format_duration
 from egov.inventory.schema import render_schema
+from egov.outputfile import write_output_text
 
 inventory_app = typer.Typer(help="Read, check and describe the inventory.", no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
@@ -139,5 +140,5 @@ def inventory_schema(
     if path is None:
         sys.stdout.write(text)
         return
-    path.write_text(text, encoding="utf-8")
-    stdout.print(f"wrote {path}")
+    write_output_text(path, text)
+    stdout.print(f"wrote {path}", markup=False)

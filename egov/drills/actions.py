@@ -15,7 +15,7 @@ from egov.deploys.topology import POSTGRES_PORT, get_chain_replicas, get_replica
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
-from egov.inventory.fields import Name
+from egov.inventory.fields import Name, Port
 from egov.inventory.model import HostRef
 
 DRILL_ROOT = "/var/lib/egov-drill"
@@ -56,7 +56,7 @@ class SwitchoverArguments(Arguments):
 
 class TestDatabaseArguments(Arguments):
     site: Name
-    port: int = 55432
+    port: Port = 55432
 
 
 class RestoreArguments(Arguments):

@@ -35,6 +35,8 @@ from egov.errors import JournalUnreadable
 if TYPE_CHECKING:
     from egov.drills.signing import SigningKey
 
+from egov.inputfile import JOURNAL_INPUT, UnreadableInput, read_input_bytes
+
 GENESIS = "0" * 64
 JOURNAL_NAME = "journal.jsonl"
 END_EVENT = "end"
@@ -179,10 +181,10 @@ def read_journal(path: Path, *, torn_tail_ok: bool = False) -> list[dict[str, An
     which read a run that stopped): then it is left out of the entries.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
+        text = read_input_bytes(path, JOURNAL_INPUT).decode("utf-8")
+    except UnreadableInput as error:  # missing, not a regular file (a FIFO would block), huge
         raise JournalUnreadable(
-            f"{path}: cannot read the journal: {error.strerror}", "give a drill's journal.jsonl"
+            f"{path}: cannot read the journal: {error.reason}", "give a drill's journal.jsonl"
         ) from None
     except UnicodeDecodeError:
         raise JournalUnreadable(
@@ -204,7 +206,7 @@ def read_journal(path: Path, *, torn_tail_ok: bool = False) -> list[dict[str, An
         try:
             entry = json.loads(line)
             problem = "not a drill journal entry"
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             entry, problem = None, "not a JSON journal entry (garbled)"
         if not isinstance(entry, dict) or "hash" not in entry or "prev" not in entry:
             if number == 1:  # nothing in it is a journal: the wrong file was given

@@ -9,7 +9,6 @@ a typo surfacing halfway through a drill.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,7 @@ def resolve_scenario(name_or_path: str, inventory_path: Path) -> Path:
     """A scenario named ``name_or_path`` (see ``find_scenarios``), or a file by its path."""
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or "/" in name_or_path:
-        if not candidate.is_file():
+        if not candidate.exists():  # not a regular file: load_scenario says what it is
             raise DrillInputError([f"{name_or_path}: no such scenario file"], HINT)
         return candidate
     known = find_scenarios(inventory_path)
@@ -94,8 +93,10 @@ def load_scenario(path: Path, estate: Estate) -> LoadedScenario:
     ]
     if problems:
         raise DrillInputError(problems, HINT)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return LoadedScenario(scenario=scenario, path=path, sha256=digest, source_map=source_map)
+    # the hash of the bytes validated, not of a second read the file may have changed before
+    return LoadedScenario(
+        scenario=scenario, path=path, sha256=source_map.sha256, source_map=source_map
+    )
 
 
 Problem = tuple[PathKey, str, str]
@@ -125,14 +126,12 @@ def check_scenario(scenario: Scenario, estate: Estate, file_stem: str) -> list[P
         problems += _check_probe(probe, ("readiness", index), estate)
     for mode, plan in scenario.modes.items():
         base: PathKey = ("modes", mode.value)
-        if plan.recovery_site is not None and plan.recovery_site not in estate.sites:
-            problems.append(
-                (
-                    (*base, "recovery_site"),
-                    f"unknown site {plan.recovery_site!r}",
-                    _suggest(plan.recovery_site, estate.sites),
+        for key in ("active_site", "recovery_site"):
+            site = getattr(plan, key)
+            if site is not None and site not in estate.sites:
+                problems.append(
+                    ((*base, key), f"unknown site {site!r}", _suggest(site, estate.sites))
                 )
-            )
         for index, probe in enumerate(plan.readiness or []):
             problems += _check_probe(probe, (*base, "readiness", index), estate)
         names: set[str] = set()

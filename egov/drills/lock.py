@@ -15,6 +15,7 @@ from pathlib import Path
 
 from egov.drills.journal import JournalError, is_closed, read_journal
 from egov.errors import DrillError
+from egov.inputfile import JSON_INPUT, MissingInput, UnreadableInput, read_input_bytes
 
 LOCK_NAME = "lock"
 
@@ -40,11 +41,11 @@ class LockInfo:
 def read_lock(directory: Path) -> LockInfo | None:
     """The lock of the drill directory, or None when no drill holds it."""
     try:
-        data = json.loads((directory / LOCK_NAME).read_text(encoding="utf-8"))
+        data = json.loads(read_input_bytes(directory / LOCK_NAME, JSON_INPUT))
         return LockInfo(pid=int(data["pid"]), journal=Path(data["journal"]))
-    except FileNotFoundError:
+    except MissingInput:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (UnreadableInput, ValueError, KeyError, TypeError, RecursionError):
         raise DrillError(
             f"{directory / LOCK_NAME}: the drill lock is unreadable",
             "look at the latest journal with `egov drill history`, then remove the lock by hand",

@@ -11,7 +11,7 @@ from egov.drills.canary import check_health
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
-from egov.inventory.fields import Name
+from egov.inventory.fields import Name, Port
 from egov.monitoring.heartbeat import HEARTBEAT_DATABASE, LAG_SQL
 from egov.records import DEFAULT_STATE_DIR, CatalogRecord
 
@@ -43,7 +43,7 @@ class SpaceArguments(Arguments):
 
 class TestDatabaseArguments(Arguments):
     site: Name
-    port: int = 55432
+    port: Port = 55432
 
 
 @register("probe", "unreachable-hosts", OptionalSiteArguments)

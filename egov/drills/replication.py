@@ -12,6 +12,9 @@ import shlex
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import Field
 
 from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import get_replication_host
@@ -22,7 +25,7 @@ from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.restore import CACHE_DIRECTORY
 from egov.errors import DrillError, EgovError
-from egov.inventory.fields import Duration, Name
+from egov.inventory.fields import Name, PositiveDuration, WholeNumber
 from egov.inventory.model import HostRef
 
 REPLICATION_UNIT = "egov-replicate.service"
@@ -35,7 +38,7 @@ class NoArguments(Arguments):
 
 class ShapeArguments(Arguments):
     site: Name
-    rate_kbit: int
+    rate_kbit: Annotated[WholeNumber, Field(ge=1, le=10_000_000)]  # 1 kbit/s … 10 Gbit/s
 
 
 class SiteArguments(Arguments):
@@ -49,13 +52,13 @@ class RepositoryArguments(Arguments):
 class CompareArguments(Arguments):
     dataset: Name
     repository: Name
-    window: Duration = timedelta(days=1)  # recent snapshots: older ones answer to retention
+    window: PositiveDuration = timedelta(days=1)  # recent snapshots: older ones answer to retention
 
 
 class DataArguments(Arguments):
     site: Name
     path: str
-    size_mib: int = 1
+    size_mib: Annotated[WholeNumber, Field(ge=1, le=1024)] = 1
 
 
 def _replication_host(context: DrillContext) -> HostRef:

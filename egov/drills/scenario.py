@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from egov.inventory.fields import Duration, Name
+from egov.inventory.fields import Duration, Name, Number, PositiveDuration, WholeNumber
 
 SCENARIO_SCHEMA_VERSION = 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Mode(StrEnum):
@@ -41,8 +42,8 @@ class Tolerance(_Strict):
     """What a probe's value must be: ``equals`` a value, or lie within ``[min, max]``."""
 
     equals: bool | int | float | str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Tolerance:
@@ -95,7 +96,7 @@ class Rollback(_Strict):
 
     action: Name
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    timeout: Duration = Field(default=timedelta(minutes=5))
+    timeout: PositiveDuration = Field(default=timedelta(minutes=5))
     outside_lab: str | None = Field(default=None, description=OUTSIDE_LAB_DESCRIPTION)
 
 
@@ -111,8 +112,8 @@ class Step(_Strict):
     )
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     tolerance: Tolerance | None = None
-    timeout: Duration = Field(default=timedelta(minutes=5))
-    retries: int = Field(default=0, ge=0, le=10)
+    timeout: PositiveDuration = Field(default=timedelta(minutes=5))
+    retries: WholeNumber = Field(default=0, ge=0, le=10)
     retry_delay: Duration = Field(default=timedelta(seconds=5))
     critical: bool = Field(default=True, description="A failed critical step stops the drill.")
     fault: bool = Field(default=False, description="RTO is measured from the start of this step.")
@@ -131,8 +132,6 @@ class Step(_Strict):
             raise ValueError("only a probe step takes a `tolerance:`")
         if self.rollback is not None and self.action is None:
             raise ValueError("only an action step takes a `rollback:` (probes change nothing)")
-        if self.timeout <= timedelta(0):
-            raise ValueError("the timeout must be longer than 0s")
         return self
 
     @property
@@ -188,15 +187,15 @@ class ModePlan(_Strict):
 class Targets(_Strict):
     """Targets for the whole scenario; unset ones come from each service in the inventory."""
 
-    rto: Duration | None = None
-    rpo: Duration | None = None
-    files_rpo: Duration | None = None
+    rto: PositiveDuration | None = None
+    rpo: PositiveDuration | None = None
+    files_rpo: PositiveDuration | None = None
 
 
 class Scenario(_Strict):
     """A drill scenario file."""
 
-    schema_version: int = Field(default=SCENARIO_SCHEMA_VERSION, ge=1, le=1)
+    schema_version: WholeNumber = Field(default=SCENARIO_SCHEMA_VERSION, ge=1, le=1)
     name: Name
     title: str = Field(min_length=1)
     title_vi: str = ""

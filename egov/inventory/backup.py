@@ -10,13 +10,22 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from egov.inventory.fields import Duration, Name, SecretReference
+from egov.inventory.fields import (
+    Count,
+    Duration,
+    Name,
+    Port,
+    PositiveDuration,
+    SecretReference,
+    WholeNumber,
+)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -25,7 +34,7 @@ TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 class Schedule(_Strict):
     """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals."""
 
-    interval: Duration = Field(
+    interval: PositiveDuration = Field(
         default=timedelta(days=1),
         description="Time between two runs: a divisor of one day (15m, 1h, 6h) or whole days.",
         examples=["24h", "15m", "7d"],
@@ -65,10 +74,20 @@ class Retention(_Strict):
     within: Duration = Field(
         default=timedelta(days=7), description="Keep every snapshot younger than this."
     )
-    daily: int = Field(default=14, ge=0, description="Daily snapshots kept.")
-    weekly: int = Field(default=8, ge=0, description="Weekly snapshots kept.")
-    monthly: int = Field(default=12, ge=0, description="Monthly snapshots kept.")
-    yearly: int = Field(default=3, ge=0, description="Yearly snapshots kept.")
+    daily: Count = Field(default=14, description="Daily snapshots kept.")
+    weekly: Count = Field(default=8, description="Weekly snapshots kept.")
+    monthly: Count = Field(default=12, description="Monthly snapshots kept.")
+    yearly: Count = Field(default=3, description="Yearly snapshots kept.")
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> Retention:
+        counts = (self.daily, self.weekly, self.monthly, self.yearly)
+        if self.within == timedelta(0) and not any(counts):
+            raise ValueError(
+                "this retention keeps nothing (within 0s and every count 0): the next prune "
+                "would delete every snapshot — keep at least `daily: 7` or `within: 7d`"
+            )
+        return self
 
 
 class RepositoryKind(StrEnum):
@@ -88,7 +107,7 @@ class Repository(_Strict):
         description="For `rest`: the host of that site serving the repository.",
         examples=["store-01"],
     )
-    port: int = Field(default=8000, ge=1, le=65535, description="For `rest`: the server's port.")
+    port: Port = Field(default=8000, description="For `rest`: the server's port.")
     endpoint: str | None = Field(
         default=None,
         description="For `s3`: the endpoint URL of the S3-compatible object store.",
@@ -191,7 +210,7 @@ class BackupPolicy(_Strict):
         ),
         examples=[["primary", "vnpt", "site2"]],
     )
-    replication_timeout: Duration = Field(
+    replication_timeout: PositiveDuration = Field(
         default=timedelta(hours=12),
         description=(
             "Longest one restic call of the replication job (the copy to one repository, a "
@@ -201,7 +220,7 @@ class BackupPolicy(_Strict):
         ),
         examples=["12h", "2m"],
     )
-    verify_days: int = Field(
+    verify_days: WholeNumber = Field(
         default=30,
         ge=1,
         le=366,

@@ -16,7 +16,7 @@ from typing import Any
 from egov.inventory.addresses import get_url_address, is_placeholder, is_placeholder_network
 from egov.inventory.backup import Dataset, DatasetKind, RepositoryKind
 from egov.inventory.fields import format_duration, is_secret_reference
-from egov.inventory.model import Environment, Estate, HostRef
+from egov.inventory.model import Environment, Estate, HostRef, SiteRole
 from egov.inventory.roles import LAB_ONLY_ROLES, ROLES
 from egov.inventory.yamlsource import PathKey
 
@@ -50,9 +50,36 @@ Check = Callable[[Estate], Iterator[Finding]]
 
 
 def check_estate(estate: Estate) -> list[Finding]:
-    """Run every cross-check; errors first, each group in inventory order."""
+    """Run every cross-check; errors first, each group in inventory order.
+
+    Without exactly one primary site the other checks have no primary to check against:
+    that finding alone is returned.
+    """
+    primary = list(check_primary_site(estate))
+    if primary:
+        return primary
     findings = [finding for check in CHECKS for finding in check(estate)]
     return sorted(findings, key=lambda finding: finding.severity is not Severity.ERROR)
+
+
+def check_primary_site(estate: Estate) -> Iterator[Finding]:
+    """Exactly one site is primary; two are reported at each one's ``role:`` line."""
+    primaries = [name for name, site in estate.sites.items() if site.role is SiteRole.PRIMARY]
+    if not primaries:
+        yield _error(
+            ("sites",),
+            "no site has role primary; exactly one must",
+            "give the provincial data centre `role: primary`",
+        )
+    if len(primaries) > 1:
+        for name in primaries:
+            others = ", ".join(other for other in primaries if other != name)
+            yield _error(
+                ("sites", name, "role"),
+                f"site {name} has role primary, and so does {others}: exactly one site must "
+                "have role primary",
+                "give the others role dr or offsite",
+            )
 
 
 def check_host_names(estate: Estate) -> Iterator[Finding]:
@@ -141,15 +168,48 @@ def _check_upstream(estate: Estate, ref: HostRef, path: PathKey) -> Iterator[Fin
         )
     if upstream is None:
         return
-    site, _, name = upstream.rpartition("/")
-    target = estate.find_host(site or ref.site, name)
+    target = _upstream_of(estate, ref)
     if target is None:
         yield _error((*path, "upstream"), f"upstream {upstream!r} of {ref.selector} is not a host")
+    elif target.selector == ref.selector:
+        yield _error(
+            (*path, "upstream"),
+            f"{ref.selector} names itself as its upstream",
+            "name the database it streams from, e.g. primary/db-01",
+        )
     elif not {"db", "db-replica"} & set(target.host.roles):
         yield _error(
             (*path, "upstream"),
             f"upstream {target.selector} of {ref.selector} has no db or db-replica role",
         )
+    else:
+        cycle = _upstream_cycle(estate, ref)
+        if cycle:
+            yield _error(
+                (*path, "upstream"),
+                f"the replicas stream from each other in a circle: {' → '.join(cycle)}",
+                "one of them must stream from the primary database (a host with role db)",
+            )
+
+
+def _upstream_of(estate: Estate, ref: HostRef) -> HostRef | None:
+    """The host ``ref`` streams from (``host`` at its own site, or ``site/host``), or None."""
+    if ref.host.upstream is None:
+        return None
+    site, _, name = ref.host.upstream.rpartition("/")
+    return estate.find_host(site or ref.site, name)
+
+
+def _upstream_cycle(estate: Estate, ref: HostRef) -> list[str]:
+    """The selectors of the circle ``ref``'s upstream chain comes back to ``ref`` by, or []."""
+    chain = [ref.selector]
+    current = _upstream_of(estate, ref)
+    while current is not None and current.selector not in chain:
+        chain.append(current.selector)
+        current = _upstream_of(estate, current)
+    if current is not None and current.selector == ref.selector:
+        return [*chain, ref.selector]
+    return []
 
 
 def check_services(estate: Estate) -> Iterator[Finding]:

@@ -7,41 +7,62 @@ Each type parses the short human form a sysadmin writes in YAML ("15m", "142.8 T
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ByteSize,
     Field,
-    PlainSerializer,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 _DURATION_UNITS_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 DURATION_PATTERN = r"^([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 _DURATION_RE = re.compile(r"([0-9]+)([wdhms])")
+_DURATION_MAX_CHARACTERS = 32
+MAX_DURATION = timedelta(days=3660)
+"""Ten years: no period an estate declares is longer, and a longer one is a typo (it would
+also overflow ``timedelta`` well before ``99999999999w``)."""
 
 
-def parse_duration(value: Any) -> Any:
+def parse_duration(value: object) -> timedelta:
     """Turn "1h30m" (weeks, days, hours, minutes, seconds) into a timedelta.
 
-    Integers are seconds. Anything else is returned unchanged so that pydantic reports it with
-    its own words; a malformed string raises ValueError naming the accepted form.
+    Raise ValueError naming the accepted form for anything else: a bare number has no unit
+    (is ``300`` seconds or minutes?) and would skip the check of the written form, so it is
+    refused with the spelling to use; a duration beyond MAX_DURATION is refused before any
+    arithmetic could overflow.
     """
-    if isinstance(value, bool):
+    if isinstance(value, timedelta):
         return value
-    if isinstance(value, int):
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
-        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{_shown(value)} is not a duration — write it like 30s, 15m, 4h or 1d")
+    if isinstance(value, int | float):
+        amount = _shown(abs(value)) if abs(value) < 10**9 else "300"
+        raise ValueError(
+            f"{_shown(value)} is a bare number, not a duration — write the unit, e.g. {amount}s"
+        )
     text = value.strip()
-    if not text or not re.fullmatch(DURATION_PATTERN, text):
-        raise ValueError(f"{value!r} is not a duration; write it like 30s, 15m, 4h, 1d or 1h30m")
+    if not text or len(text) > _DURATION_MAX_CHARACTERS or not re.fullmatch(DURATION_PATTERN, text):
+        raise ValueError(
+            f"{_shown(value)} is not a duration — write it like 30s, 15m, 4h, 1d or 1h30m"
+        )
     seconds = sum(
         int(amount) * _DURATION_UNITS_SECONDS[unit] for amount, unit in _DURATION_RE.findall(text)
     )
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{text} is longer than {format_duration(MAX_DURATION)}, the longest duration — a typo?"
+        )
     return timedelta(seconds=seconds)
 
 
@@ -50,37 +71,106 @@ def format_duration(value: timedelta) -> str:
     remaining = int(value.total_seconds())
     if remaining == 0:
         return "0s"
+    sign = "-" if remaining < 0 else ""
+    remaining = abs(remaining)
     parts = []
     for unit, size in _DURATION_UNITS_SECONDS.items():
         amount, remaining = divmod(remaining, size)
         if amount:
             parts.append(f"{amount}{unit}")
-    return "".join(parts)
+    return sign + "".join(parts)
 
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {
+@dataclass(frozen=True)
+class DurationRange:
+    """The bounds of one kind of Duration field; validation and JSON Schema both come from it.
+
+    Used as ``Annotated[timedelta, DurationRange(minimum=...)]``: the written form is parsed by
+    ``parse_duration``, then held to ``[minimum, maximum]`` (an RTO of 0s is meaningless, a
+    timeout of 0s would fail every call).
+    """
+
+    minimum: timedelta = timedelta(0)
+    maximum: timedelta = MAX_DURATION
+
+    def check(self, value: object) -> timedelta:
+        """``value`` as a timedelta within the bounds; ValueError saying which is broken."""
+        duration = parse_duration(value)
+        if duration < self.minimum:
+            shortest = format_duration(self.minimum)
+            raise ValueError(f"{format_duration(duration)} is too short — give at least {shortest}")
+        if duration > self.maximum:
+            raise ValueError(
+                f"{format_duration(duration)} is too long — give at most "
+                f"{format_duration(self.maximum)}"
+            )
+        return duration
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.check,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                format_duration, return_schema=core_schema.str_schema()
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
             "type": "string",
             "pattern": DURATION_PATTERN,
+            "maxLength": _DURATION_MAX_CHARACTERS,
+            "x-minimum": format_duration(self.minimum),
+            "x-maximum": format_duration(self.maximum),
             "examples": ["15m", "4h", "1d", "1h30m"],
         }
-    ),
-]
-"""A length of time written as 30s, 15m, 4h, 1d, 2w or a combination such as 1h30m."""
+
+
+Duration = Annotated[timedelta, DurationRange()]
+"""A length of time, 0s or more: 30s, 15m, 4h, 1d, 2w or a combination such as 1h30m."""
+
+PositiveDuration = Annotated[timedelta, DurationRange(minimum=timedelta(seconds=1))]
+"""A length of time of at least 1s: a target, a timeout or an interval (0s means nothing)."""
 
 
 SIZE_PATTERN = r"^[0-9]+(\.[0-9]+)?\s*([KMGTP]i?B|B)?$"
+MAX_SIZE_BYTES = 10**18
+"""An exabyte: more than any province stores; a larger size is a typo."""
+
+
+def check_size(value: object) -> object:
+    """Accept a whole number of bytes or the documented text form; refuse the rest.
+
+    pydantic's ByteSize alone reads ``1.5.3 TB`` and ``true`` as 1 byte: the written form is
+    checked here against the same SIZE_PATTERN the JSON Schema publishes.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(SIZE_PATTERN, value.strip()):
+        return value.strip()
+    raise ValueError(
+        f"{_shown(value)} is not a size — write it like 142.8 TB, 500GiB or 4096 (bytes)"
+    )
+
+
+def check_size_bounds(value: ByteSize) -> ByteSize:
+    """Refuse a size over MAX_SIZE_BYTES (a typo, and beyond what any disk holds)."""
+    if value > MAX_SIZE_BYTES:
+        raise ValueError(f"{value} bytes is more than 1 EB, the largest size — a typo?")
+    return value
+
 
 Size = Annotated[
     ByteSize,
+    BeforeValidator(check_size),
+    AfterValidator(check_size_bounds),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 0, "maximum": MAX_SIZE_BYTES},
                 {"type": "string", "pattern": SIZE_PATTERN},
             ],
             "examples": ["142.8 TB", "500GiB"],
@@ -88,6 +178,32 @@ Size = Annotated[
     ),
 ]
 """A number of bytes, written as an integer or with a unit: 142.8 TB (powers of 1000), 4 TiB."""
+
+
+WholeNumber = Annotated[int, Strict()]
+"""An integer as written, never a yes/no, a text or a fraction (bounds given per field)."""
+
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+"""A TCP port."""
+
+Count = Annotated[int, Strict(), Field(ge=0, le=100_000)]
+"""How many of something: 0 or more, never a yes/no or a fraction."""
+
+Number = Annotated[float, Strict()]
+"""A number as written (a whole number or a decimal), never a yes/no or a text."""
+
+Fraction = Annotated[float, Strict(), Field(gt=0, lt=1)]
+"""A number strictly between 0 and 1, such as an availability objective."""
+
+
+def _shown(value: object) -> str:
+    """``value`` as written, shortened (an integer past 4300 digits cannot even be shown)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return "a number of more than 38 digits"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 NAME_PATTERN = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"

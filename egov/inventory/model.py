@@ -14,16 +14,25 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from egov.inventory.backup import BackupPolicy
-from egov.inventory.fields import Duration, Name, SecretReference, Size
+from egov.inventory.fields import (
+    Fraction,
+    Name,
+    Port,
+    PositiveDuration,
+    SecretReference,
+    Size,
+    WholeNumber,
+)
 
 SCHEMA_VERSION = 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Environment(StrEnum):
@@ -52,7 +61,7 @@ class SshSettings(_Strict):
     """How egov reaches hosts over SSH; host-level values override the estate's."""
 
     user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*$", examples=["root"])
-    port: int | None = Field(default=None, ge=1, le=65535, examples=[22])
+    port: Port | None = Field(default=None, examples=[22])
     key: SecretReference | None = Field(
         default=None, description="The private key egov connects with (a `file:` reference)."
     )
@@ -153,10 +162,10 @@ class HealthCheck(_Strict):
     """What 'the service answers' means, checked at each site's entrypoint."""
 
     protocol: HealthProtocol = HealthProtocol.HTTP
-    port: int = Field(default=80, ge=1, le=65535)
+    port: Port = Field(default=80)
     path: Annotated[str, Field(pattern=r"^/")] = "/health"
-    expect_status: int = Field(default=200, ge=100, le=599)
-    timeout: Duration = Field(default=timedelta(seconds=5))
+    expect_status: WholeNumber = Field(default=200, ge=100, le=599)
+    timeout: PositiveDuration = Field(default=timedelta(seconds=5))
 
 
 class Placement(_Strict):
@@ -173,7 +182,7 @@ class DatabaseRef(_Strict):
 
     name: Name
     host: Name = Field(description="The primary-site host holding it.", examples=["db-01"])
-    rpo: Duration | None = Field(default=None, description="Overrides the service's RPO.")
+    rpo: PositiveDuration | None = Field(default=None, description="Overrides the service's RPO.")
 
 
 class FilesRef(_Strict):
@@ -181,7 +190,7 @@ class FilesRef(_Strict):
 
     path: Annotated[str, Field(pattern=r"^/")]
     host: Name = Field(examples=["store-01"])
-    rpo: Duration | None = Field(
+    rpo: PositiveDuration | None = Field(
         default=None,
         description="Overrides the service's RPO: files often have a looser target.",
         examples=["1h"],
@@ -203,10 +212,10 @@ class Service(_Strict):
         min_length=1, description="Placement per site; the primary site's first."
     )
     health_check: HealthCheck = Field(default_factory=HealthCheck)
-    rto: Duration = Field(description="Recovery time objective.", examples=["4h"])
-    rpo: Duration = Field(description="Recovery point objective.", examples=["15m"])
-    availability_slo: float = Field(
-        default=0.995, gt=0, lt=1, description="Availability objective over 30 days."
+    rto: PositiveDuration = Field(description="Recovery time objective.", examples=["4h"])
+    rpo: PositiveDuration = Field(description="Recovery point objective.", examples=["15m"])
+    availability_slo: Fraction = Field(
+        default=0.995, description="Availability objective over 30 days."
     )
     data: ServiceData = Field(default_factory=ServiceData)
 
@@ -214,7 +223,7 @@ class Service(_Strict):
 class PostgresSettings(_Strict):
     """Credentials of the PostgreSQL clusters (the `db` and `db-replica` hosts)."""
 
-    version: int = Field(default=15, ge=13, le=17, description="PostgreSQL major version.")
+    version: WholeNumber = Field(default=15, ge=13, le=17, description="PostgreSQL major version.")
     replication_password: SecretReference = Field(
         description="Password of the `replicator` role the replicas stream with."
     )
@@ -226,14 +235,14 @@ class PostgresSettings(_Strict):
 class DrillSchedule(_Strict):
     """How often failover is proven, and with which scenarios."""
 
-    interval: Duration = Field(default=timedelta(days=91), examples=["91d"])
+    interval: PositiveDuration = Field(default=timedelta(days=91), examples=["91d"])
     scenarios: list[Name] = Field(default_factory=list, examples=[["quarterly-test-failover"]])
 
 
 class Estate(_Strict):
     """A whole e-government estate: sites, hosts, services, backups, drills."""
 
-    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    schema_version: WholeNumber = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
     name: Name = Field(examples=["camau"])
     title: str = Field(min_length=1)
     environment: Environment = Environment.PRODUCTION
@@ -254,19 +263,9 @@ class Estate(_Strict):
     backup: BackupPolicy = Field(default_factory=BackupPolicy)
     drills: DrillSchedule = Field(default_factory=DrillSchedule)
 
-    @model_validator(mode="after")
-    def _one_primary_site(self) -> Estate:
-        primaries = [name for name, site in self.sites.items() if site.role is SiteRole.PRIMARY]
-        if len(primaries) != 1:
-            raise ValueError(
-                f"exactly one site must have role primary, found {len(primaries)}"
-                + (f" ({', '.join(primaries)})" if primaries else "")
-            )
-        return self
-
     @property
     def primary_site(self) -> str:
-        """Name of the site whose role is primary (validation guarantees exactly one)."""
+        """Name of the site whose role is primary (``check_primary_site`` ensures exactly one)."""
         return next(name for name, site in self.sites.items() if site.role is SiteRole.PRIMARY)
 
     def iter_hosts(self) -> Iterator[HostRef]:

@@ -8,14 +8,24 @@ binary content, and files far larger than any inventory.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+from egov.inputfile import YAML_INPUT, UnreadableInput, read_input_bytes
+
 MAX_NODES = 200_000
+MAX_DEPTH = 64
+"""Deeper than any inventory or scenario needs; PyYAML's composer recurses once per level and
+would hit Python's recursion limit (a RecursionError) at about 330."""
+
+_PLAIN_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
 
 PathKey = tuple[str | int, ...]
 
@@ -35,6 +45,7 @@ class SourceMap:
     file: str
     values: dict[PathKey, Position] = field(default_factory=dict)
     keys: dict[PathKey, Position] = field(default_factory=dict)
+    sha256: str = ""
 
     def locate(self, path: PathKey) -> Position:
         """The best position for ``path``: its key, else its value, else its nearest parent."""
@@ -67,41 +78,23 @@ class SourceError(Exception):
 
 
 def read_yaml(path: Path) -> tuple[Any, SourceMap]:
-    """Read ``path`` into plain data and its source map.
+    """Read ``path`` into plain data and its source map (which keeps the file's SHA-256).
 
-    Raises SourceError for a missing, unreadable, oversized, binary or malformed file, and for
-    duplicate keys; the error's position points at the offending spot.
+    Raises SourceError for a missing, unreadable, oversized, binary or malformed file, for
+    anything but a regular file (a FIFO, a device, a directory), for duplicate keys, tags on
+    lists or mappings, and nesting deeper than MAX_DEPTH; the error's position points at the
+    offending spot.
     """
-    text = _read_text(path)
-    return parse_yaml(text, str(path))
+    try:
+        raw = read_input_bytes(path, YAML_INPUT)
+    except UnreadableInput as error:
+        raise SourceError(SourceProblem(Position(1, 1), error.reason, error.fix)) from None
+    data, source_map = parse_yaml(_decode(raw), str(path))
+    source_map.sha256 = hashlib.sha256(raw).hexdigest()
+    return data, source_map
 
 
-def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SourceError(
-            SourceProblem(Position(1, 1), "no such file", "check the path or set EGOV_INVENTORY")
-        ) from None
-    except OSError as error:
-        raise SourceError(SourceProblem(Position(1, 1), f"cannot read: {error.strerror}")) from None
-    if path.is_dir():
-        raise SourceError(
-            SourceProblem(Position(1, 1), "is a directory", "name the YAML file itself")
-        )
-    if size > MAX_FILE_BYTES:
-        raise SourceError(
-            SourceProblem(
-                Position(1, 1),
-                f"file is {size / 1024 / 1024:.1f} MiB; an inventory is at most "
-                f"{MAX_FILE_BYTES // 1024 // 1024} MiB",
-                "is this the right file? split very large host data out of the inventory",
-            )
-        )
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise SourceError(SourceProblem(Position(1, 1), f"cannot read: {error.strerror}")) from None
+def _decode(raw: bytes) -> str:
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
@@ -128,7 +121,7 @@ def _read_text(path: Path) -> str:
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse YAML ``text`` (named ``file`` in positions) into data and its source map."""
     source_map = SourceMap(file)
-    loader = yaml.SafeLoader(text)
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -154,6 +147,30 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     return data, source_map
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise SourceError(
+                    SourceProblem(
+                        Position(mark.line + 1, mark.column + 1),
+                        f"nested deeper than {MAX_DEPTH} levels",
+                        "an inventory or a scenario needs a few levels; is this the right file?",
+                    )
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 class _Builder:
     """Builds plain data from a composed node tree, recording positions."""
 
@@ -172,12 +189,34 @@ class _Builder:
                     "an inventory does not need this many values; remove the alias chain",
                 )
             )
+        if len(path) > MAX_DEPTH:  # aliases nest what was composed shallow enough
+            raise SourceError(
+                SourceProblem(
+                    _position(node),
+                    f"nested deeper than {MAX_DEPTH} levels (through aliases)",
+                    "an inventory or a scenario needs a few levels; remove the alias chain",
+                )
+            )
         self.source_map.values.setdefault(path, _position(node))
+        _check_plain_tag(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as error:
+            # PyYAML's own constructors fail past YAML errors: an integer of more than 4300
+            # digits (Python's limit), a timestamp such as 2024-13-45
+            shown = str(node.value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "…"
+            raise SourceError(
+                SourceProblem(
+                    _position(node),
+                    f"cannot read the value {shown!r} ({error.__class__.__name__})",
+                    "quote it if it is text; shorten it if it is a number",
+                )
+            ) from None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         self._check_duplicate_keys(node)
@@ -209,6 +248,29 @@ class _Builder:
                     )
                 )
             seen[key] = position
+
+
+def _check_plain_tag(node: yaml.Node) -> None:
+    """Refuse a tag on a list or a mapping (``!!set``, ``!!omap``, ``!custom``).
+
+    Scalars with a tag PyYAML does not know fail in its constructor; a collection is built here
+    and its tag would otherwise be dropped without a word.
+    """
+    plain = _PLAIN_TAGS.get(type(node))
+    if plain is not None and node.tag != plain:
+        kind = "mapping" if isinstance(node, yaml.MappingNode) else "list"
+        raise SourceError(
+            SourceProblem(
+                _position(node),
+                f"YAML tag {_short_tag(node.tag)!r} on a {kind} is not allowed",
+                "remove the tag: write a plain list or mapping",
+            )
+        )
+
+
+def _short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:set`` as written in the file: ``!!set``."""
+    return tag.replace("tag:yaml.org,2002:", "!!", 1)
 
 
 def _key_text(node: yaml.Node) -> str:

@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_bytes
 from egov.monitoring.targets import DatasetTarget, MonitoringTargets
 from egov.records import (
     CatalogRecord,
@@ -82,9 +83,9 @@ class RecordReader:
             if cached is not None and cached.stamp == stamp:
                 record = cached.record
             else:
-                record = kind.model_validate_json(path.read_bytes())
+                record = kind.model_validate_json(read_input_bytes(path, JSON_INPUT))
                 self._cache[path] = _CachedFile(stamp, record)
-        except (OSError, ValueError, ValidationError):
+        except (OSError, ValueError, ValidationError, UnreadableInput):  # a FIFO never blocks
             record = cached.record if cached is not None else None
         return record if isinstance(record, kind) else None
 

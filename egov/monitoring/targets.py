@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from egov.deploys import topology
+from egov.inputfile import JSON_INPUT, read_input_text
 from egov.inventory.backup import Dataset, DatasetKind
 from egov.inventory.model import Environment, Estate, HostRef, SiteStatus
 
@@ -105,8 +106,12 @@ class MonitoringTargets(_Frozen):
 
 
 def load_targets(path: Path) -> MonitoringTargets:
-    """The targets written by the deploy at ``path``; raise OSError or ValueError when bad."""
-    return MonitoringTargets.model_validate_json(path.read_text(encoding="utf-8"))
+    """The targets written by the deploy at ``path``.
+
+    Raise UnreadableInput when it is not a readable regular file of sane size, ValueError when
+    its content is not targets.
+    """
+    return MonitoringTargets.model_validate_json(read_input_text(path, JSON_INPUT))
 
 
 def _existing_sites(estate: Estate) -> list[str]:

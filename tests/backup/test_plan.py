@@ -50,3 +50,22 @@ def test_svg_marks_the_window_end_and_late_bars() -> None:
     svg = render_svg(plan_nightly_window(small()))
     assert svg.startswith("<svg") and "window end" in svg and "<script" not in svg
     assert svg.count("<rect") == 4 and "#c0392b" in svg
+
+
+def test_the_most_extreme_assumptions_allowed_still_make_a_plan() -> None:
+    from egov.backup.plan import Assumptions, DatasetAssumption, Link, plan_nightly_window
+
+    slowest = Assumptions(
+        backup_bytes_per_second=1e3,
+        scan_files_per_second=1,
+        dump_bytes_per_second=1e3,
+        link_efficiency=0.01,
+        interval_hours=24 * 366,
+        datasets=[
+            DatasetAssumption(name="d", host="h", size_bytes=1e18, file_count=10**12),
+            DatasetAssumption(name="p", host="h", kind="postgres", size_bytes=1e18),
+        ],
+        links=[Link(repository="r", site="s", bandwidth_bits_per_second=1e3)],
+    )
+    plan = plan_nightly_window(slowest)
+    assert not plan.fits

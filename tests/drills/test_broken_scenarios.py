@@ -101,8 +101,8 @@ CASES: list[tuple[str, str, int, str]] = [
     (
         "zero-timeout",
         replace("            timeout: 2m\n", "            timeout: 0s\n"),
-        26,
-        "longer than 0s",
+        29,
+        "at least 1s",
     ),
     (
         "two-kinds",
@@ -270,6 +270,92 @@ CASES: list[tuple[str, str, int, str]] = [
 ]
 
 
+TITLE_LINE = "title: A scenario to break\n"
+TIMEOUT_LINE = "            timeout: 2m\n"
+DEEP = "[" * 200 + "]" * 200
+
+# The classes of issue 12: durations and numbers in bounds, sites that exist, tags, depth.
+BOUNDED_CASES: list[tuple[str, str, int, str]] = [
+    (
+        "active-site-unknown",
+        replace("    measure: true\n", "    measure: true\n    active_site: primry\n"),
+        12,
+        "unknown site 'primry'",
+    ),
+    (
+        "target-bare-negative",
+        replace(TITLE_LINE, TITLE_LINE + "targets: {rto: -300}\n"),
+        4,
+        "bare number",
+    ),
+    (
+        "target-bare-seconds",
+        replace(TITLE_LINE, TITLE_LINE + "targets: {rpo: 60}\n"),
+        4,
+        "e.g. 60s",
+    ),
+    ("target-zero", replace(TITLE_LINE, TITLE_LINE + "targets: {rpo: 0s}\n"), 4, "at least 1s"),
+    (
+        "target-huge",
+        replace(TITLE_LINE, TITLE_LINE + "targets: {files_rpo: 99999999999w}\n"),
+        4,
+        "longest duration",
+    ),
+    ("timeout-bare", replace(TIMEOUT_LINE, "            timeout: 120\n"), 29, "bare number"),
+    (
+        "timeout-huge",
+        replace(TIMEOUT_LINE, "            timeout: 99999999999w\n"),
+        29,
+        "longest duration",
+    ),
+    (
+        "retry-delay-bare",
+        replace(TIMEOUT_LINE, TIMEOUT_LINE + "            retry_delay: 5\n"),
+        30,
+        "bare number",
+    ),
+    (
+        "retries-negative",
+        replace(TIMEOUT_LINE, TIMEOUT_LINE + "            retries: -1\n"),
+        30,
+        "greater than or equal to 0",
+    ),
+    (
+        "retries-yes",
+        replace(TIMEOUT_LINE, TIMEOUT_LINE + "            retries: yes\n"),
+        30,
+        "valid integer",
+    ),
+    (
+        "rollback-timeout-zero",
+        replace(
+            "              with: {site: primary}\n",
+            "              with: {site: primary}\n              timeout: 0s\n",
+        ),
+        23,
+        "at least 1s",
+    ),
+    ("tolerance-nan", replace("{max: 30}", "{max: .nan}"), 8, "finite"),
+    ("tolerance-yes", replace("{max: 30}", "{max: yes}"), 8, "valid number"),
+    ("tolerance-text", replace("{max: 30}", "{max: '30'}"), 8, "valid number"),
+    ("schema-version-yes", replace("schema_version: 1", "schema_version: yes"), 1, "valid integer"),
+    (
+        "tag-on-mapping",
+        replace("    with: {site: site2}\n", "    with: !!omap {site: site2}\n"),
+        7,
+        "YAML tag '!!omap'",
+    ),
+    ("tag-on-list", replace("readiness:\n", "readiness: !probes\n"), 4, "YAML tag '!probes'"),
+    (
+        "deep-nesting",
+        replace("    with: {site: site2}\n", f"    with: {{site: site2, x: {DEEP}}}\n"),
+        7,
+        "nested deeper than 64",
+    ),
+]
+CASES += BOUNDED_CASES
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -288,8 +374,8 @@ def test_broken_scenario_gives_positioned_message_and_exit_2(
     assert matching[0].startswith(f"egov: {path}:{line}:"), matching[0]
 
 
-def test_at_least_15_kinds_of_broken_scenario() -> None:
-    assert len(CASES) >= 15
+def test_at_least_45_kinds_of_broken_scenario() -> None:
+    assert len(CASES) >= 45
 
 
 def test_the_base_of_the_broken_cases_is_valid(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_a_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_missing_journal_is_a_journal_error(tmp_path: Path) -> None:
-    with pytest.raises(JournalError, match="cannot read the journal"):
+    with pytest.raises(JournalError, match="no such file"):
         read_journal(tmp_path / "nowhere.jsonl")
 
 

@@ -107,3 +107,10 @@ def test_is_finished_needs_the_closing_entry(tmp_path: Path) -> None:
     ended = write_journal(tmp_path / "ended.jsonl", finished=True, closed=False)
     assert not lock.is_finished(ended)  # killed between its end and its close
     assert lock.is_finished(write_journal(tmp_path / "done.jsonl", finished=True))
+
+
+def test_a_lock_that_is_a_fifo_is_a_drill_error_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / LOCK_NAME)
+    with pytest.raises(DrillError, match="the drill lock is unreadable"):
+        read_lock(tmp_path)
+    assert read_lock(tmp_path / "nowhere") is None

@@ -77,7 +77,7 @@ def test_tolerance_refuses_a_malformed_form(fields: dict[str, Any], message: str
         ({"name": "s", "action": "a", "probe": "p"}, r"\(it has action, probe\)"),
         ({"name": "s", "action": "a", "tolerance": {"max": 1}}, "only a probe step"),
         ({"name": "s", "probe": "p", "rollback": {"action": "a"}}, "only an action step"),
-        ({"name": "s", "action": "a", "timeout": "0s"}, "longer than 0s"),
+        ({"name": "s", "action": "a", "timeout": "0s"}, "at least 1s"),
     ],
 )
 def test_a_step_is_one_kind(fields: dict[str, Any], message: str) -> None:

@@ -58,7 +58,7 @@ def test_a_failing_action_is_retried(
     tmp_path: Path, lab_estate: Estate, fake_catalog: FakeCatalog
 ) -> None:
     step = Step.model_validate(
-        {"name": "s", "action": "t-fail", "with": {"label": "s"}, "retries": 2, "retry_delay": 0}
+        {"name": "s", "action": "t-fail", "with": {"label": "s"}, "retries": 2, "retry_delay": "0s"}
     )
     outcome = run_step(make_context(tmp_path, lab_estate), step, Masker(()))
     assert (outcome.status, outcome.attempts) == ("failed", 3)

@@ -18,10 +18,9 @@ from egov.inventory.fields import check_secret_reference, format_duration, parse
         ("1d", 86400),
         ("1h30m", 5400),
         ("2w", 1209600),
-        (90, 90),
     ],
 )
-def test_duration_parses_short_forms(text: str | int, seconds: int) -> None:
+def test_duration_parses_short_forms(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
@@ -29,6 +28,19 @@ def test_duration_parses_short_forms(text: str | int, seconds: int) -> None:
 def test_duration_refuses_other_forms(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("value", [300, -300, 0, 1.5, True])
+def test_duration_refuses_bare_numbers_with_the_spelling_to_use(value: object) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(value)
+
+
+def test_duration_refuses_a_huge_duration_without_overflowing() -> None:
+    with pytest.raises(ValueError, match="longer than"):
+        parse_duration("99999999999w")
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("9" * 5000 + "s")
 
 
 @pytest.mark.parametrize("seconds", [0, 5, 60, 5400, 86400, 91 * 86400, 93784])
@@ -47,3 +59,26 @@ def test_secret_reference_refuses_without_echoing(value: object) -> None:
     with pytest.raises(ValueError) as caught:
         check_secret_reference(value)
     assert str(value) not in str(caught.value)
+
+
+def test_the_schema_publishes_the_bounds_the_validation_applies() -> None:
+    from egov.inventory.schema import build_schema
+
+    service = build_schema()["$defs"]["Service"]["properties"]
+    assert service["rto"]["pattern"] == service["rpo"]["pattern"]
+    assert service["rto"]["x-minimum"] == "1s"
+    retention = build_schema()["$defs"]["Retention"]["properties"]
+    assert retention["within"]["x-minimum"] == "0s"
+    assert retention["daily"]["minimum"] == 0
+
+
+def test_the_lab_estate_round_trips_through_its_own_dump() -> None:
+    from pathlib import Path
+
+    from egov.inventory import load_estate
+    from egov.inventory.model import Estate
+
+    lab = Path(__file__).parents[2] / "inventory" / "lab.yaml"
+    estate = load_estate(lab).estate
+    assert Estate.model_validate(estate.model_dump()) == estate
+    assert Estate.model_validate_json(estate.model_dump_json()) == estate
