@@ -82,10 +82,7 @@ def get_service_entrypoint(estate: Estate, service: str, site: str) -> HostRef |
 
 def get_upstream(estate: Estate, ref: HostRef) -> HostRef | None:
     """The host a replica streams from."""
-    if ref.host.upstream is None:
-        return None
-    site, _, name = ref.host.upstream.rpartition("/")
-    return estate.find_host(site or ref.site, name)
+    return estate.find_upstream(ref)
 
 
 def get_replicas_of(estate: Estate, ref: HostRef) -> list[HostRef]:

@@ -168,7 +168,7 @@ def _check_upstream(estate: Estate, ref: HostRef, path: PathKey) -> Iterator[Fin
         )
     if upstream is None:
         return
-    target = _upstream_of(estate, ref)
+    target = estate.find_upstream(ref)
     if target is None:
         yield _error((*path, "upstream"), f"upstream {upstream!r} of {ref.selector} is not a host")
     elif target.selector == ref.selector:
@@ -192,21 +192,13 @@ def _check_upstream(estate: Estate, ref: HostRef, path: PathKey) -> Iterator[Fin
             )
 
 
-def _upstream_of(estate: Estate, ref: HostRef) -> HostRef | None:
-    """The host ``ref`` streams from (``host`` at its own site, or ``site/host``), or None."""
-    if ref.host.upstream is None:
-        return None
-    site, _, name = ref.host.upstream.rpartition("/")
-    return estate.find_host(site or ref.site, name)
-
-
 def _upstream_cycle(estate: Estate, ref: HostRef) -> list[str]:
     """The selectors of the circle ``ref``'s upstream chain comes back to ``ref`` by, or []."""
     chain = [ref.selector]
-    current = _upstream_of(estate, ref)
+    current = estate.find_upstream(ref)
     while current is not None and current.selector not in chain:
         chain.append(current.selector)
-        current = _upstream_of(estate, current)
+        current = estate.find_upstream(current)
     if current is not None and current.selector == ref.selector:
         return [*chain, ref.selector]
     return []

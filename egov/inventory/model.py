@@ -281,6 +281,14 @@ class Estate(_Strict):
             return None
         return HostRef(site=site, name=name, host=site_model.hosts[name])
 
+    def find_upstream(self, ref: HostRef) -> HostRef | None:
+        """The host the replica ``ref`` streams from (its ``upstream``: ``host`` at its own
+        site, or ``site/host``), or None when it names none or no such host exists."""
+        if ref.host.upstream is None:
+            return None
+        site, _, name = ref.host.upstream.rpartition("/")
+        return self.find_host(site or ref.site, name)
+
 
 @dataclass(frozen=True)
 class HostRef:
