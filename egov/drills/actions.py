@@ -10,7 +10,12 @@ from __future__ import annotations
 import shlex
 import time
 
-from egov.deploys.database import get_cluster_paths, make_clone_commands, make_slot_name
+from egov.deploys.database import (
+    get_cluster_paths,
+    make_client_rules,
+    make_clone_commands,
+    make_slot_name,
+)
 from egov.deploys.topology import POSTGRES_PORT, get_chain_replicas, get_replication_root
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
@@ -238,13 +243,16 @@ def forget_drill_credentials(context: DrillContext, arguments: SiteArguments) ->
 
 @register("action", "create-test-database", TestDatabaseArguments)
 def create_test_database(context: DrillContext, arguments: TestDatabaseArguments) -> str:
-    """Clone the site's replica into an isolated, writable copy (no network, own port)."""
+    """Clone the site's replica into an isolated, writable copy on its own port, which the
+    host firewall keeps closed until open-test-service opens it to the site's app hosts."""
     assert context.estate.postgres is not None
     ref = context.get_database_host(arguments.site)
     binaries = f"/usr/lib/postgresql/{context.estate.postgres.version}/bin"
     data = f"{DRILL_ROOT}/pg"
+    # the host's address too, for the test's application instances (open-test-service opens
+    # the host firewall to them, and only them); the site's app hosts may log in, no one else
     conf = (
-        "listen_addresses = ''\n"
+        f"listen_addresses = '{ref.host.address}'\n"
         f"port = {arguments.port}\n"
         f"unix_socket_directories = '{DRILL_SOCKET_DIRECTORY}'\n"
         "archive_mode = off\nshared_buffers = 32MB\nmax_wal_senders = 0\nwal_level = minimal\n"
@@ -260,7 +268,7 @@ def create_test_database(context: DrillContext, arguments: TestDatabaseArguments
             f"runuser -u postgres -- pg_basebackup -D {data} -X stream -c fast",
             f"rm -f {data}/standby.signal {data}/recovery.signal {data}/postgresql.auto.conf",
             f"printf '%s' {_quote(conf)} > {data}/postgresql.conf",
-            f"echo 'local all all peer' > {data}/pg_hba.conf",
+            f"printf '%s' {_quote(make_test_hba(context, ref))} > {data}/pg_hba.conf",
             f": > {data}/pg_ident.conf",
             f"chown postgres:postgres {data}/postgresql.conf {data}/pg_hba.conf "
             f"{data}/pg_ident.conf",
@@ -273,6 +281,23 @@ def create_test_database(context: DrillContext, arguments: TestDatabaseArguments
     )
     context.remote.run(ref, script, timeout_seconds=600)
     return f"isolated copy of {ref.selector} on its local socket, port {arguments.port}"
+
+
+def make_test_hba(context: DrillContext, ref: HostRef) -> str:
+    """The isolated copy's pg_hba: local peer, and each service's role from the app hosts at
+    the copy's site (the deploy's own client rules, narrowed to that site)."""
+    addresses = {
+        str(host.host.address)
+        for host in context.estate.iter_hosts()
+        if host.site == ref.site and "app" in host.host.roles
+    }
+    lines = ["local all all peer"]
+    lines += [
+        f"host {rule.database} {rule.role} {rule.address}/32 scram-sha-256"
+        for rule in make_client_rules(context.estate, ref)
+        if rule.address in addresses
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @register("action", "remove-test-database", TestDatabaseArguments)

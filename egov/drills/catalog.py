@@ -58,6 +58,11 @@ def register(
 
 def get_catalog() -> dict[str, Entry]:
     """Every action and probe (importing the modules that register them)."""
-    from egov.drills import actions, probes, replication  # noqa: F401 (registration on import)
+    from egov.drills import (  # noqa: F401 (registration on import)
+        actions,
+        isolation,
+        probes,
+        replication,
+    )
 
     return CATALOG

@@ -127,6 +127,16 @@ def leftovers(lab: Lab) -> list[str]:
     unit = lab.exec("site2-db-01", "systemctl", "is-active", "egov-drill-postgres")
     if unit.stdout.strip() == "active":
         found.append("egov-drill-postgres running")
+    # the service path of the test: its app instance, nginx server and firewall openings
+    unit = lab.exec("site2-app-01", "systemctl", "is-active", "egov-drill-canary")
+    if unit.stdout.strip() == "active":
+        found.append("egov-drill-canary running")
+    if lab.exec("site2-app-01", "test", "-e", "/etc/nginx/conf.d/egov-drill.conf").returncode == 0:
+        found.append("site2-app-01:/etc/nginx/conf.d/egov-drill.conf")
+    for machine in ("site2-app-01", "site2-db-01"):
+        rules = lab.exec(machine, "nft", "list", "chain", "inet", "egov", "input")
+        if "egov-drill-test" in rules.stdout:
+            found.append(f"{machine}: a firewall opening of the test")
     return found
 
 
@@ -160,9 +170,18 @@ def test_the_test_failover_leaves_production_untouched_and_cleans_up(
     assert {r["name"] for r in report["rollbacks"] if r["status"] == "succeeded"} == {
         "copy-the-database",
         "restore-the-files",
+        "serve-from-the-copy",
     }
     assert production_state(lab) == before
     assert leftovers(lab) == []
+    # the RTO is the service answering through site 2's balancer, not the database alone
+    rtos = [
+        entry
+        for entry in read_journal(Path(report["journal_path"]))
+        if entry.get("event") == "measure" and entry.get("metric") == "rto"
+    ]
+    assert len(rtos) == len(SERVICES)
+    assert all("site2/app-01's balancer" in entry["detail"] for entry in rtos), rtos
     reports = [Path(p) for p in report["reports"]]
     assert {p.name for p in reports} == {
         "report.vi.html",
@@ -210,6 +229,29 @@ def test_the_closing_hash_reaches_both_monitoring_sites_and_a_rewritten_journal_
             assert words in result.stderr
 
 
+def test_site2s_balancer_down_fails_the_test_failovers_rto(lab: Lab, drills: Path) -> None:
+    """A test's RTO is each service answering its health check through site 2's load
+    balancer, from the isolated copy: with nginx stopped there the services never answer, so
+    the test fails its RTO, and its cleanup leaves production and site 2 as they were. (With
+    nginx running, the test failover above passes with that RTO.)"""
+    before = production_state(lab)
+    lab.exec("site2-app-01", "systemctl", "stop", "nginx")
+    try:
+        code, report, stderr = drill(drills, "quarterly-test-failover", "test")
+    finally:
+        lab.exec("site2-app-01", "systemctl", "start", "nginx")
+    assert code == 1, stderr
+    assert report["status"] != "succeeded"
+    measured = {s["service"]: s for s in report["services"]}
+    assert set(measured) == set(SERVICES)
+    for service in measured.values():
+        assert service["rto_seconds"] is None and not service["rto_ok"], service
+    assert production_state(lab) == before
+    assert leftovers(lab) == []
+    active = lab.exec("site2-app-01", "systemctl", "is-active", "nginx")
+    assert active.stdout.strip() == "active"
+
+
 def _rehash(lines: list[str]) -> list[str]:
     """A forger's chain: every entry hashed again, the close pointed at the new last hash."""
     entries = [json.loads(line) for line in lines]
@@ -253,8 +295,9 @@ def test_a_drill_whose_step_fails_rolls_back_and_the_estate_stays_ready(
     assert report["status"] == "failed"
     steps = {s["name"]: s["status"] for s in report["steps"]}
     assert steps["the-replica-takes-writes"] == "timed-out"
-    assert "services-work-on-the-copy" not in steps  # after the failure nothing more ran
+    assert "services-answer-at-site2" not in steps  # after the failure nothing more ran
     assert {r["name"]: r["status"] for r in report["rollbacks"]} == {
+        "serve-from-the-copy": "succeeded",
         "restore-the-files": "succeeded",
         "copy-the-database": "succeeded",
     }
