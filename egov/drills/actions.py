@@ -103,33 +103,52 @@ def power_off(context: DrillContext, arguments: PowerArguments) -> str:
 
 @register("action", "restore-site", PowerArguments, lab_only=True)
 def restore_site(context: DrillContext, arguments: PowerArguments) -> str:
-    """Power a lab site (or host) back on and fence its databases if another site now leads."""
+    """Power a lab site (or host) back on; its database hosts come back fenced when another
+    member of their chain leads now (masked before they boot: no moment as a second primary
+    for the applications to write to, as production's instruction says)."""
     from egov.lab import faults
 
     spec = context.require_lab("powering on")
     if arguments.host:
-        faults.power_on_host(spec, arguments.host)
         site = arguments.host.split("-", 1)[0]
     elif arguments.site:
-        faults.power_on_site(spec, arguments.site)
         site = arguments.site
     else:
         raise DrillError("restore-site needs `site:` or `host:`")
-    lines = [f"{arguments.host or arguments.site} powered on"]
+    returning = _returning_to_fence(context, site, arguments.host)
+    assert context.estate.postgres is not None
+    _, _, unit = get_cluster_paths(context.estate.postgres.version)
+    lines = []
+    for ref in returning:
+        if not faults.is_powered_on(spec, ref.qualified_name):
+            faults.mask_units_while_off(spec, ref.qualified_name, [unit])
+            lines.append(f"{ref.selector} comes back fenced (PostgreSQL masked)")
+    if arguments.host:
+        faults.power_on_host(spec, arguments.host)
+    else:
+        faults.power_on_site(spec, site)
+    lines.insert(0, f"{arguments.host or arguments.site} powered on")
+    for ref in returning:
+        if _is_primary(context, ref):  # it ran all along: a second primary, fence it now
+            lines.append(_fence(context, ref))
+    return "; ".join(lines)
+
+
+def _returning_to_fence(context: DrillContext, site: str, host: str | None) -> list[HostRef]:
+    """The database hosts powered on at ``site`` (or ``host``) whose chain another member
+    leads now: they must not come back as primaries."""
+    returning_all = []
     for root_name in context.get_database_roots():
         members = _chain(context, root_name)
         returning = [
             ref
             for ref in members
-            if ref.site == site and (arguments.host is None or ref.qualified_name == arguments.host)
+            if ref.site == site and (host is None or ref.qualified_name == host)
         ]
         others = [ref for ref in members if ref not in returning]
-        if not any(_is_primary(context, ref) for ref in others):
-            continue  # nobody took over: the returning hosts resume their roles
-        for ref in returning:
-            if _is_primary(context, ref):  # a second primary: fence it before anyone writes
-                lines.append(_fence(context, ref))
-    return "; ".join(lines)
+        if any(_is_primary(context, ref) for ref in others):
+            returning_all += returning
+    return returning_all
 
 
 @register("action", "lab-cut-link", SiteArguments, lab_only=True)
@@ -195,7 +214,10 @@ def reseed_database(context: DrillContext, arguments: ReseedArguments) -> str:
         context.remote.psql(upstream, _make_slot_sql(slot))
         environment = _write_passfile(context, target, upstream)
         commands = make_clone_commands(data_dir, unit, str(upstream.host.address), slot)
-        script = "set -e\n" + "\n".join(environment + commands + [f"systemctl enable {unit}"])
+        # a fenced host's cluster is masked (_fence): unmasked only now that it follows
+        script = "set -e\n" + "\n".join(
+            [f"systemctl unmask {unit}", *environment, *commands, f"systemctl enable {unit}"]
+        )
         context.remote.run(target, script, timeout_seconds=600)
         _wait_streaming(context, upstream, slot)
         lines.append(f"{target.selector} re-seeded from {upstream.selector}, streaming")
@@ -415,8 +437,10 @@ def _promote(context: DrillContext, ref: HostRef) -> None:
 def _fence(context: DrillContext, ref: HostRef) -> str:
     assert context.estate.postgres is not None
     _, _, unit = get_cluster_paths(context.estate.postgres.version)
-    context.remote.run(ref, f"systemctl disable --now {unit}", timeout_seconds=120)
-    return f"{ref.selector} fenced (PostgreSQL stopped and disabled)"
+    # masked, not only disabled: Debian's postgresql-generator starts every cluster whose
+    # start.conf says auto at boot, so a disabled old primary would lead again after a reboot
+    context.remote.run(ref, f"systemctl mask --now {unit}", timeout_seconds=120)
+    return f"{ref.selector} fenced (PostgreSQL stopped and masked)"
 
 
 def _make_slot_sql(slot: str) -> str:

@@ -18,13 +18,14 @@ a cut link stays cut).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from egov.errors import LabError, LabInputError
 from egov.lab import corruption, disk, firewall, hosts, network, ssh
 from egov.lab.image import get_image_status
 from egov.lab.lifecycle import lab_exec
+from egov.lab.paths import get_host_dir
 from egov.lab.spec import LabHost, LabSpec
 from egov.lab.state import Fault, LabState, estate_lock, load_state, save_state
 
@@ -80,6 +81,32 @@ def power_on_host(spec: LabSpec, machine: str, *, wait: bool = True) -> None:
             )
         state.remove_faults("power-off-host", machine)
         _run_power_on(state, [host], wait)
+
+
+def is_powered_on(spec: LabSpec, machine: str) -> bool:
+    """Whether host ``machine`` runs (a host not recorded, or whose nspawn died, is off)."""
+    spec.get_host(machine)
+    with _lab_state(spec) as state:
+        return hosts.is_running(state, machine)
+
+
+def mask_units_while_off(spec: LabSpec, machine: str, units: Sequence[str]) -> None:
+    """Mask ``units`` on the disk of the powered-off host ``machine``, so that it boots
+    without them: what production's "bring it back with PostgreSQL stopped" is for a lab host.
+
+    Raise LabInputError when the host runs (mask there with systemctl). A mask in
+    ``/etc/systemd/system`` wins over every link that would start the unit, generators' too.
+    """
+    spec.get_host(machine)
+    with _lab_state(spec) as state:
+        if hosts.is_running(state, machine):
+            raise LabInputError(f"{machine} is running", hint="mask its units with systemctl")
+        directory = get_host_dir(spec.name, machine) / "root" / "etc" / "systemd" / "system"
+        directory.mkdir(parents=True, exist_ok=True)
+        for unit in units:
+            link = directory / unit
+            link.unlink(missing_ok=True)
+            link.symlink_to("/dev/null")
 
 
 def power_off_site(spec: LabSpec, site: str) -> None:
