@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,7 @@ from egov.errors import DrillError
 from egov.inventory import load_estate
 from egov.inventory.model import Estate
 from tests.drills.support import write_lab_inventory
+from tests.loopback import serving
 
 
 @pytest.fixture
@@ -169,15 +169,8 @@ def balancer() -> Iterator[tuple[str, dict[str, int]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serving(Handler) as url:
+        yield url, state
 
 
 def _check(base: str) -> tuple[bool, frozenset[int] | None]:

@@ -9,9 +9,8 @@ loopback that answers with the JSON Prometheus's API would give.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +28,7 @@ from egov.monitoring.status import (
     make_status,
     parse_vector,
 )
+from tests.loopback import serving
 
 
 def vector(value: float | str, **labels: str) -> dict[str, object]:
@@ -178,15 +178,8 @@ def fake_prometheus() -> Iterator[tuple[str, dict[str, Any]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serving(Handler) as url:
+        yield url, state
 
 
 class FakeClock:
