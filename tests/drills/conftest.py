@@ -7,6 +7,7 @@ reaches a host: the lab inventory is only read (``make_lab_spec`` is pure).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +92,13 @@ def fake_catalog() -> Iterator[FakeCatalog]:
     finally:
         for name in FAKE_NAMES:
             CATALOG.pop(name, None)
+
+
+@pytest.fixture
+def umask_zero() -> Iterator[None]:
+    """A umask of 0, so a test sees the modes egov sets itself, not the caller's mask."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)

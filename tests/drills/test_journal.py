@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +29,6 @@ def get_lines(path: Path) -> list[str]:
 
 def set_lines(path: Path, lines: list[str]) -> None:
     path.write_text("".join(lines), encoding="utf-8")
-
-
-@pytest.fixture
-def umask_zero() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def test_appended_entries_chain_and_read_back(tmp_path: Path) -> None:

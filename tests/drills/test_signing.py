@@ -4,8 +4,6 @@ shown — not in a journal, a verify line, a report, an error or its own repr.""
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +23,6 @@ from egov.drills.signing import (
     make_fingerprint,
 )
 from tests.drills.tampering import CASES, apply, write_signed_journal
-
-
-@pytest.fixture
-def umask_zero() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def get_secret_forms(key: SigningKey) -> list[str]:
