@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from egov.deploys import topology
-from egov.errors import InputError, MonitoringError
+from egov.errors import MonitoringError
 from egov.inventory.model import Estate
-from egov.monitoring import prometheus_config
+from egov.monitoring.alerts import WATCHDOG_ALERT
+from egov.monitoring.endpoints import check_http_url, get_monitoring_urls
 
 QUERY_TIMEOUT_SECONDS = 5.0
 #: How long a Prometheus that answers 503 (still starting, replaying its WAL) is waited for.
@@ -70,22 +71,12 @@ class PrometheusStarting(MonitoringError):
 
 def get_prometheus_urls(estate: Estate) -> list[str]:
     """Every monitoring host's Prometheus URL, the primary site's first."""
-    hosts = sorted(
-        prometheus_config.get_monitoring_hosts(estate),
-        key=lambda ref: ref.site != estate.primary_site,
-    )
-    return [f"http://{ref.host.address}:{topology.PROMETHEUS_PORT}" for ref in hosts]
+    return get_monitoring_urls(estate, topology.PROMETHEUS_PORT)
 
 
 def check_prometheus_url(url: str) -> str:
     """``url`` without a trailing slash; raise InputError unless it is an http(s) URL."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InputError(
-            f"{url!r} is not a Prometheus URL",
-            "give one like http://10.213.1.40:9090",
-        )
-    return url.rstrip("/")
+    return check_http_url(url, "a Prometheus", "http://10.213.1.40:9090")
 
 
 def _get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
@@ -180,7 +171,7 @@ def _firing(alerts: Any) -> list[dict[str, Any]]:
         raw = alert.get("labels")
         labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
         name = labels.get("alertname") or UNLABELLED
-        if name != "Watchdog":
+        if name != WATCHDOG_ALERT:
             firing.append({"alertname": name, "labels": labels})
     return firing
 
