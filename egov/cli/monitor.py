@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,8 +23,11 @@ from egov.cli.app import (
 from egov.errors import InputError
 from egov.inventory.fields import format_duration
 
+if TYPE_CHECKING:
+    from egov.monitoring.alerts import AlertsReport
+
 monitor_app = typer.Typer(
-    help="Monitoring: the egov exporter, alert rules, dashboards, the estate's status.",
+    help="Monitoring: the egov exporter, alert rules, dashboards, the estate's status and alerts.",
     no_args_is_help=True,
 )
 app.add_typer(monitor_app, name="monitor")
@@ -246,6 +249,74 @@ def monitor_status(
         print_json(status)
     else:
         _render_monitor_status(status)
+
+
+SEVERITY_STYLES = {"critical": "red", "warning": "yellow"}
+STATUS_STYLES = {"firing": "red", "silenced": "dim", "inhibited": "dim"}
+
+
+def _render_alerts(report: AlertsReport) -> None:
+    stdout.print(f"[bold]Alertmanager[/bold] {escape(report.alertmanager)}")
+    if not report.alerts:
+        stdout.print("[green]no alert firing, silenced or inhibited[/green]")
+        return
+    table = Table("severity", "status", "alert", "where", "age", "why it does not page", "summary")
+    for row in report.alerts:
+        severity = SEVERITY_STYLES.get(row.severity, "")
+        status = STATUS_STYLES.get(row.status, "")
+        where = ", ".join(part for part in (row.site, row.host, row.service) if part)
+        why = "; ".join(
+            [f"silenced: {note.describe()}" for note in row.silenced_by]
+            + [f"inhibited by {note.describe()}" for note in row.inhibited_by]
+        )
+        table.add_row(
+            f"[{severity}]{escape(row.severity)}[/]" if severity else escape(row.severity or "—"),
+            f"[{status}]{row.status}[/]" if status else row.status,
+            escape(row.alertname),
+            escape(where or "—"),
+            _age(row.age_seconds),
+            escape(why or "—"),
+            escape(row.summary),
+        )
+    stdout.print(table)
+    stdout.print(
+        f"{report.count('firing')} firing, {report.count('silenced')} silenced, "
+        f"{report.count('inhibited')} inhibited"
+    )
+
+
+@monitor_app.command("alerts")
+def monitor_alerts(
+    alertmanager: Annotated[
+        str | None,
+        typer.Option(
+            "--alertmanager",
+            help="Alertmanager URL [default: the inventory's monitoring hosts, the primary "
+            "site's first].",
+            show_default=False,
+        ),
+    ] = None,
+    inventory: InventoryOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """What the Alertmanagers hold now: firing, silenced (by which silence or drill),
+    inhibited (by which alert), with ages; critical first, then oldest first."""
+    from egov.deploys.topology import ALERTMANAGER_PORT
+    from egov.monitoring.alertmanager_api import AlertmanagerClient
+    from egov.monitoring.alerts import fetch_alerts_report
+    from egov.monitoring.endpoints import check_http_url, get_monitoring_urls
+
+    if alertmanager is not None:
+        urls = [check_http_url(alertmanager, "an Alertmanager", "http://10.213.1.40:9093")]
+    else:
+        urls = get_monitoring_urls(load_inventory(inventory).estate, ALERTMANAGER_PORT)
+        if not urls:
+            raise InputError("the inventory has no monitoring host", "give --alertmanager URL")
+    report = fetch_alerts_report(AlertmanagerClient(urls))
+    if output is OutputFormat.JSON:
+        print_json(report.to_json())
+    else:
+        _render_alerts(report)
 
 
 @agent_app.command("heartbeat")

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from egov.cli import run
+from egov.cli.app import stdout
+from tests.fake_alertmanager import FakeAlertmanager, serving_alertmanager
 from tests.monitoring.conftest import LAB
 
 
@@ -78,3 +80,97 @@ def test_a_bad_targets_file_is_bad_input(
     code = run(["monitor", "exporter", "--state-dir", str(tmp_path), "--targets", str(targets)])
     assert code == 2
     assert "cannot read the monitoring targets" in capsys.readouterr().err
+
+
+# `egov monitor alerts` against a fake Alertmanager on loopback: it stands in for the real
+# one, which the lab suite exercises.
+
+
+def _firing_and_silenced(fake: FakeAlertmanager) -> None:
+    drill = fake.add_silence("egov drill quarterly-test-failover", "drill …", site="site2")
+    fake.alerts = [
+        {
+            "fingerprint": "a1",
+            "labels": {"alertname": "BackupStale", "severity": "warning", "site": "primary"},
+            "annotations": {"summary": "Backup of files at primary is stale"},
+            "startsAt": "2026-12-05T07:00:00Z",
+            "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+            "receivers": [{"name": "null"}],
+        },
+        {
+            "fingerprint": "a2",
+            "labels": {
+                "alertname": "HostDown",
+                "severity": "critical",
+                "site": "site2",
+                "host": "site2-db-01",
+            },
+            "annotations": {"summary": "Host site2-db-01 is down"},
+            "startsAt": "2026-12-05T07:30:00.123456789Z",
+            "status": {"state": "suppressed", "silencedBy": [drill], "inhibitedBy": []},
+            "receivers": [{"name": "null"}],
+        },
+    ]
+
+
+def test_alerts_as_json_say_what_fires_and_which_drill_silenced_what(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with serving_alertmanager() as fake:
+        _firing_and_silenced(fake)
+        assert run(["monitor", "alerts", "--alertmanager", fake.url, "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["alertmanager"] == fake.url
+    assert report["counts"] == {"firing": 1, "silenced": 1, "inhibited": 0}
+    first, second = report["alerts"]
+    assert (first["alertname"], first["status"], first["host"]) == (
+        "HostDown",
+        "silenced",
+        "site2-db-01",
+    )
+    assert first["silenced_by"][0]["drill"] == "quarterly-test-failover"
+    assert (second["alertname"], second["status"]) == ("BackupStale", "firing")
+    assert second["age_seconds"] > 0
+
+
+def test_alerts_as_text_name_the_drill(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stdout, "width", 240)  # one row per line, as on an operator's screen
+    with serving_alertmanager() as fake:
+        _firing_and_silenced(fake)
+        assert run(["monitor", "alerts", "--alertmanager", fake.url]) == 0
+    out = capsys.readouterr().out
+    assert "drill quarterly-test-failover" in out
+    assert "1 firing, 1 silenced, 0 inhibited" in out
+
+
+def test_no_alert_at_all_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with serving_alertmanager() as fake:
+        assert run(["monitor", "alerts", "--alertmanager", fake.url]) == 0
+    assert "no alert firing, silenced or inhibited" in capsys.readouterr().out
+
+
+def test_no_alertmanager_answering_fails_naming_the_hosts_tried(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["monitor", "alerts", "--alertmanager", "http://127.0.0.1:1"]) == 1
+    error = capsys.readouterr().err
+    assert "no Alertmanager answered to list the alerts: http://127.0.0.1:1" in error
+    assert "Traceback" not in error
+
+
+def test_an_alertmanager_refusing_fails_with_its_status_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with serving_alertmanager() as fake:
+        fake.refuse_with = 503
+        assert run(["monitor", "alerts", "--alertmanager", fake.url]) == 1
+    error = capsys.readouterr().err
+    assert "HTTP 503" in error
+    assert "secret" not in error
+
+
+def test_a_bad_alertmanager_url_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["monitor", "alerts", "--alertmanager", "ftp://10.213.1.40"]) == 2
+    assert "is not an Alertmanager URL" in capsys.readouterr().err
