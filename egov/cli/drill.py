@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from egov.drills.summary import DrillSummary
     from egov.drills.verification import Closure
     from egov.inventory.model import Estate
+    from egov.monitoring.alertmanager_api import AlertmanagerClient
 
 drill_app = typer.Typer(help="Failover drills: scenarios, runs, reports.", no_args_is_help=True)
 app.add_typer(drill_app, name="drill")
@@ -126,6 +127,15 @@ def _drill_dir(option: Path | None, estate: Estate) -> Path:
     return (
         Path(from_environment) if from_environment else Path("/var/lib/egov/drills") / estate.name
     )
+
+
+def _alertmanager(estate: Estate) -> AlertmanagerClient:
+    """The monitoring hosts' Alertmanagers, where a drill silences the alerts it causes."""
+    from egov.deploys.topology import ALERTMANAGER_PORT
+    from egov.monitoring.alertmanager_api import AlertmanagerClient
+    from egov.monitoring.endpoints import get_monitoring_urls
+
+    return AlertmanagerClient(get_monitoring_urls(estate, ALERTMANAGER_PORT))
 
 
 def _progress(message: str) -> None:
@@ -278,6 +288,7 @@ def drill_run(
         confirm_manual=ask,
         progress=_progress,
         signing_key=signing_key,
+        alertmanager=_alertmanager(estate),
     )
     summary = run_drill(loaded, estate, options, notes=note or [])
     report_paths = _write_reports(summary)
@@ -340,6 +351,15 @@ def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
         )
     for failure in summary.failures:
         stdout.print(f"  failure: {failure}", markup=False, soft_wrap=True)
+    for warning in summary.warnings:
+        stdout.print(f"  warning: {warning}", markup=False, soft_wrap=True)
+    for silence in summary.silences:
+        state = "still set" if silence.lifted_at is None else f"removed by the {silence.lifted_by}"
+        stdout.print(
+            f"  silence: {', '.join(silence.matchers) or silence.id} ({state})",
+            markup=False,
+            soft_wrap=True,
+        )
     stdout.print(f"journal: {summary.journal_path}", markup=False, soft_wrap=True)
     if summary.journal_key:
         stdout.print(
@@ -488,7 +508,9 @@ def drill_recover(
     from egov.drills.recover import recover_drill
 
     estate = load_inventory(inventory).estate
-    summary = recover_drill(_drill_dir(drill_dir, estate), estate, _progress, signing_key)
+    summary = recover_drill(
+        _drill_dir(drill_dir, estate), estate, _progress, signing_key, _alertmanager(estate)
+    )
     if summary is None:
         stdout.print("no unfinished drill: nothing to recover", markup=False)
         return

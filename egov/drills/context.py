@@ -20,6 +20,14 @@ from egov.inventory.model import Estate, HostRef
 from egov.lab.spec import LabSpec
 
 
+def get_database_roots(estate: Estate, services: list[str]) -> list[str]:
+    """The primary-site database hosts of ``services``, each once, in service order."""
+    roots = [
+        database.host for name in services for database in estate.services[name].data.databases
+    ]
+    return list(dict.fromkeys(roots))
+
+
 @dataclass
 class DrillContext:
     """The state of one drill run that actions and probes read and add to."""
@@ -73,12 +81,7 @@ class DrillContext:
 
     def get_database_roots(self) -> list[str]:
         """The primary-site database hosts of the drilled services."""
-        roots = [
-            database.host
-            for name in self.services
-            for database in self.estate.services[name].data.databases
-        ]
-        return list(dict.fromkeys(roots))
+        return get_database_roots(self.estate, self.services)
 
     def get_endpoint(self, service: str, site: str) -> Endpoint:
         """Where ``service`` answers at ``site`` (its entrypoint, the health check's port)."""

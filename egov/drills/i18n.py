@@ -90,6 +90,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_failures": "Không có lỗi nào được ghi nhận.",
         "notes": "Ghi chú của người thực hiện",
         "no_notes": "Không có ghi chú.",
+        "silences": "Tạm ẩn cảnh báo trong lúc diễn tập",
+        "no_silences": "Cuộc diễn tập không đặt lệnh tạm ẩn cảnh báo nào.",
+        "silences_rule": (
+            "Trước bước đầu tiên, cuộc diễn tập tạm ẩn (silence) trên Alertmanager các cảnh báo "
+            "mà nó gây ra, theo từng site (và từng dịch vụ khi chạy trên hệ thống thật); lệnh "
+            "tạm ẩn được gỡ khi diễn tập kết thúc, hoặc tự hết hạn khi quá thời hạn của cuộc "
+            "diễn tập."
+        ),
+        "silence_id": "Mã lệnh tạm ẩn",
+        "silence_matchers": "Áp dụng cho",
+        "silence_set": "Đặt lúc",
+        "silence_until": "Tự hết hạn lúc",
+        "silence_lifted": "Gỡ lúc",
+        "silence_still_live": "chưa gỡ",
         "integrity": "Bằng chứng toàn vẹn",
         "integrity_rule": (
             "Các bản ghi của nhật ký được nối với nhau bằng chuỗi băm SHA-256 và khép lại bằng "
@@ -213,6 +227,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_failures": "No failures recorded.",
         "notes": "Operator notes",
         "no_notes": "No notes.",
+        "silences": "Alerts silenced during the drill",
+        "no_silences": "The drill set no silence.",
+        "silences_rule": (
+            "Before its first step the drill silences in Alertmanager the alerts it causes, per "
+            "site (and per service when it changes production); the silences are removed when "
+            "the drill ends, or expire by themselves at the end of the drill's time bound."
+        ),
+        "silence_id": "Silence",
+        "silence_matchers": "Matches",
+        "silence_set": "Set",
+        "silence_until": "Expires by itself",
+        "silence_lifted": "Removed",
+        "silence_still_live": "not removed",
         "integrity": "Integrity evidence",
         "integrity_rule": (
             "The journal's entries form a SHA-256 hash chain, closed by an entry signed with the "

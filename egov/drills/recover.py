@@ -5,6 +5,8 @@ same version, checked by its hash) says how to roll each step back. Rollbacks ar
 repeat, so one cut off halfway runs again from its start. Until every rollback succeeds the
 lock stays and no new drill starts. When they have, recover writes the end and the signed
 closing entry the runner never wrote; a torn last line it cuts is journalled, not dropped.
+Before the end it lifts the silences the drill set (``silences.py``: by the ids journalled
+and by the run's journal id in their comment, for one set just before the runner died).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from egov.drills.loader import load_scenario
 from egov.drills.runner import RunOptions, make_context, probe_all, run_rollbacks
 from egov.drills.scenario import Mode, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
+from egov.drills.silences import SilenceService, get_silence_ids, lift_drill_silences
 from egov.drills.steps import make_masker
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
 from egov.errors import DrillError
@@ -31,9 +34,11 @@ def recover_drill(
     estate: Estate,
     progress: Callable[[str], None] = lambda _m: None,
     signing_key: Path | None = None,
+    alertmanager: SilenceService | None = None,
 ) -> DrillSummary | None:
     """Finish the unfinished drill of ``directory`` and close its journal, signed with the
-    estate's key (``signing_key`` overrides where it is); None when there is none."""
+    estate's key (``signing_key`` overrides where it is); None when there is none.
+    ``alertmanager`` is where the drill's silences are lifted (None: not looked for)."""
     holder = lock.read_lock(directory)
     if holder is None:
         return None
@@ -98,6 +103,8 @@ def recover_drill(
             f"fix its cause and run `egov drill recover` again; journal {holder.journal}",
         )
     probe_all(context, loaded.scenario.get_readiness(mode), "after", mask)
+    if alertmanager is not None:
+        lift_drill_silences(alertmanager, journal, get_silence_ids(entries), "recover", progress)
     journal.append("end", status=DrillStatus.RECOVERED.value)
     journal.close(key)
     lock.release(directory)

@@ -270,6 +270,32 @@ def _measurements(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
     return Section(strings["measurements"], blocks)
 
 
+def _silences(summary: DrillSummary, strings: Mapping[str, str]) -> Section:
+    """The silences the drill set and removed, and the warnings (no Alertmanager answered)."""
+    origin = summary.started_at
+    blocks: list[Block] = [Paragraph(warning, "bad") for warning in summary.warnings]
+    if not summary.silences:
+        blocks.append(Paragraph(strings["no_silences"], "muted"))
+    else:
+        headers = ("silence_id", "silence_matchers", "silence_set", "silence_until")
+        rows = [
+            (
+                Cell(silence.id, code=True),
+                Cell(", ".join(silence.matchers) or DASH, code=True),
+                Cell(DASH) if silence.set_at is None else _moment(silence.set_at, origin, strings),
+                Cell(silence.ends_at or DASH),
+                Cell(strings["silence_still_live"], "bad")
+                if silence.lifted_at is None
+                else _moment(silence.lifted_at, origin, strings),
+            )
+            for silence in summary.silences
+        ]
+        keys = (*headers, "silence_lifted")
+        blocks.append(Table(tuple(strings[key] for key in keys), rows))
+    blocks.append(Paragraph(strings["silences_rule"], "muted"))
+    return Section(strings["silences"], blocks)
+
+
 def _listing(title: str, items: list[str], empty: str) -> Section:
     return Section(title, [Listing(items) if items else Paragraph(empty, "muted")])
 
@@ -331,6 +357,7 @@ def build_document(summary: DrillSummary, lang: str) -> Document:
             _overview(summary, strings),
             _probes(summary, strings),
             *_timeline(summary, strings),
+            _silences(summary, strings),
             _measurements(summary, strings),
             *_closing(summary, strings),
         ],

@@ -2,10 +2,11 @@
 
 Order of a run: take the lock; journal the start (scenario hash, operator, reason, targets);
 run the readiness probes and refuse to change anything if one fails; start the canary;
-run the groups (in order; a parallel group's steps at once); on a failed critical step or
-Ctrl-C, stop; run the rollbacks of the steps that started, newest first (always for a test:
-that is its cleanup); probe readiness again after a cleanup; judge the measurements against
-the targets; journal the end; close the journal, signed; release the lock. A runner killed
+silence the alerts the drill causes (``silences.py``); run the groups (in order; a parallel
+group's steps at once); on a failed critical step or Ctrl-C, stop; run the rollbacks of the
+steps that started, newest first (always for a test: that is its cleanup); probe readiness
+again after a cleanup; judge the measurements against the targets; lift the silences;
+journal the end; close the journal, signed; release the lock. A runner killed
 outright leaves the lock and a journal without an end: ``recover.py`` finishes it.
 """
 
@@ -30,11 +31,19 @@ from egov.drills.loader import LoadedScenario
 from egov.drills.remote import Remote
 from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
+from egov.drills.silences import (
+    SilenceService,
+    get_journal_id,
+    lift_drill_silences,
+    make_drill_silences,
+    set_drill_silences,
+)
 from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
 from egov.drills.summary import DrillStatus, DrillSummary, read_measurements, summarize
 from egov.drills.verdict import Targets, judge
 from egov.errors import DrillInputError
 from egov.inventory.model import Environment, Estate
+from egov.monitoring.alertmanager_api import SilenceRequest
 
 CANARY_WARMUP_SECONDS = 3.0
 #: The canary writes at least this much longer than the tightest RPO target before the fault,
@@ -58,6 +67,9 @@ class RunOptions:
     progress: Callable[[str], None] = lambda _message: None
     # the estate's drill signing key [default: $EGOV_DRILL_KEY, else /etc/egov/secrets/…]
     signing_key: Path | None = None
+    # where the drill silences the alerts it causes (``silences.py``); None sets none
+    # (the runner's unit tests), the CLI gives the monitoring hosts' Alertmanagers
+    alertmanager: SilenceService | None = None
 
 
 def check_options(loaded: LoadedScenario, options: RunOptions) -> None:
@@ -237,7 +249,10 @@ def _run(
         return
     started: list[Step] = []
     failed = interrupted = False
+    silences = _plan_silences(loaded, plan, context, options)
+    silence_ids: list[str] = []
     try:
+        silence_ids = _set_silences(options, journal, silences)
         failed = _run_groups(plan, context, options, mask, started)
     except KeyboardInterrupt:
         interrupted = True
@@ -263,9 +278,44 @@ def _run(
         status = DrillStatus.FAILED
     else:
         status = DrillStatus.SUCCEEDED
+    _lift_silences(options, journal, silences, silence_ids)
     journal.append("end", status=status.value)
     if interrupted:
         raise KeyboardInterrupt
+
+
+def _set_silences(
+    options: RunOptions, journal: Journal, silences: list[SilenceRequest]
+) -> list[str]:
+    if options.alertmanager is None or not silences:
+        return []
+    return set_drill_silences(options.alertmanager, journal, silences, options.progress)
+
+
+def _lift_silences(
+    options: RunOptions, journal: Journal, silences: list[SilenceRequest], ids: list[str]
+) -> None:
+    """Lift this run's silences when it set (or tried to set) any."""
+    if options.alertmanager is not None and silences:
+        lift_drill_silences(options.alertmanager, journal, ids, "runner", options.progress)
+
+
+def _plan_silences(
+    loaded: LoadedScenario, plan: ModePlan, context: DrillContext, options: RunOptions
+) -> list[SilenceRequest]:
+    """The silences this run sets before its first step (none without an Alertmanager)."""
+    if options.alertmanager is None:
+        return []
+    return make_drill_silences(
+        loaded.scenario.name,
+        options.mode,
+        plan,
+        context.estate,
+        context.services,
+        get_journal_id(context.journal),
+        options.reason,
+        datetime.now(UTC),
+    )
 
 
 def _start_canary(context: DrillContext, plan: ModePlan) -> bool:

@@ -66,6 +66,17 @@ class ProbeResult(BaseModel):
     detail: str = ""
 
 
+class SilenceResult(BaseModel):
+    """A silence the drill set for the alerts it causes (``silences.py``), and its end."""
+
+    id: str
+    matchers: list[str] = Field(default_factory=list)
+    set_at: float | None = None  # None: set just before the runner died, found by recover
+    ends_at: str = ""  # when it expires by itself (RFC 3339)
+    lifted_at: float | None = None  # None: still live when the journal ends
+    lifted_by: str = ""  # runner | recover
+
+
 class ServiceMeasurement(BaseModel):
     """RTO and RPO of one service in this drill, with its targets (seconds) and the verdict
     ``verdict.judge`` gave them (the reports show it, never judge again)."""
@@ -118,6 +129,8 @@ class DrillSummary(BaseModel):
     measured: bool = False  # whether this mode measures RTO/RPO
     notes: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
+    silences: list[SilenceResult] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # e.g. no Alertmanager answered
     journal_path: str = ""
     journal_entries: int = 0
     journal_last_hash: str = ""
@@ -202,6 +215,24 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
             summary.notes.append(entry.get("text", ""))
         elif event == "failure":
             summary.failures.append(entry.get("text", ""))
+        elif event == "warning":
+            summary.warnings.append(entry.get("text", ""))
+        elif event == "silence":
+            summary.silences.append(
+                SilenceResult(
+                    id=entry["id"],
+                    matchers=list(entry.get("matchers", [])),
+                    set_at=entry["epoch"],
+                    ends_at=entry.get("ends_at", ""),
+                )
+            )
+        elif event == "silence-end":
+            found_silence = next((s for s in summary.silences if s.id == entry["id"]), None)
+            if found_silence is None:
+                found_silence = SilenceResult(id=entry["id"])
+                summary.silences.append(found_silence)
+            found_silence.lifted_at = entry["epoch"]
+            found_silence.lifted_by = entry.get("by", "")
         elif event == "end":
             summary.status = DrillStatus(entry["status"])
             summary.finished_at = entry["epoch"]

@@ -23,11 +23,16 @@ from egov.inventory import load_estate
 from egov.inventory.model import Estate
 from tests.drills.support import LAB_INVENTORY, FakeCatalog
 
-FAKE_NAMES = ("t-record", "t-fail", "t-interrupt", "t-barrier", "t-value")
+FAKE_NAMES = ("t-record", "t-fail", "t-interrupt", "t-barrier", "t-value", "t-at-site")
 
 
 class Label(Arguments):
     label: str = ""
+
+
+class AtSite(Arguments):
+    label: str = ""
+    site: str = ""
 
 
 class Value(Arguments):
@@ -65,6 +70,12 @@ def fake_catalog() -> Iterator[FakeCatalog]:
         """Remember the label, then fail."""
         fake.calls.append(arguments.label)
         raise DrillError(f"{arguments.label} broke", "a test failure")
+
+    @register("action", "t-at-site", AtSite)
+    def at_site(context: DrillContext, arguments: AtSite) -> str:
+        """Remember the label; act on ``site`` (what a drill silences alerts for)."""
+        fake.calls.append(arguments.label)
+        return f"did {arguments.label} at {arguments.site}"
 
     @register("action", "t-interrupt", Label)
     def interrupt(context: DrillContext, arguments: Label) -> None:

@@ -19,7 +19,9 @@ from egov.drills.summary import DrillStatus
 from egov.drills.verification import verify_journal
 from egov.errors import DrillError
 from egov.inventory.model import Estate
+from egov.monitoring.alertmanager_api import AlertmanagerClient
 from tests.drills.support import FakeCatalog, get_dead_pid, get_test_key, write_scenario
+from tests.fake_alertmanager import serving_alertmanager
 
 SCENARIO = """\
 modes:
@@ -202,3 +204,43 @@ def test_recover_journals_a_torn_last_line_and_its_journal_then_verifies(
     assert '"name": "b", "sta' in notes[0]  # what was cut is kept, not dropped unsaid
     assert closure.status == "recovered"
     assert summary.journal_key == get_test_key().fingerprint
+
+
+def test_recover_lifts_the_silences_the_killed_drill_left(
+    tmp_path: Path, lab_estate: Estate, loaded: LoadedScenario
+) -> None:
+    """Against a fake Alertmanager on loopback (it stands in for the real one, which the lab
+    suite exercises): the journalled silence and one set just before the runner died (found
+    by the journal id in its comment) are lifted; another run's and an operator's are not."""
+    directory = tmp_path / "drills"
+    path = write_killed_run(directory, loaded, lab_estate, get_dead_pid())
+    journal_id = path.parent.name
+    with serving_alertmanager() as fake:
+        mine = f"drill t-killed (test), journal {journal_id}: test"
+        journalled = fake.add_silence("egov drill t-killed", mine, site="site2")
+        unjournalled = fake.add_silence("egov drill t-killed", mine, site="primary")
+        other_run = fake.add_silence(
+            "egov drill t-killed", mine.replace(journal_id, f"{journal_id}-2"), site="site2"
+        )
+        by_hand = fake.add_silence("an operator", mine, site="site2")
+        journal = Journal.resume(path)
+        journal.append("silence", id=journalled, matchers=['site="site2"'], ends_at="")
+        summary = recover_drill(directory, lab_estate, alertmanager=AlertmanagerClient([fake.url]))
+        live = {silence["id"] for silence in fake.get_live()}
+    assert summary is not None and summary.status is DrillStatus.RECOVERED
+    assert live == {other_run, by_hand}
+    lifted = {(s.id, s.lifted_by) for s in summary.silences}
+    assert lifted == {(journalled, "recover"), (unjournalled, "recover")}
+    _entries, closure = verify_journal(path, get_test_key().public_key)
+    assert closure.status == "recovered"
+
+
+def test_recover_without_an_alertmanager_answering_warns_and_still_finishes(
+    tmp_path: Path, lab_estate: Estate, loaded: LoadedScenario
+) -> None:
+    directory = tmp_path / "drills"
+    write_killed_run(directory, loaded, lab_estate, get_dead_pid())
+    client = AlertmanagerClient(["http://127.0.0.1:1"])
+    summary = recover_drill(directory, lab_estate, alertmanager=client)
+    assert summary is not None and summary.status is DrillStatus.RECOVERED
+    assert any("expire by themselves" in warning for warning in summary.warnings)

@@ -484,3 +484,9 @@ def test_an_rpo_journalled_before_records_were_counted_is_not_measured(tmp_path:
     (portal,) = load(path).services
     assert not portal.rpo_ok and portal.lost_records is None
     assert "portal: RPO was not measured" in portal.problems[0]
+
+
+def test_a_drill_that_set_no_silence_says_so(failed: DrillSummary) -> None:
+    assert failed.silences == []
+    assert "The drill set no silence." in render_markdown(failed, "en")
+    assert "Cuộc diễn tập không đặt lệnh tạm ẩn cảnh báo nào." in render_markdown(failed, "vi")
