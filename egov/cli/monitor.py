@@ -162,6 +162,19 @@ def monitor_dashboards(
     _write_outputs(files)
 
 
+def _monitoring_urls(given: str | None, flag: str, inventory: Path | None, port: int) -> list[str]:
+    """``[given]`` (a checked URL), else every monitoring host's URL at ``port``, the primary
+    site's first; InputError when the inventory has none."""
+    from egov.monitoring.endpoints import get_monitoring_urls
+
+    if given is not None:
+        return [given]
+    urls = get_monitoring_urls(load_inventory(inventory).estate, port)
+    if not urls:
+        raise InputError("the inventory has no monitoring host", f"give {flag} URL")
+    return urls
+
+
 def _up(value: bool | None) -> str:
     return "[yellow]unknown[/]" if value is None else "yes" if value else "[red]NO[/]"
 
@@ -236,14 +249,15 @@ def monitor_status(
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """The estate's health in one screen: sites, services, backups, lag, alerts firing."""
-    from egov.monitoring.status import check_prometheus_url, fetch_status, get_prometheus_urls
+    from egov.deploys.topology import PROMETHEUS_PORT
+    from egov.monitoring.status import check_prometheus_url, fetch_status
 
-    if prometheus is not None:
-        urls = [check_prometheus_url(prometheus)]
-    else:
-        urls = get_prometheus_urls(load_inventory(inventory).estate)
-        if not urls:
-            raise InputError("the inventory has no monitoring host", "give --prometheus URL")
+    urls = _monitoring_urls(
+        None if prometheus is None else check_prometheus_url(prometheus),
+        "--prometheus",
+        inventory,
+        PROMETHEUS_PORT,
+    )
     status = fetch_status(urls)
     if output is OutputFormat.JSON:
         print_json(status)
@@ -304,14 +318,14 @@ def monitor_alerts(
     from egov.deploys.topology import ALERTMANAGER_PORT
     from egov.monitoring.alertmanager_api import AlertmanagerClient
     from egov.monitoring.alerts import fetch_alerts_report
-    from egov.monitoring.endpoints import check_http_url, get_monitoring_urls
+    from egov.monitoring.endpoints import check_http_url
 
-    if alertmanager is not None:
-        urls = [check_http_url(alertmanager, "an Alertmanager", "http://10.213.1.40:9093")]
-    else:
-        urls = get_monitoring_urls(load_inventory(inventory).estate, ALERTMANAGER_PORT)
-        if not urls:
-            raise InputError("the inventory has no monitoring host", "give --alertmanager URL")
+    given = (
+        None
+        if alertmanager is None
+        else check_http_url(alertmanager, "an Alertmanager", "http://10.213.1.40:9093")
+    )
+    urls = _monitoring_urls(given, "--alertmanager", inventory, ALERTMANAGER_PORT)
     report = fetch_alerts_report(AlertmanagerClient(urls))
     if output is OutputFormat.JSON:
         print_json(report.to_json())
