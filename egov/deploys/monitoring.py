@@ -6,6 +6,13 @@ restarts a daemon; a changed configuration is checked with the daemon's own tool
 reloaded (SIGHUP via ``systemctl reload``), so Prometheus keeps its in-memory state and the
 Alertmanagers their silences.
 
+Alertmanager's configuration (``egov.monitoring.alertmanager_config``) may hold a webhook URL
+or a Telegram token, and names the files holding the relay's password and the webhooks'
+tokens: all of them live in ``/etc/prometheus/egov-alerting`` (0750 root:prometheus, files
+0640), written by digest and never diffed into a log. The notification templates go to
+Debian's template directory; Alertmanager runs with ``TZ`` set to the estate's timezone, so
+the times in its messages are local.
+
 The egov alert rules (``egov.monitoring.rules``) go to ``/etc/prometheus/rules/egov.yml``,
 checked with ``promtool check rules`` before Prometheus reloads them. The egov exporter runs
 from the agent venv as ``egov-exporter.service`` (its own user, reading the state directory
@@ -19,7 +26,7 @@ Prometheus asks it to probe. The Alertmanagers of all monitoring hosts form one 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pyinfra import host
@@ -34,13 +41,19 @@ from egov.deploys.context import DeployContext, get_context
 from egov.deploys.facts import FileMode
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
+from egov.deploys.secretfile import secret_file
 from egov.inventory.model import Estate, HostRef
-from egov.monitoring import prometheus_config, rules
+from egov.monitoring import alertmanager_config, prometheus_config, rules
 from egov.monitoring.targets import make_targets
+from egov.secrets import read_secret
 
 RETENTION_TIME = "15d"
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
-ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml"
+ALERTING_PATHS = alertmanager_config.MONITORING_HOST_PATHS
+#: In the private directory: the file may hold secrets, and an upload is briefly world-readable
+#: in a directory anyone can enter.
+ALERTMANAGER_CONFIG = f"{ALERTING_PATHS.private_directory}/alertmanager.yml"
+ALERTMANAGER_GROUP = "prometheus"  # Debian's prometheus-alertmanager runs as prometheus
 BLACKBOX_CONFIG = "/etc/prometheus/blackbox.yml"
 RULES_FILE = f"{prometheus_config.RULES_DIRECTORY}/{rules.RULES_FILE_NAME}"
 TARGETS_FILE = "/etc/egov/monitoring-targets.json"
@@ -142,9 +155,16 @@ def make_exporter_unit(context: DeployContext, egov: str) -> str:
     )
 
 
-def make_defaults_file(daemon: Daemon, arguments: list[str]) -> str:
-    """The ``/etc/default`` file giving ``daemon`` its ``arguments``."""
-    return render("monitoring/default.j2", title=daemon.title, arguments=arguments)
+def make_defaults_file(
+    daemon: Daemon, arguments: list[str], environment: Mapping[str, str] | None = None
+) -> str:
+    """The ``/etc/default`` file giving ``daemon`` its ``arguments`` and ``environment``."""
+    return render(
+        "monitoring/default.j2",
+        title=daemon.title,
+        arguments=arguments,
+        environment=dict(environment or {}),
+    )
 
 
 @deploy("monitoring")
@@ -163,10 +183,14 @@ def monitoring() -> None:
         make_blackbox_arguments(),
         prometheus_config.to_yaml(prometheus_config.build_blackbox_config(estate), "blackbox"),
     )
+    templates = _alerting_files(estate)
     _run(
         ALERTMANAGER,
         make_alertmanager_arguments(estate, ref),
-        prometheus_config.to_yaml(prometheus_config.build_alertmanager_config(), "alertmanager"),
+        alertmanager_config.render_alertmanager_config(estate, read_secret, ALERTING_PATHS),
+        environment={"TZ": estate.timezone},
+        private=True,
+        also_changed=(templates,),
     )
     _run(
         PROMETHEUS,
@@ -241,24 +265,77 @@ def _exporter(context: DeployContext, targets_json: str) -> None:
     systemd.service(name="Run the egov exporter", service=EXPORTER_UNIT, running=True, enabled=True)
 
 
-def _run(daemon: Daemon, arguments: list[str], config_text: str) -> None:
-    """Write a daemon's flags and configuration; restart, reload or just keep it running."""
+def _alerting_files(estate: Estate) -> OperationMeta:
+    """The private directory, the secret files Alertmanager reads, and the notification
+    templates; returns the templates' operation (a change needs a reload)."""
+    files.directory(
+        name="Alerting directory",
+        path=ALERTING_PATHS.private_directory,
+        user="root",
+        group=ALERTMANAGER_GROUP,
+        mode="750",
+    )
+    for purpose, secret in alertmanager_config.make_secret_files(estate, ALERTING_PATHS).items():
+        secret_file(
+            name=f"Alerting secret ({purpose})",
+            dest=secret.path,
+            content=read_secret(secret.reference),
+            group=ALERTMANAGER_GROUP,
+            mode="640",
+        )
+    files.directory(
+        name="Alertmanager templates directory", path=ALERTING_PATHS.template_directory, mode="755"
+    )
+    templates: OperationMeta = files.put(
+        name="Alertmanager notification templates",
+        src=as_file(alertmanager_config.get_notification_templates()),
+        dest=ALERTING_PATHS.template_file,
+        mode="644",
+    )
+    return templates
+
+
+def _run(
+    daemon: Daemon,
+    arguments: list[str],
+    config_text: str,
+    *,
+    environment: Mapping[str, str] | None = None,
+    private: bool = False,
+    also_changed: tuple[OperationMeta, ...] = (),
+) -> None:
+    """Write a daemon's flags and configuration; restart, reload or just keep it running.
+
+    A ``private`` configuration (it may hold secrets) is 0640 root and the daemon's group,
+    compared by digest and never diffed; ``also_changed`` are files the configuration loads
+    (templates): a change to them is checked and reloaded like the configuration's.
+    """
     defaults = files.put(
         name=f"{daemon.title} flags",
-        src=as_file(make_defaults_file(daemon, arguments)),
+        src=as_file(make_defaults_file(daemon, arguments, environment)),
         dest=daemon.defaults,
         mode="644",
     )
-    config = files.put(
-        name=f"{daemon.title} configuration",
-        src=as_file(config_text),
-        dest=daemon.config,
-        mode="644",
-    )
+    if private:
+        config = secret_file(
+            name=f"{daemon.title} configuration",
+            dest=daemon.config,
+            content=config_text,
+            group=ALERTMANAGER_GROUP,
+            mode="640",
+        )
+    else:
+        config = files.put(
+            name=f"{daemon.title} configuration",
+            src=as_file(config_text),
+            dest=daemon.config,
+            mode="644",
+        )
+    changed = any_changed(config, *also_changed)
     server.shell(
         name=f"Check the {daemon.title} configuration",
         commands=[daemon.check],
-        _if=config.did_change,
+        _if=changed,
     )
     systemd.service(
         name=f"Restart {daemon.title}",
@@ -272,13 +349,13 @@ def _run(daemon: Daemon, arguments: list[str], config_text: str) -> None:
         name=f"Reload {daemon.title}",
         service=daemon.unit,
         reloaded=True,
-        _if=_only_second_changed(defaults, config),
+        _if=_only_second_changed(defaults, changed),
     )
     systemd.service(
         name=f"Keep {daemon.title} running", service=daemon.unit, running=True, enabled=True
     )
 
 
-def _only_second_changed(first: OperationMeta, second: OperationMeta) -> Callable[[], bool]:
+def _only_second_changed(first: OperationMeta, second: Callable[[], bool]) -> Callable[[], bool]:
     # A restart (first changed) already read the new configuration: reloading would be noise.
-    return lambda: second.did_change() and not first.did_change()
+    return lambda: second() and not first.did_change()

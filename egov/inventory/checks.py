@@ -8,43 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from egov.inventory.addresses import get_url_address, is_placeholder, is_placeholder_network
+from egov.inventory.alerting_checks import check_alerting
 from egov.inventory.backup import Dataset, DatasetKind, RepositoryKind
 from egov.inventory.fields import format_duration, is_secret_reference
+from egov.inventory.findings import Finding, Severity
+from egov.inventory.findings import make_error as _error
+from egov.inventory.findings import make_placeholder_finding as _placeholder
+from egov.inventory.findings import make_warning as _warning
 from egov.inventory.model import Environment, Estate, HostRef, SiteRole
 from egov.inventory.roles import LAB_ONLY_ROLES, ROLES
 from egov.inventory.yamlsource import PathKey
-
-
-class Severity(StrEnum):
-    """How bad a finding is."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem of the estate, at a path of the inventory."""
-
-    severity: Severity
-    path: PathKey
-    message: str
-    hint: str = ""
-
-
-def _error(path: PathKey, message: str, hint: str = "") -> Finding:
-    return Finding(Severity.ERROR, path, message, hint)
-
-
-def _warning(path: PathKey, message: str, hint: str = "") -> Finding:
-    return Finding(Severity.WARNING, path, message, hint)
-
 
 Check = Callable[[Estate], Iterator[Finding]]
 
@@ -456,13 +433,6 @@ def _walk(value: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
             yield from _walk(child, (*path, index))
 
 
-def _placeholder(estate: Estate, path: PathKey, message: str) -> Finding:
-    hint = "replace it with the real address before deploying; egov will not connect to it"
-    if estate.environment is Environment.LAB:
-        return _error(path, message, hint)
-    return _warning(path, message, hint)
-
-
 def get_dataset_repository(estate: Estate, dataset: Dataset) -> str | None:
     """The repository a dataset is written to: its own, else the first of the replication."""
     if dataset.repository is not None:
@@ -516,4 +486,5 @@ CHECKS: tuple[Check, ...] = (
     check_inline_secrets,
     check_postgres_settings,
     check_object_stores,
+    check_alerting,
 )

@@ -15,8 +15,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from egov.errors import InventoryError
-from egov.inventory.checks import Finding, Severity, check_estate
+from egov.inventory.alerting import ALERT_NAME_PATTERN, EMAIL_PATTERN, HTTP_URL_PATTERN
+from egov.inventory.backup import TIME_OF_DAY_PATTERN
+from egov.inventory.checks import check_estate
 from egov.inventory.fields import NAME_PATTERN
+from egov.inventory.findings import Finding, Severity
 from egov.inventory.model import Estate
 from egov.inventory.yamlsource import PathKey, SourceError, SourceMap, read_yaml
 
@@ -194,6 +197,10 @@ def _explain(detail: ErrorDetails, path: PathKey, root: type[BaseModel]) -> tupl
 
 _PATTERN_HINTS = {
     NAME_PATTERN: "names use lowercase letters, digits and dashes, at most 32, e.g. db-01",
+    EMAIL_PATTERN: "write an e-mail address, e.g. vanhanh@camau.gov.vn",
+    ALERT_NAME_PATTERN: "write an alert's name as docs/runbooks.md lists it, e.g. HostDown",
+    HTTP_URL_PATTERN: "write an http:// or https:// URL, e.g. https://api.telegram.org",
+    TIME_OF_DAY_PATTERN: "write a time of day as HH:MM, e.g. 22:00 (quote it in YAML)",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from egov.inventory.alerting import Alerting
 from egov.inventory.backup import BackupPolicy
 from egov.inventory.fields import (
     Fraction,
@@ -240,7 +241,7 @@ class DrillSchedule(_Strict):
 
 
 class Estate(_Strict):
-    """A whole e-government estate: sites, hosts, services, backups, drills."""
+    """A whole e-government estate: sites, hosts, services, backups, drills, alerting."""
 
     schema_version: WholeNumber = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
     name: Name = Field(examples=["camau"])
@@ -262,6 +263,10 @@ class Estate(_Strict):
     postgres: PostgresSettings | None = None
     backup: BackupPolicy = Field(default_factory=BackupPolicy)
     drills: DrillSchedule = Field(default_factory=DrillSchedule)
+    alerting: Alerting = Field(
+        default_factory=Alerting,
+        description="Who is notified of alerts; without receivers, nobody is.",
+    )
 
     @property
     def primary_site(self) -> str:

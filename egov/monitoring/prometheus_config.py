@@ -1,4 +1,6 @@
-"""Prometheus, Alertmanager and blackbox exporter configurations, derived from the estate.
+"""Prometheus and blackbox exporter configurations, derived from the estate.
+
+Alertmanager's is built in ``alertmanager_config.py``.
 
 Every site's monitoring host runs its own Prometheus that scrapes and probes the *whole*
 estate, so monitoring outlives the primary site: the configurations differ between monitoring
@@ -35,7 +37,6 @@ RULE_FILES_GLOB = f"{RULES_DIRECTORY}/*.yml"
 BLACKBOX_ADDRESS = f"127.0.0.1:{topology.BLACKBOX_PORT}"
 HTTP_MODULE = "http_2xx"
 TCP_MODULE = "tcp_connect"
-NULL_RECEIVER = "null"
 PROBE_JOB_PREFIX = "probe-"
 EGOV_JOB = "egov"
 
@@ -204,24 +205,6 @@ def build_prometheus_config(estate: Estate, monitoring_host: HostRef) -> dict[st
             },
             *probe_jobs,
         ],
-    }
-
-
-def build_alertmanager_config() -> dict[str, Any]:
-    """alertmanager.yml: every alert goes to a receiver that sends nothing anywhere.
-
-    The estate has no outside notification channel yet; alerts are visible in the
-    Alertmanager UI and API, and a real receiver is added here when the province names one.
-    """
-    return {
-        "route": {
-            "receiver": NULL_RECEIVER,
-            "group_by": ["alertname", "site", "service"],
-            "group_wait": "30s",
-            "group_interval": "5m",
-            "repeat_interval": "4h",
-        },
-        "receivers": [{"name": NULL_RECEIVER}],
     }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from egov.inventory import load_estate
 from egov.inventory.model import Estate, HostRef
+from tests.deploys.support import with_alerting_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventory" / "lab.yaml"
@@ -22,6 +24,17 @@ def lab() -> Estate:
 @pytest.fixture(scope="session")
 def songxanh() -> Estate:
     return load_estate(SONGXANH).estate
+
+
+@pytest.fixture
+def lab_with_secrets(lab: Estate, monkeypatch: pytest.MonkeyPatch) -> Estate:
+    """The lab with its alerting secrets in environment variables (``alerting-secret-…``):
+    its ``file:`` secrets exist only on a machine where ``egov lab up`` made them."""
+    environment: dict[str, str] = {}
+    estate = with_alerting_secrets(lab, environment)
+    for name, value in environment.items():
+        monkeypatch.setitem(os.environ, name, value)
+    return estate
 
 
 def host(estate: Estate, selector: str) -> HostRef:

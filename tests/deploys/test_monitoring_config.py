@@ -7,6 +7,7 @@ blackbox exporter, a live probe on loopback) run where the Debian packages are i
 from __future__ import annotations
 
 import http.server
+import os
 import shutil
 import subprocess
 import threading
@@ -39,7 +40,7 @@ def labels_of(scrape: dict[str, Any]) -> list[dict[str, str]]:
     return [group["labels"] for group in scrape["static_configs"]]
 
 
-@pytest.fixture(params=["lab", "songxanh"])
+@pytest.fixture(params=["lab_with_secrets", "songxanh"], ids=["lab", "songxanh"])
 def estate(request: pytest.FixtureRequest) -> Estate:
     value: Estate = request.getfixturevalue(request.param)
     return value
@@ -191,12 +192,6 @@ def test_tls_is_verified_except_against_the_labs_self_signed_certificates(
         assert http["preferred_ip_protocol"] == "ip4"
 
 
-def test_alertmanager_sends_nowhere() -> None:
-    alertmanager = config.build_alertmanager_config()
-    assert alertmanager["receivers"] == [{"name": "null"}]
-    assert alertmanager["route"]["receiver"] == "null"
-
-
 def test_alertmanagers_cluster_with_the_other_monitoring_hosts(estate: Estate) -> None:
     first, second = (host(estate, selector) for selector in monitoring_hosts(estate))
     arguments = monitoring.make_alertmanager_arguments(estate, first)
@@ -296,12 +291,6 @@ def test_promtool_accepts_the_prometheus_config(estate: Estate, tmp_path: Path) 
         run_tool(promtool, "check", "config", str(path))
 
 
-def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
-    amtool = need("amtool")
-    path = write(tmp_path, "alertmanager.yml", config.build_alertmanager_config())
-    run_tool(amtool, "check-config", str(path))
-
-
 def test_blackbox_accepts_its_config(estate: Estate, tmp_path: Path) -> None:
     exporter = need("prometheus-blackbox-exporter")
     path = write(tmp_path, "blackbox.yml", config.build_blackbox_config(estate))
@@ -380,3 +369,45 @@ def test_exporter_unit_serves_on_the_hosts_address_from_the_agent(lab: Estate) -
         "--port 9640 --state-dir /var/lib/egov/state --targets /etc/egov/monitoring-targets.json"
     ) in unit
     assert "SupplementaryGroups=egov-state" in unit
+
+
+def test_alertmanager_configuration_and_its_secrets_are_private_and_never_logged(
+    lab_with_secrets: Estate,
+) -> None:
+    commands: dict[str, list[str]] = {}
+    names, logs = plan_deploy(
+        lab_with_secrets, "site2/mon-01", monitoring.monitoring, commands=commands
+    )
+    private = "/etc/prometheus/egov-alerting"
+    assert commands["monitoring | Alerting directory"][1:] == [
+        f"chmod 750 {private}",
+        f"chown root:prometheus {private}",
+    ]
+    for name, path in (
+        ("Alertmanager configuration", f"{private}/alertmanager.yml"),
+        ("Alerting secret (smtp)", f"{private}/smtp-password"),
+        ("Alerting secret (webhook:truc-van-hanh:0)", f"{private}/webhook-truc-van-hanh-0.token"),
+    ):
+        assert commands[f"monitoring | {name}"][-3:] == [
+            f"upload {path}",
+            f"chown root:prometheus {path}",
+            f"chmod 640 {path}",
+        ]
+    assert commands["monitoring | Check the Alertmanager configuration"] == [
+        f"amtool check-config {private}/alertmanager.yml"
+    ]
+    templates = names.index("monitoring | Alertmanager notification templates")
+    assert templates < names.index("monitoring | Check the Alertmanager configuration")
+    secrets = [value for name, value in os.environ.items() if name.startswith("EGOV_TEST_ALERT")]
+    assert secrets
+    for value in secrets:
+        assert value not in logs
+        assert not any(value in name for name in names)
+
+
+def test_alertmanager_runs_in_the_estates_timezone(lab: Estate) -> None:
+    text = monitoring.make_defaults_file(
+        monitoring.ALERTMANAGER, ["--config.file=x"], {"TZ": lab.timezone}
+    )
+    assert 'TZ="Asia/Ho_Chi_Minh"\n' in text
+    assert text.splitlines()[-1] == 'ARGS="--config.file=x"'

@@ -383,6 +383,176 @@ BOUNDED_CASES: list[tuple[str, str, int, str]] = [
 ]
 CASES += BOUNDED_CASES
 
+# A valid alerting section after BASE (whose 30 lines it follows: it starts at line 31).
+ALERTING = """\
+alerting:
+  smtp: {smarthost: "mx.test.example:587", sender: a@test.example, username: u, password: env:SMTP}
+  receivers:
+    ops:
+      email: [ops@test.example]
+      webhooks: [{url: "https://10.50.0.99/hook", token: "env:HOOK"}]
+  routes:
+    - match: {severity: critical}
+      receivers: [ops]
+    - match: {severity: warning, site: main}
+      receivers: [ops]
+      quiet_hours: {start: "22:00", end: "06:30"}
+  default: ops
+"""
+
+
+def alerting(old: str, new: str) -> str:
+    assert old in ALERTING, old
+    return BASE + ALERTING.replace(old, new, 1)
+
+
+WARNING_ROUTE = "    - match: {severity: warning, site: main}\n"
+
+# Issue 18: who is told, refused with the line of the offending key.
+ALERTING_CASES: list[tuple[str, str, int, str]] = [
+    (
+        "alerting-unknown-route-receiver",
+        alerting("[ops]\n", "[opz]\n"),
+        39,
+        "unknown receiver 'opz'",
+    ),
+    ("alerting-unknown-default", alerting("default: ops", "default: opz"), 43, "unknown receiver"),
+    (
+        "alerting-receivers-without-default",
+        alerting("  default: ops\n", ""),
+        31,
+        "no `default:`",
+    ),
+    ("alerting-inline-password", alerting("env:SMTP", "hunter2"), 32, "inline secret"),
+    ("alerting-inline-token", alerting('"env:HOOK"', "abc123"), 36, "inline secret"),
+    (
+        "alerting-webhook-not-a-url",
+        alerting('"https://10.50.0.99/hook"', "hunter2"),
+        36,
+        "nor a secret",
+    ),
+    ("alerting-bad-email", alerting("[ops@test.example]", "[ops at test]"), 35, "e-mail address"),
+    (
+        "alerting-email-no-domain",
+        alerting("[ops@test.example]", "[ops@test]"),
+        35,
+        "e-mail address",
+    ),
+    ("alerting-bad-sender", alerting("sender: a@", "sender: a-"), 32, "e-mail address"),
+    (
+        "alerting-smarthost-without-port",
+        alerting('"mx.test.example:587"', '"mx.test.example"'),
+        32,
+        "host:port",
+    ),
+    (
+        "alerting-smarthost-port-too-high",
+        alerting('"mx.test.example:587"', '"mx.test.example:99999"'),
+        32,
+        "host:port",
+    ),
+    (
+        "alerting-login-without-password",
+        alerting(", password: env:SMTP", ""),
+        32,
+        "both username",
+    ),
+    (
+        "alerting-email-without-relay",
+        BASE + "".join(line + "\n" for line in ALERTING.splitlines() if "smtp:" not in line),
+        34,
+        "no `smtp:` relay",
+    ),
+    (
+        "alerting-receiver-without-channel",
+        alerting("  routes:\n", "    idle: {}\n  routes:\n"),
+        37,
+        "has no channel",
+    ),
+    (
+        "alerting-null-receiver-name",
+        alerting("  routes:\n", '    "null": {email: [x@test.example]}\n  routes:\n'),
+        37,
+        "reserved",
+    ),
+    (
+        "alerting-route-unknown-site",
+        alerting("site: main}", "site: moon}"),
+        40,
+        "site 'moon', which the inventory does not have",
+    ),
+    (
+        "alerting-route-unknown-service",
+        alerting("{severity: critical}", "{severity: critical, service: [web, mail]}"),
+        38,
+        "service 'mail'",
+    ),
+    (
+        "alerting-route-bad-severity",
+        alerting("severity: critical", "severity: page"),
+        38,
+        "not allowed",
+    ),
+    (
+        "alerting-route-bad-alertname",
+        alerting("{severity: critical}", "{alertname: host-down}"),
+        38,
+        "alert's name",
+    ),
+    (
+        "alerting-quiet-hours-on-critical",
+        alerting("{severity: warning, site", "{severity: [warning, critical], site"),
+        42,
+        "never held by quiet hours",
+    ),
+    (
+        "alerting-quiet-hours-without-severity",
+        alerting("{severity: warning, site: main}", "{site: main}"),
+        42,
+        "never held by quiet hours",
+    ),
+    (
+        "alerting-quiet-hours-empty",
+        alerting('end: "06:30"', 'end: "22:00"'),
+        42,
+        "empty or the whole day",
+    ),
+    (
+        "alerting-route-after-catch-all",
+        alerting(
+            "    - match: {severity: critical}\n",
+            "    - receivers: [ops]\n    - match: {severity: critical}\n",
+        ),
+        39,
+        "can never match",
+    ),
+    (
+        "alerting-receiver-twice",
+        alerting("[ops]\n", "[ops, ops]\n"),
+        39,
+        "twice",
+    ),
+    (
+        "alerting-repeat-too-short",
+        alerting(WARNING_ROUTE, WARNING_ROUTE + "      repeat: 10s\n"),
+        41,
+        "at least 1m",
+    ),
+    (
+        "alerting-bad-language",
+        alerting("alerting:\n", "alerting:\n  language: fr\n"),
+        32,
+        "not allowed",
+    ),
+    (
+        "alerting-chat-zero",
+        alerting("  routes:\n", "    tg: {telegram: {bot_token: env:T, chat_id: 0}}\n  routes:\n"),
+        37,
+        "names no chat",
+    ),
+]
+CASES += ALERTING_CASES
+
 
 @pytest.mark.parametrize(
     ("text", "line", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
@@ -484,3 +654,20 @@ def test_base_of_the_broken_cases_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "base.yaml"
     path.write_text(BASE, encoding="utf-8")
     assert run(["inventory", "validate", str(path)]) == 0
+    path.write_text(BASE + ALERTING, encoding="utf-8")
+    assert run(["inventory", "validate", "--strict", str(path)]) == 0
+
+
+def test_inline_alerting_secrets_are_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "secret.yaml"
+    for text in (
+        alerting("env:SMTP", "Sm7pS3cret"),
+        alerting('"env:HOOK"', "Sm7pS3cret"),
+        alerting('"https://10.50.0.99/hook"', "https://sms.example/send?key=Sm7pS3cret x"),
+    ):
+        path.write_text(text, encoding="utf-8")
+        assert run(["inventory", "validate", str(path)]) == 2
+        captured = capsys.readouterr()
+        assert "Sm7pS3cret" not in captured.err + captured.out
