@@ -19,6 +19,7 @@ from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.render import as_file, render
 from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.inventory import derive
 from egov.secrets import read_secret
 
 CANARY_USER = "egov-canary"
@@ -36,7 +37,7 @@ def make_canary_config(context: DeployContext) -> dict[str, object]:
         if placement is None or ref.name not in placement.hosts or not service.data.databases:
             continue
         database = service.data.databases[0]
-        members = topology.get_site_database_members(estate, database.host, ref.site)
+        members = derive.get_site_database_members(estate, database.host, ref.site)
         if not members:
             continue
         services[name] = {

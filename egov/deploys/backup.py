@@ -48,13 +48,16 @@ from egov.deploys.secretfile import secret_file
 from egov.deploys.storage import REPOSITORY_ROOT
 from egov.errors import InputError
 from egov.inventory.backup import RepositoryKind, Schedule
+from egov.inventory.derive import (
+    REPLICATION_DELAY,
+    REPLICATION_RANDOMIZED_DELAY,
+    get_shortest_schedule,
+)
 from egov.inventory.model import Estate
 from egov.secrets import read_secret
 
 AGENT_BINARY = "/opt/egov/venv/bin/egov"
 UNIT_DIRECTORY = "/etc/systemd/system"
-REPLICATION_DELAY = timedelta(hours=3)
-REPLICATION_RANDOMIZED_DELAY = timedelta(minutes=5)
 VERIFY_AT = "12:00"
 RETENTION_AT = "18:00"
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
@@ -87,14 +90,6 @@ def make_on_calendar(schedule: Schedule) -> str:
         f"a backup interval of {seconds // 60} minutes has no systemd calendar form",
         "use a divisor of an hour (5m, 15m, 30m) or of a day in hours (1h, 6h, 12h)",
     )
-
-
-def get_shortest_schedule(estate: Estate) -> Schedule:
-    """The schedule of the most frequently backed-up dataset (or the estate's default)."""
-    schedules = [estate.backup.schedule] + [
-        dataset.schedule for dataset in estate.backup.datasets.values() if dataset.schedule
-    ]
-    return min(schedules, key=lambda schedule: schedule.interval)
 
 
 def make_replication_calendar(estate: Estate) -> tuple[str, timedelta]:

@@ -22,6 +22,7 @@ from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
 from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.inventory import derive
 from egov.inventory.model import Estate, HostRef
 from egov.monitoring.heartbeat import (
     EXPORTER_QUERIES_PATH,
@@ -63,7 +64,7 @@ def make_slot_name(ref: HostRef) -> str:
 
 def make_client_rules(estate: Estate, ref: HostRef) -> list[ClientRule]:
     """pg_hba entries: each service's role, from its app hosts at every site, to its database."""
-    root = topology.get_replication_root(estate, ref)
+    root = derive.get_replication_root(estate, ref)
     rules = []
     for name, service in estate.services.items():
         for database in service.data.databases:
@@ -80,8 +81,8 @@ def make_client_rules(estate: Estate, ref: HostRef) -> list[ClientRule]:
 def make_replication_peers(estate: Estate, ref: HostRef) -> list[str]:
     """Addresses allowed to stream WAL: every member of the chain (after a failover any of
     them may be the primary)."""
-    root = topology.get_replication_root(estate, ref)
-    chain = [root, *topology.get_chain_replicas(estate, root)]
+    root = derive.get_replication_root(estate, ref)
+    chain = [root, *derive.get_chain_replicas(estate, root)]
     return [str(member.host.address) for member in chain if member != ref]
 
 
@@ -112,7 +113,7 @@ def make_roles_sql(
                 f"SELECT 'CREATE DATABASE {database} OWNER {name}' WHERE NOT EXISTS "
                 f"(SELECT FROM pg_database WHERE datname = '{database}')\\gexec"
             )
-    for replica in topology.get_chain_replicas(estate, ref):
+    for replica in derive.get_chain_replicas(estate, ref):
         slot = make_slot_name(replica)
         lines.append(
             f"SELECT pg_create_physical_replication_slot('{slot}') WHERE NOT EXISTS "
@@ -252,7 +253,7 @@ def replica() -> None:
     """A streaming replica of the host's ``upstream``, cloned once, never over real data."""
     context = get_context()
     estate, ref = context.estate, context.ref
-    upstream = topology.get_upstream(estate, ref)
+    upstream = estate.find_upstream(ref)
     if upstream is None or estate.postgres is None:  # the inventory check refuses this
         raise OperationError(f"{ref.selector} has no upstream")
     _, data_dir, unit = _cluster(context, "db-replica")

@@ -16,10 +16,11 @@ from egov.deploys.database import (
     make_clone_commands,
     make_slot_name,
 )
-from egov.deploys.topology import POSTGRES_PORT, get_chain_replicas, get_replication_root
+from egov.deploys.topology import POSTGRES_PORT
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
+from egov.inventory.derive import get_chain_replicas, get_replication_root
 from egov.inventory.fields import Name, Port
 from egov.inventory.model import HostRef
 
@@ -457,10 +458,9 @@ def _write_passfile(context: DrillContext, target: HostRef, upstream: HostRef) -
     A replica's own upstream is in the .pgpass its deploy wrote; any other (a primary
     re-seeded from the recovery site) gets a drill password file, written through stdin.
     """
-    from egov.deploys.topology import get_upstream
     from egov.secrets import read_secret
 
-    if get_upstream(context.estate, target) == upstream:
+    if context.estate.find_upstream(target) == upstream:
         return []
     assert context.estate.postgres is not None
     password = read_secret(context.estate.postgres.replication_password)
