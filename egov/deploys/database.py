@@ -21,12 +21,20 @@ from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
-from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.deploys.secretfile import secret_file
+from egov.hostlayout import (
+    HEARTBEAT_UNIT,
+    POSTGRES_EXPORTER_DEFAULTS,
+    POSTGRES_EXPORTER_UNIT,
+    POSTGRES_PASSFILE,
+    SECRET_DIRECTORY,
+    UNIT_DIRECTORY,
+    make_cluster_paths,
+)
 from egov.inventory import derive
 from egov.inventory.model import Estate, HostRef
 from egov.monitoring.heartbeat import (
     EXPORTER_QUERIES_PATH,
-    HEARTBEAT_UNIT,
     make_create_database_sql,
     make_exporter_defaults,
     make_exporter_queries,
@@ -46,15 +54,6 @@ class ClientRule:
     database: str
     role: str
     address: str
-
-
-def get_cluster_paths(version: int) -> tuple[str, str, str]:
-    """Debian's configuration directory, data directory and unit of the main cluster."""
-    return (
-        f"/etc/postgresql/{version}/main",
-        f"/var/lib/postgresql/{version}/main",
-        f"postgresql@{version}-main.service",
-    )
 
 
 def make_slot_name(ref: HostRef) -> str:
@@ -165,7 +164,7 @@ def _cluster(context: DeployContext, role: str) -> tuple[str, str, str]:
     settings = estate.postgres
     if settings is None:  # the inventory check refuses db hosts without it
         raise OperationError("the inventory has no postgres: section")
-    config_dir, data_dir, unit = get_cluster_paths(settings.version)
+    config_dir, data_dir, unit = make_cluster_paths(settings.version)
     apt.packages(
         name="Install PostgreSQL", packages=list(PACKAGES_BY_ROLE[role]), no_recommends=True
     )
@@ -260,7 +259,7 @@ def replica() -> None:
     password = read_secret(estate.postgres.replication_password)
     secret_file(
         name="Replication password for pg_basebackup and streaming",
-        dest="/var/lib/postgresql/.pgpass",
+        dest=POSTGRES_PASSFILE,
         content=f"{upstream.host.address}:{topology.POSTGRES_PORT}:*:replicator:{password}\n",
         user="postgres",
         group="postgres",
@@ -318,18 +317,18 @@ def _exporter(context: DeployContext) -> None:
     defaults = files.put(
         name="Configure postgres_exporter",
         src=as_file(make_exporter_defaults(topology.POSTGRES_EXPORTER_PORT)),
-        dest="/etc/default/prometheus-postgres-exporter",
+        dest=POSTGRES_EXPORTER_DEFAULTS,
         mode="644",
     )
     systemd.service(
         name="Restart postgres_exporter",
-        service="prometheus-postgres-exporter.service",
+        service=POSTGRES_EXPORTER_UNIT,
         restarted=True,
         _if=any_changed(queries, defaults),
     )
     systemd.service(
         name="Run postgres_exporter",
-        service="prometheus-postgres-exporter.service",
+        service=POSTGRES_EXPORTER_UNIT,
         running=True,
         enabled=True,
     )
@@ -340,7 +339,7 @@ def _exporter(context: DeployContext) -> None:
     unit = files.put(
         name="Heartbeat writer unit",
         src=as_file(make_heartbeat_unit(f"{venv}/bin/egov")),
-        dest=f"/etc/systemd/system/{HEARTBEAT_UNIT}",
+        dest=f"{UNIT_DIRECTORY}/{HEARTBEAT_UNIT}",
         mode="644",
     )
     systemd.service(
