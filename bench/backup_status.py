@@ -45,9 +45,7 @@ from restic_state import (
     refresh_catalogs,
 )
 
-from egov.backup.datasets import make_dataset_hosts
-from egov.backup.status import RUN_ALLOWANCE, get_dataset_target
-from egov.inventory.checks import get_dataset_repository
+from egov.inventory.derive import get_backup_target, get_dataset_hosts, get_repository_order
 from egov.inventory.model import Estate
 
 TARGET_SECONDS = 1.0
@@ -57,24 +55,18 @@ COMPARED = ("hosts_present", "last_snapshot_at", "oldest_host_snapshot_at", "fre
 
 def make_plan(estate: Estate, repositories: SiteRepositories, home: Path) -> dict[str, Any]:
     """The baseline's configuration: where the repositories are, and each row's hosts and
-    freshness limit (the dataset's target plus grace, from the inventory as egov reads it)."""
+    freshness limit (the dataset's target, from the inventory as egov reads it)."""
     rows = []
     for name, dataset in estate.backup.datasets.items():
-        own = get_dataset_repository(estate, dataset)
-        if own is None:
-            continue
-        schedule = dataset.schedule or estate.backup.schedule
-        grace = schedule.randomized_delay + RUN_ALLOWANCE
-        base = get_dataset_target(estate, name, dataset)
-        hosts = [ref.qualified_name for ref in make_dataset_hosts(estate, name)]
-        for repository in [own] + [r for r in estate.backup.replication if r != own]:
-            target = base if repository == own else max(base, estate.backup.schedule.interval)
+        target = get_backup_target(estate, name).target
+        hosts = [ref.qualified_name for ref in get_dataset_hosts(estate, name)]
+        for repository in get_repository_order(estate, dataset) if hosts else ():
             rows.append(
                 {
                     "dataset": name,
                     "repository": repository,
                     "hosts": hosts,
-                    "fresh_within_seconds": (target + grace).total_seconds(),
+                    "fresh_within_seconds": target.total_seconds(),
                 }
             )
     return {

@@ -50,10 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's egov, for every bench that imports this
 
 from egov.backup.agent import AgentSettings  # noqa: E402
-from egov.backup.datasets import make_dataset_hosts  # noqa: E402
 from egov.backup.replication import refresh_catalog  # noqa: E402
 from egov.backup.repositories import AccessKind, RepositoryConfig  # noqa: E402
 from egov.inventory import load_estate  # noqa: E402
+from egov.inventory.derive import get_dataset_hosts  # noqa: E402
 from egov.inventory.model import Estate  # noqa: E402
 from egov.records import CatalogRecord  # noqa: E402
 
@@ -87,7 +87,7 @@ def make_pairs(estate: Estate) -> list[tuple[str, str]]:
     return [
         (name, ref.qualified_name)
         for name in estate.backup.datasets
-        for ref in make_dataset_hosts(estate, name)
+        for ref in get_dataset_hosts(estate, name)
     ]
 
 

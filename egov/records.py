@@ -28,10 +28,11 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egov.hostlayout import STATE_DIRECTORY
 from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_bytes
 
 STATE_DIR_ENVIRONMENT_VARIABLE = "EGOV_STATE_DIR"
-DEFAULT_STATE_DIR = Path("/var/lib/egov/state")
+DEFAULT_STATE_DIR = Path(STATE_DIRECTORY)
 RECORD_FILE_MODE = 0o640
 
 

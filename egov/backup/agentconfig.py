@@ -21,14 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from egov.backup.datasets import BackupJob, make_host_jobs
 from egov.backup.repositories import AccessKind, RepositoryConfig, make_repository_config
 from egov.errors import InputError
+from egov.hostlayout import (
+    AGENT_CONFIG_FILE,
+    REPOSITORY_ROOT,
+    SECRET_DIRECTORY,
+    TEXTFILE_DIRECTORY,
+    make_credentials_directory,
+    make_retention_unit,
+)
 from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_text
 from egov.inventory.backup import RepositoryKind, Retention
 from egov.inventory.model import Estate, HostRef
 
-AGENT_CONFIG_PATH = Path("/etc/egov/agent.json")
-SECRET_DIRECTORY = "/etc/egov/secrets"  # noqa: S105 (a directory)
-TEXTFILE_DIRECTORY = "/var/lib/prometheus/node-exporter"
-REPOSITORY_ROOT = "/srv/restic"
+AGENT_CONFIG_PATH = Path(AGENT_CONFIG_FILE)
 
 
 class AgentConfig(BaseModel):
@@ -164,7 +169,7 @@ def make_retention_repository_config(estate: Estate, name: str) -> RepositoryCon
 
 def get_credentials_directory(name: str) -> str:
     """Where systemd puts the credentials of ``egov-retention@<name>.service``."""
-    return f"/run/credentials/egov-retention@{name}.service"
+    return make_credentials_directory(make_retention_unit(name))
 
 
 def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:

@@ -31,6 +31,7 @@ from egov.backup.restic import (
 from egov.backup.restoretest import find_manifest, pick_copy
 from egov.backup.status import DatasetStatus, make_status
 from egov.errors import BackupError, InputError
+from egov.hostlayout import make_backup_unit
 from egov.inventory.backup import DatasetKind
 from egov.inventory.model import Estate, HostRef
 from egov.records import (
@@ -54,7 +55,7 @@ class RunTarget:
     @property
     def unit(self) -> str:
         """``egov-backup@etc.service``."""
-        return f"egov-backup@{self.dataset}.service"
+        return make_backup_unit(self.dataset)
 
 
 def make_run_targets(

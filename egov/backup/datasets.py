@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from egov.backup.restic import EGOV_TAG, MANIFEST_TAG
 from egov.inventory.backup import DatasetKind
-from egov.inventory.checks import get_dataset_repository, resolve_host_selector
+from egov.inventory.derive import get_dataset_repository, is_backed_up_by
 from egov.inventory.model import Estate, HostRef
 
 PG_DUMP_USER = "postgres"
@@ -48,13 +48,8 @@ def make_host_jobs(estate: Estate, ref: HostRef) -> list[BackupJob]:
     """The datasets ``ref`` backs up, in inventory order (none when no repository exists)."""
     jobs = []
     for name, dataset in estate.backup.datasets.items():
-        hosts = {
-            (match.site, match.name)
-            for selector in dataset.hosts
-            for match in resolve_host_selector(estate, selector)
-        }
         repository = get_dataset_repository(estate, dataset)
-        if (ref.site, ref.name) not in hosts or repository is None:
+        if not is_backed_up_by(dataset, ref) or repository is None:
             continue
         jobs.append(
             BackupJob(
@@ -70,16 +65,6 @@ def make_host_jobs(estate: Estate, ref: HostRef) -> list[BackupJob]:
             )
         )
     return jobs
-
-
-def make_dataset_hosts(estate: Estate, dataset: str) -> list[HostRef]:
-    """The hosts a dataset is backed up from."""
-    found: list[HostRef] = []
-    for selector in estate.backup.datasets[dataset].hosts:
-        for ref in resolve_host_selector(estate, selector):
-            if ref not in found:
-                found.append(ref)
-    return found
 
 
 def make_dump_command(database: str, user: str = PG_DUMP_USER) -> tuple[str, ...]:

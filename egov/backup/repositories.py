@@ -34,12 +34,13 @@ from egov.backup.restic import (
 )
 from egov.backup.runner import Restic
 from egov.errors import BackupError, InputError
+from egov.hostlayout import RESTIC_CACHE_DIRECTORY
 from egov.inventory.backup import RepositoryKind
 from egov.inventory.model import Estate, ObjectLockMode
 from egov.secrets import read_secret
 
 REST_USER = "backup"
-DEFAULT_CACHE_DIR = Path("/var/cache/egov/restic")
+DEFAULT_CACHE_DIR = Path(RESTIC_CACHE_DIRECTORY)
 
 
 class AccessKind(StrEnum):

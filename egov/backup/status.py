@@ -3,27 +3,23 @@
 Pure: it reads only records (catalogs, backups, verifications, restore tests), never a
 repository, so it answers in the same time for 10 snapshots or 10 million.
 
-The target of a dataset is the strictest RPO of the service data it covers (a database's or
-a file tree's own ``rpo`` over its service's). A database with a streaming replica at
-another site meets its RPO by replication, not by backups, so it does not count; with no
-covered data the schedule interval is the target. At the repositories snapshots are copied
-to, the target cannot be shorter than the replication interval (the policy's schedule).
-A dataset is fresh at a site when its *least* recent host there is within target plus a
-grace (the schedule's randomized delay and an hour for the run itself): the oldest host
-is the one that would lose the most.
+The target, the hosts a dataset covers and the repositories holding it are the inventory's
+derived facts (``egov.inventory.derive``), the exporter's own: status and monitoring cannot
+disagree on what is fresh. A dataset is fresh at a repository when its *least* recent host
+is within the target: the oldest host is the one that would lose the most. Hosts at a
+planned site are not expected (they run nothing yet); a dataset with no active host has no
+row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from egov.backup.agentconfig import get_retention_host, make_object_lock_days
-from egov.backup.datasets import make_dataset_hosts
-from egov.inventory.backup import Dataset, RepositoryKind
-from egov.inventory.checks import get_dataset_repository
+from egov.inventory.backup import RepositoryKind
+from egov.inventory.derive import get_backup_target, get_dataset_hosts, get_repository_order
 from egov.inventory.model import Estate, ObjectLockMode
 from egov.records import (
     BackupRecord,
@@ -32,8 +28,6 @@ from egov.records import (
     Result,
     VerificationRecord,
 )
-
-RUN_ALLOWANCE = timedelta(hours=1)
 
 
 class DatasetStatus(BaseModel):
@@ -60,49 +54,6 @@ class DatasetStatus(BaseModel):
     repository_size_bytes: int | None = None
 
 
-def _has_remote_replica(estate: Estate, host: str) -> bool:
-    primary = estate.primary_site
-    pending = [(primary, host)]
-    seen: set[tuple[str, str]] = set()
-    while pending:
-        current = pending.pop()
-        seen.add(current)
-        for ref in estate.iter_hosts():
-            upstream = ref.host.upstream
-            if upstream is None or (ref.site, ref.name) in seen:
-                continue
-            site, _, name = upstream.rpartition("/")
-            if (site or ref.site, name) == current:
-                if ref.site != primary:
-                    return True
-                pending.append((ref.site, ref.name))
-    return False
-
-
-def get_dataset_target(estate: Estate, name: str, dataset: Dataset) -> timedelta:
-    """The RPO a dataset's backups must meet at its own repository (see module doc)."""
-    hosts = {(ref.site, ref.name) for ref in make_dataset_hosts(estate, name)}
-    primary = estate.primary_site
-    targets = []
-    for service in estate.services.values():
-        for database in service.data.databases:
-            if (
-                database.name in dataset.databases
-                and (primary, database.host) in hosts
-                and not _has_remote_replica(estate, database.host)
-            ):
-                targets.append(database.rpo or service.rpo)
-        for files in service.data.files:
-            covered = any(
-                files.path == root or files.path.startswith(root.rstrip("/") + "/")
-                for root in dataset.paths
-            )
-            if covered and (primary, files.host) in hosts:
-                targets.append(files.rpo or service.rpo)
-    schedule = dataset.schedule or estate.backup.schedule
-    return min(targets, default=schedule.interval)
-
-
 def make_status(
     estate: Estate,
     catalogs: Sequence[CatalogRecord],
@@ -120,22 +71,17 @@ def make_status(
         backups_by_dataset.setdefault(record.dataset, []).append(record)
     rows = []
     for name, dataset in estate.backup.datasets.items():
-        own = get_dataset_repository(estate, dataset)
-        if own is None:
+        repositories = get_repository_order(estate, dataset)
+        hosts = [ref.qualified_name for ref in get_dataset_hosts(estate, name)]
+        if not repositories or not hosts:
             continue
-        repositories = [own] + [r for r in estate.backup.replication if r != own]
-        hosts = [ref.qualified_name for ref in make_dataset_hosts(estate, name)]
-        schedule = dataset.schedule or estate.backup.schedule
-        base_target = get_dataset_target(estate, name, dataset)
-        grace = schedule.randomized_delay + RUN_ALLOWANCE
+        target = get_backup_target(estate, name)
         mine = backups_by_dataset.get(name, [])
+        own = repositories[0]
         for repository in repositories:
             if repository not in estate.backup.repositories:
                 continue
             site = estate.backup.repositories[repository].site
-            target = base_target
-            if repository != own:
-                target = max(target, estate.backup.schedule.interval)
             catalog = catalog_by_name.get(repository)
             latest = catalog.latest.get(name, {}) if catalog else {}
             times = [latest[host].time for host in hosts if host in latest]
@@ -152,8 +98,8 @@ def make_status(
                     last_snapshot_at=max(times) if times else None,
                     oldest_host_snapshot_at=oldest,
                     age_seconds=age,
-                    target_seconds=target.total_seconds(),
-                    fresh=age is not None and age <= (target + grace).total_seconds(),
+                    target_seconds=target.target.total_seconds(),
+                    fresh=target.is_fresh(age),
                     last_backup_result=_last_result(mine) if repository == own else None,
                     catalog_refreshed_at=catalog.refreshed_at if catalog else None,
                     verified_at=verified.get(repository),

@@ -25,6 +25,7 @@ from egov.cli.app import (
     stdout,
 )
 from egov.errors import InputError
+from egov.hostlayout import AGENT_CONFIG_FILE, REPLICATION_UNIT, RESTIC_CACHE_DIRECTORY
 from egov.inventory.fields import MAX_DURATION, format_duration
 from egov.outputfile import write_output_text
 
@@ -133,7 +134,7 @@ def backup_replicate(
     ref = get_replication_host(estate)
     if ref is None or not estate.backup.replication:
         raise InputError("the inventory replicates nothing", "list backup.replication")
-    unit = "egov-replicate.service"
+    unit = REPLICATION_UNIT
     if dry_run:
         stdout.print(f"would start {unit} on {ref.selector}", soft_wrap=True)
         return
@@ -250,7 +251,7 @@ def backup_snapshots(
     ] = None,
     inventory: InventoryOption = None,
     output: OutputOption = OutputFormat.TEXT,
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """List egov's snapshots in a repository (this lists the repository: it is slow)."""
     from egov.backup import control
@@ -297,7 +298,7 @@ def backup_restore(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
     inventory: InventoryOption = None,
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Restore a dataset's latest snapshot to a path here, or on a host."""
     from egov.backup import control
@@ -386,7 +387,7 @@ def backup_verify(
     ] = False,
     inventory: InventoryOption = None,
     state_dir: StateDirOption = None,
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Read the next 1/t of each repository (rolling check); optionally run restore tests."""
     from egov.backup.repositories import make_repository_config
@@ -546,8 +547,8 @@ def _agent_config(config: Path) -> Any:
 @agent_app.command("backup")
 def agent_backup(
     dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
-    config: AgentConfigOption = Path("/etc/egov/agent.json"),
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    config: AgentConfigOption = Path(AGENT_CONFIG_FILE),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Back up this host's datasets (run by egov-backup@<dataset>.service)."""
     from egov.backup.agent import run_agent_backup
@@ -564,8 +565,8 @@ def agent_backup(
 
 @agent_app.command("replicate")
 def agent_replicate(
-    config: AgentConfigOption = Path("/etc/egov/agent.json"),
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    config: AgentConfigOption = Path(AGENT_CONFIG_FILE),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Copy new snapshots along the replication order, then refresh every catalog."""
     from egov.backup.replication import run_replication
@@ -592,8 +593,8 @@ def agent_retention(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what forget would remove.")
     ] = False,
-    config: AgentConfigOption = Path("/etc/egov/agent.json"),
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    config: AgentConfigOption = Path(AGENT_CONFIG_FILE),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Forget and prune a repository kept on this host (run by egov-retention@<repository>);
     for an S3 bucket, then purge the versions whose lock has ended."""
@@ -624,8 +625,8 @@ def agent_retention(
 
 @agent_app.command("verify")
 def agent_verify(
-    config: AgentConfigOption = Path("/etc/egov/agent.json"),
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    config: AgentConfigOption = Path(AGENT_CONFIG_FILE),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Read the next 1/t of every repository (run by egov-verify.timer)."""
     from egov.backup.verification import run_verification
@@ -649,8 +650,8 @@ def agent_restore(
     repository: Annotated[str, typer.Option("--repository")],
     target: Annotated[Path, typer.Option("--target")],
     verify: Annotated[bool, typer.Option("--verify")] = False,
-    config: AgentConfigOption = Path("/etc/egov/agent.json"),
-    cache_dir: CacheDirOption = Path("/var/cache/egov/restic"),
+    config: AgentConfigOption = Path(AGENT_CONFIG_FILE),
+    cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Restore a dataset on this host (what `egov backup restore --to-host` runs)."""
     from egov.backup.control import restore_dataset

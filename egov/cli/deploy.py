@@ -29,6 +29,7 @@ from egov.cli.app import (
 )
 from egov.deploys.recap import DeployResult, HostStatus
 from egov.errors import InputError
+from egov.hostlayout import CANARY_CONFIG_FILE
 
 
 class _RichDeployProgress:
@@ -219,7 +220,7 @@ def deploy_command(
 def agent_canary(
     config: Annotated[
         Path, typer.Option("--config", help="The canary's JSON configuration.")
-    ] = Path("/etc/egov/canary.json"),
+    ] = Path(CANARY_CONFIG_FILE),
 ) -> None:
     """Serve the canary (the lab's stand-in for the province's applications)."""
     import logging

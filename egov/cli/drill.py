@@ -28,6 +28,7 @@ from egov.errors import (
     JournalError,
     JournalUnreadable,
 )
+from egov.hostlayout import DRILLS_DIRECTORY, SECRET_DIRECTORY
 from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ PublicKeyOption = Annotated[
         "--public-key",
         help="The estate's drill public key (ssh-ed25519 …) "
         "[default: the .pub beside $EGOV_DRILL_KEY, else "
-        "/etc/egov/secrets/drill-signing-<estate>.pub].",
+        f"{SECRET_DIRECTORY}/drill-signing-<estate>.pub].",
         show_default=False,
     ),
 ]
@@ -124,9 +125,7 @@ def _drill_dir(option: Path | None, estate: Estate) -> Path:
     if option is not None:
         return option
     from_environment = os.environ.get(DRILL_DIR_ENVIRONMENT_VARIABLE)
-    return (
-        Path(from_environment) if from_environment else Path("/var/lib/egov/drills") / estate.name
-    )
+    return Path(from_environment) if from_environment else Path(DRILLS_DIRECTORY) / estate.name
 
 
 def _alertmanager(estate: Estate) -> AlertmanagerClient:

@@ -16,8 +16,9 @@ from pyinfra.operations import files, server
 
 from egov.deploys.context import DeployContext
 from egov.deploys.secretfile import binary_file
+from egov.hostlayout import COMMAND_LINK, INSTALL_ROOT
 
-AGENT_ROOT = "/opt/egov"
+AGENT_ROOT = INSTALL_ROOT
 AGENT_VENV = f"{AGENT_ROOT}/venv"
 AGENT_STAMP = f"{AGENT_VENV}/.wheelhouse-sha256"
 WHEELHOUSE_TAR = f"{AGENT_ROOT}/wheelhouse.tar"
@@ -81,6 +82,6 @@ def install_agent(context: DeployContext) -> None:
         server.shell(name="Install the egov agent", commands=make_install_commands(digest))
     files.link(
         name="Put egov on the PATH",
-        path="/usr/local/bin/egov",
+        path=COMMAND_LINK,
         target=f"{AGENT_VENV}/bin/egov",
     )

@@ -18,13 +18,20 @@ from egov.deploys import topology
 from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.render import as_file, render
-from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.deploys.secretfile import secret_file
+from egov.hostlayout import (
+    CANARY_CONFIG_FILE,
+    CANARY_UNIT,
+    NOLOGIN_SHELL,
+    SECRET_DIRECTORY,
+    UNIT_DIRECTORY,
+)
+from egov.inventory import derive
 from egov.secrets import read_secret
 
 CANARY_USER = "egov-canary"
-CANARY_CONFIG = "/etc/egov/canary.json"
+CANARY_CONFIG = CANARY_CONFIG_FILE
 CANARY_PASSWORD = f"{SECRET_DIRECTORY}/canary-db"
-CANARY_UNIT = "egov-canary.service"
 
 
 def make_canary_config(context: DeployContext) -> dict[str, object]:
@@ -36,7 +43,7 @@ def make_canary_config(context: DeployContext) -> dict[str, object]:
         if placement is None or ref.name not in placement.hosts or not service.data.databases:
             continue
         database = service.data.databases[0]
-        members = topology.get_site_database_members(estate, database.host, ref.site)
+        members = derive.get_site_database_members(estate, database.host, ref.site)
         if not members:
             continue
         services[name] = {
@@ -72,7 +79,7 @@ def app() -> None:
         user=CANARY_USER,
         group=CANARY_USER,
         system=True,
-        shell="/usr/sbin/nologin",
+        shell=NOLOGIN_SHELL,
         home="/nonexistent",
         ensure_home=False,
     )
@@ -99,7 +106,7 @@ def app() -> None:
                 config=CANARY_CONFIG,
             )
         ),
-        dest=f"/etc/systemd/system/{CANARY_UNIT}",
+        dest=f"{UNIT_DIRECTORY}/{CANARY_UNIT}",
         mode="644",
     )
     systemd.service(

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from egov.hostlayout import AUDIT_LOG_FILE
+
 AUDIT_LOG_ENVIRONMENT_VARIABLE = "EGOV_AUDIT_LOG"
-DEFAULT_AUDIT_LOG = Path("/var/log/egov/audit.jsonl")
+DEFAULT_AUDIT_LOG = Path(AUDIT_LOG_FILE)
 AUDIT_FILE_MODE = 0o640
 
 

@@ -32,7 +32,6 @@ from pyinfra.operations.util import any_changed
 
 from egov.backup.agentconfig import (
     AGENT_CONFIG_PATH,
-    SECRET_DIRECTORY,
     get_replication_host,
     make_agent_config,
 )
@@ -45,16 +44,29 @@ from egov.backup.repositories import (
 from egov.deploys.context import get_context
 from egov.deploys.render import as_file
 from egov.deploys.secretfile import secret_file
-from egov.deploys.storage import REPOSITORY_ROOT
 from egov.errors import InputError
+from egov.hostlayout import (
+    AGENT_BINARY,
+    BACKUP_UNIT_TEMPLATE,
+    REPLICATION_TIMER,
+    REPLICATION_UNIT,
+    REPOSITORY_ROOT,
+    RETENTION_UNIT_TEMPLATE,
+    SECRET_DIRECTORY,
+    UNIT_DIRECTORY,
+    VERIFY_TIMER,
+    VERIFY_UNIT,
+    make_retention_unit,
+)
 from egov.inventory.backup import RepositoryKind, Schedule
+from egov.inventory.derive import (
+    REPLICATION_DELAY,
+    REPLICATION_RANDOMIZED_DELAY,
+    get_shortest_schedule,
+)
 from egov.inventory.model import Estate
 from egov.secrets import read_secret
 
-AGENT_BINARY = "/opt/egov/venv/bin/egov"
-UNIT_DIRECTORY = "/etc/systemd/system"
-REPLICATION_DELAY = timedelta(hours=3)
-REPLICATION_RANDOMIZED_DELAY = timedelta(minutes=5)
 VERIFY_AT = "12:00"
 RETENTION_AT = "18:00"
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
@@ -87,14 +99,6 @@ def make_on_calendar(schedule: Schedule) -> str:
         f"a backup interval of {seconds // 60} minutes has no systemd calendar form",
         "use a divisor of an hour (5m, 15m, 30m) or of a day in hours (1h, 6h, 12h)",
     )
-
-
-def get_shortest_schedule(estate: Estate) -> Schedule:
-    """The schedule of the most frequently backed-up dataset (or the estate's default)."""
-    schedules = [estate.backup.schedule] + [
-        dataset.schedule for dataset in estate.backup.datasets.values() if dataset.schedule
-    ]
-    return min(schedules, key=lambda schedule: schedule.interval)
 
 
 def make_replication_calendar(estate: Estate) -> tuple[str, timedelta]:
@@ -271,7 +275,7 @@ def backup() -> None:
             )
     units: dict[str, str] = {}
     if config.jobs:
-        units["egov-backup@.service"] = make_backup_service()
+        units[BACKUP_UNIT_TEMPLATE] = make_backup_service()
         for job in config.jobs:
             schedule = estate.backup.datasets[job.dataset].schedule or estate.backup.schedule
             units[f"egov-backup@{job.dataset}.timer"] = make_timer(
@@ -282,24 +286,24 @@ def backup() -> None:
             )
     if config.replication and get_replication_host(estate) == ref:
         on_calendar, delay = make_replication_calendar(estate)
-        units["egov-replicate.service"] = make_agent_service(
+        units[REPLICATION_UNIT] = make_agent_service(
             "egov replication and catalog refresh", "replicate"
         )
-        units["egov-replicate.timer"] = make_timer(
-            "egov replication", "egov-replicate.service", on_calendar, delay
+        units[REPLICATION_TIMER] = make_timer(
+            "egov replication", REPLICATION_UNIT, on_calendar, delay
         )
-        units["egov-verify.service"] = make_agent_service("egov rolling repository check", "verify")
-        units["egov-verify.timer"] = make_timer(
-            "egov verification", "egov-verify.service", f"*-*-* {VERIFY_AT}:00", timedelta(0)
+        units[VERIFY_UNIT] = make_agent_service("egov rolling repository check", "verify")
+        units[VERIFY_TIMER] = make_timer(
+            "egov verification", VERIFY_UNIT, f"*-*-* {VERIFY_AT}:00", timedelta(0)
         )
     if config.retention:
-        units["egov-retention@.service"] = make_retention_service()
+        units[RETENTION_UNIT_TEMPLATE] = make_retention_service()
         for name in config.retention:
             if estate.backup.repositories[name].kind is RepositoryKind.S3:
-                units[f"egov-retention@{name}.service"] = make_s3_retention_service(name)
-            units[f"egov-retention@{name}.timer"] = make_timer(
+                units[make_retention_unit(name)] = make_s3_retention_service(name)
+            units[make_retention_unit(name, "timer")] = make_timer(
                 f"egov retention of {name}",
-                f"egov-retention@{name}.service",
+                make_retention_unit(name),
                 f"*-*-* {RETENTION_AT}:00",
                 timedelta(minutes=30),
             )

@@ -17,9 +17,28 @@ from egov.deploys.facts import is_container
 from egov.deploys.firewall import make_firewall_rules, render_nftables
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
+from egov.hostlayout import (
+    CHRONY_CONFIG,
+    CHRONY_DEFAULTS,
+    CHRONY_DROP_IN,
+    CHRONY_UNIT,
+    HOSTS_FILE,
+    JOURNAL_DIRECTORY,
+    JOURNALD_DROP_IN,
+    JOURNALD_UNIT,
+    NFTABLES_CONFIG,
+    NFTABLES_UNIT,
+    NODE_EXPORTER_DEFAULTS,
+    NODE_EXPORTER_UNIT,
+    SSH_UNIT,
+    SSHD_DROP_IN,
+    SUDOERS_FILE,
+    SYSCTL_FILE,
+    TEXTFILE_DIRECTORY,
+    make_home_directory,
+)
 
 BASE_PACKAGES = list(PACKAGES_BY_ROLE["base"])
-TEXTFILE_DIRECTORY = "/var/lib/prometheus/node-exporter"
 APT_CACHE_SECONDS = 86400
 
 
@@ -66,7 +85,7 @@ def base() -> None:
     files.put(
         name="Write /etc/hosts",
         src=as_file(render("base/hosts.j2", estate=estate, ref=ref)),
-        dest="/etc/hosts",
+        dest=HOSTS_FILE,
         mode="644",
     )
     server.timezone(name="Set the timezone", timezone=estate.timezone)
@@ -85,7 +104,7 @@ def _time(context: DeployContext) -> None:
     chrony_conf = files.put(
         name="Configure chrony",
         src=as_file(make_chrony_conf(context)),
-        dest="/etc/chrony/chrony.conf",
+        dest=CHRONY_CONFIG,
         mode="644",
     )
     # Containers may not set the clock: chrony then serves and tracks time without
@@ -94,27 +113,25 @@ def _time(context: DeployContext) -> None:
     chrony_options = files.put(
         name="Set chrony's options",
         src=as_file(f'DAEMON_OPTS="-F 1{" -x" if container else ""}"\n'),
-        dest="/etc/default/chrony",
+        dest=CHRONY_DEFAULTS,
         mode="644",
     )
     chrony_unit = files.put(
         name="Let chrony run where the clock belongs to the host",
         src=as_file("[Unit]\nConditionCapability=\n" if container else "[Unit]\n"),
-        dest="/etc/systemd/system/chrony.service.d/egov.conf",
+        dest=CHRONY_DROP_IN,
         mode="644",
     )
     systemd.service(
         name="Run chrony",
-        service="chrony.service",
+        service=CHRONY_UNIT,
         running=True,
         enabled=True,
         restarted=True,
         daemon_reload=True,
         _if=any_changed(chrony_conf, chrony_options, chrony_unit),
     )
-    systemd.service(
-        name="Keep chrony running", service="chrony.service", running=True, enabled=True
-    )
+    systemd.service(name="Keep chrony running", service=CHRONY_UNIT, running=True, enabled=True)
 
 
 def _people(context: DeployContext) -> None:
@@ -123,7 +140,7 @@ def _people(context: DeployContext) -> None:
             name=f"Administrator {admin.name}",
             user=admin.name,
             shell="/bin/bash",
-            home=f"/home/{admin.name}",
+            home=make_home_directory(admin.name),
             create_home=True,
             public_keys=admin.ssh_keys,
             delete_keys=True,
@@ -131,7 +148,7 @@ def _people(context: DeployContext) -> None:
     files.put(
         name="Let administrators use sudo",
         src=as_file(make_sudoers(context)),
-        dest="/etc/sudoers.d/egov-admins",
+        dest=SUDOERS_FILE,
         mode="440",
     )
 
@@ -140,7 +157,7 @@ def _ssh() -> None:
     sshd_conf = files.put(
         name="Harden sshd: keys only",
         src=as_file(render("base/sshd.conf.j2")),
-        dest="/etc/ssh/sshd_config.d/10-egov.conf",
+        dest=SSHD_DROP_IN,
         mode="644",
     )
     server.shell(
@@ -148,7 +165,7 @@ def _ssh() -> None:
     )
     systemd.service(
         name="Reload sshd",
-        service="ssh.service",
+        service=SSH_UNIT,
         running=True,
         reloaded=True,
         _if=sshd_conf.did_change,
@@ -165,7 +182,7 @@ def _sysctl(context: DeployContext) -> None:
     conf = files.put(
         name="Kernel network settings",
         src=as_file(make_sysctl_conf(context)),
-        dest="/etc/sysctl.d/90-egov.conf",
+        dest=SYSCTL_FILE,
         mode="644",
     )
     server.shell(
@@ -182,7 +199,7 @@ def _firewall(context: DeployContext) -> None:
     nftables_conf = files.put(
         name="Write the firewall rules",
         src=as_file(ruleset),
-        dest="/etc/nftables.conf",
+        dest=NFTABLES_CONFIG,
         mode="755",
     )
     server.shell(
@@ -192,33 +209,33 @@ def _firewall(context: DeployContext) -> None:
     )
     systemd.service(
         name="Load the firewall rules",
-        service="nftables.service",
+        service=NFTABLES_UNIT,
         running=True,
         enabled=True,
         restarted=True,
         _if=nftables_conf.did_change,
     )
     systemd.service(
-        name="Keep the firewall loaded", service="nftables.service", running=True, enabled=True
+        name="Keep the firewall loaded", service=NFTABLES_UNIT, running=True, enabled=True
     )
 
 
 def _journal() -> None:
     files.directory(
         name="Keep the journal on disk",
-        path="/var/log/journal",
+        path=JOURNAL_DIRECTORY,
         group="systemd-journal",
         mode="2755",
     )
     journald_conf = files.put(
         name="Configure journald",
         src=as_file(render("base/journald.conf.j2")),
-        dest="/etc/systemd/journald.conf.d/egov.conf",
+        dest=JOURNALD_DROP_IN,
         mode="644",
     )
     systemd.service(
         name="Restart journald",
-        service="systemd-journald.service",
+        service=JOURNALD_UNIT,
         restarted=True,
         _if=journald_conf.did_change,
     )
@@ -239,18 +256,18 @@ def _node_exporter() -> None:
                 textfile_directory=TEXTFILE_DIRECTORY,
             )
         ),
-        dest="/etc/default/prometheus-node-exporter",
+        dest=NODE_EXPORTER_DEFAULTS,
         mode="644",
     )
     systemd.service(
         name="Restart node_exporter",
-        service="prometheus-node-exporter.service",
+        service=NODE_EXPORTER_UNIT,
         restarted=True,
         _if=defaults.did_change,
     )
     systemd.service(
         name="Run node_exporter",
-        service="prometheus-node-exporter.service",
+        service=NODE_EXPORTER_UNIT,
         running=True,
         enabled=True,
     )

@@ -21,11 +21,20 @@ from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
-from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.deploys.secretfile import secret_file
+from egov.hostlayout import (
+    HEARTBEAT_UNIT,
+    POSTGRES_EXPORTER_DEFAULTS,
+    POSTGRES_EXPORTER_UNIT,
+    POSTGRES_PASSFILE,
+    SECRET_DIRECTORY,
+    UNIT_DIRECTORY,
+    make_cluster_paths,
+)
+from egov.inventory import derive
 from egov.inventory.model import Estate, HostRef
 from egov.monitoring.heartbeat import (
     EXPORTER_QUERIES_PATH,
-    HEARTBEAT_UNIT,
     make_create_database_sql,
     make_exporter_defaults,
     make_exporter_queries,
@@ -47,15 +56,6 @@ class ClientRule:
     address: str
 
 
-def get_cluster_paths(version: int) -> tuple[str, str, str]:
-    """Debian's configuration directory, data directory and unit of the main cluster."""
-    return (
-        f"/etc/postgresql/{version}/main",
-        f"/var/lib/postgresql/{version}/main",
-        f"postgresql@{version}-main.service",
-    )
-
-
 def make_slot_name(ref: HostRef) -> str:
     """The replication slot a replica streams through: ``egov_site2_db_01``."""
     return "egov_" + ref.qualified_name.replace("-", "_")
@@ -63,7 +63,7 @@ def make_slot_name(ref: HostRef) -> str:
 
 def make_client_rules(estate: Estate, ref: HostRef) -> list[ClientRule]:
     """pg_hba entries: each service's role, from its app hosts at every site, to its database."""
-    root = topology.get_replication_root(estate, ref)
+    root = derive.get_replication_root(estate, ref)
     rules = []
     for name, service in estate.services.items():
         for database in service.data.databases:
@@ -80,8 +80,8 @@ def make_client_rules(estate: Estate, ref: HostRef) -> list[ClientRule]:
 def make_replication_peers(estate: Estate, ref: HostRef) -> list[str]:
     """Addresses allowed to stream WAL: every member of the chain (after a failover any of
     them may be the primary)."""
-    root = topology.get_replication_root(estate, ref)
-    chain = [root, *topology.get_chain_replicas(estate, root)]
+    root = derive.get_replication_root(estate, ref)
+    chain = [root, *derive.get_chain_replicas(estate, root)]
     return [str(member.host.address) for member in chain if member != ref]
 
 
@@ -112,7 +112,7 @@ def make_roles_sql(
                 f"SELECT 'CREATE DATABASE {database} OWNER {name}' WHERE NOT EXISTS "
                 f"(SELECT FROM pg_database WHERE datname = '{database}')\\gexec"
             )
-    for replica in topology.get_chain_replicas(estate, ref):
+    for replica in derive.get_chain_replicas(estate, ref):
         slot = make_slot_name(replica)
         lines.append(
             f"SELECT pg_create_physical_replication_slot('{slot}') WHERE NOT EXISTS "
@@ -164,7 +164,7 @@ def _cluster(context: DeployContext, role: str) -> tuple[str, str, str]:
     settings = estate.postgres
     if settings is None:  # the inventory check refuses db hosts without it
         raise OperationError("the inventory has no postgres: section")
-    config_dir, data_dir, unit = get_cluster_paths(settings.version)
+    config_dir, data_dir, unit = make_cluster_paths(settings.version)
     apt.packages(
         name="Install PostgreSQL", packages=list(PACKAGES_BY_ROLE[role]), no_recommends=True
     )
@@ -252,14 +252,14 @@ def replica() -> None:
     """A streaming replica of the host's ``upstream``, cloned once, never over real data."""
     context = get_context()
     estate, ref = context.estate, context.ref
-    upstream = topology.get_upstream(estate, ref)
+    upstream = estate.find_upstream(ref)
     if upstream is None or estate.postgres is None:  # the inventory check refuses this
         raise OperationError(f"{ref.selector} has no upstream")
     _, data_dir, unit = _cluster(context, "db-replica")
     password = read_secret(estate.postgres.replication_password)
     secret_file(
         name="Replication password for pg_basebackup and streaming",
-        dest="/var/lib/postgresql/.pgpass",
+        dest=POSTGRES_PASSFILE,
         content=f"{upstream.host.address}:{topology.POSTGRES_PORT}:*:replicator:{password}\n",
         user="postgres",
         group="postgres",
@@ -317,18 +317,18 @@ def _exporter(context: DeployContext) -> None:
     defaults = files.put(
         name="Configure postgres_exporter",
         src=as_file(make_exporter_defaults(topology.POSTGRES_EXPORTER_PORT)),
-        dest="/etc/default/prometheus-postgres-exporter",
+        dest=POSTGRES_EXPORTER_DEFAULTS,
         mode="644",
     )
     systemd.service(
         name="Restart postgres_exporter",
-        service="prometheus-postgres-exporter.service",
+        service=POSTGRES_EXPORTER_UNIT,
         restarted=True,
         _if=any_changed(queries, defaults),
     )
     systemd.service(
         name="Run postgres_exporter",
-        service="prometheus-postgres-exporter.service",
+        service=POSTGRES_EXPORTER_UNIT,
         running=True,
         enabled=True,
     )
@@ -339,7 +339,7 @@ def _exporter(context: DeployContext) -> None:
     unit = files.put(
         name="Heartbeat writer unit",
         src=as_file(make_heartbeat_unit(f"{venv}/bin/egov")),
-        dest=f"/etc/systemd/system/{HEARTBEAT_UNIT}",
+        dest=f"{UNIT_DIRECTORY}/{HEARTBEAT_UNIT}",
         mode="644",
     )
     systemd.service(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from egov.deploys import topology
+from egov.inventory import derive
 from egov.inventory.model import Estate, HostRef
 
 
@@ -55,8 +56,8 @@ def make_firewall_rules(estate: Estate, ref: HostRef) -> list[Rule]:
             Rule(topology.APP_PORT, "tcp", _sources(balancers, monitoring, control), "app")
         )
     if roles & {"db", "db-replica"}:
-        root = topology.get_replication_root(estate, ref)
-        chain = [root, *topology.get_chain_replicas(estate, root)]
+        root = derive.get_replication_root(estate, ref)
+        chain = [root, *derive.get_chain_replicas(estate, root)]
         clients = _hosts(topology.get_database_clients(estate, root))
         rules.append(
             Rule(

@@ -18,10 +18,18 @@ from egov.deploys import topology
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
+from egov.hostlayout import (
+    NGINX_DEFAULT_SITE_LINK,
+    NGINX_SITE,
+    NGINX_SITE_LINK,
+    NGINX_UNIT,
+    TLS_CERTIFICATE_FILE,
+    TLS_KEY_FILE,
+)
 
-CERTIFICATE = "/etc/egov/tls/egov.crt"
-CERTIFICATE_KEY = "/etc/egov/tls/egov.key"
-SITE_FILE = "/etc/nginx/sites-available/egov.conf"
+CERTIFICATE = TLS_CERTIFICATE_FILE
+CERTIFICATE_KEY = TLS_KEY_FILE
+SITE_FILE = NGINX_SITE
 CERTIFICATE_DAYS = 825
 
 
@@ -69,12 +77,10 @@ def loadbalancer() -> None:
         dest=SITE_FILE,
         mode="644",
     )
-    enabled = files.link(
-        name="Enable the site", path="/etc/nginx/sites-enabled/egov.conf", target=SITE_FILE
-    )
+    enabled = files.link(name="Enable the site", path=NGINX_SITE_LINK, target=SITE_FILE)
     default = files.link(
         name="Disable Debian's default site",
-        path="/etc/nginx/sites-enabled/default",
+        path=NGINX_DEFAULT_SITE_LINK,
         present=False,
     )
     server.shell(
@@ -84,9 +90,9 @@ def loadbalancer() -> None:
     )
     systemd.service(
         name="Reload nginx",
-        service="nginx.service",
+        service=NGINX_UNIT,
         running=True,
         reloaded=True,
         _if=any_changed(site, enabled, default),
     )
-    systemd.service(name="Run nginx", service="nginx.service", running=True, enabled=True)
+    systemd.service(name="Run nginx", service=NGINX_UNIT, running=True, enabled=True)

@@ -42,25 +42,36 @@ from egov.deploys.facts import FileMode
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
 from egov.deploys.secretfile import secret_file
+from egov.hostlayout import (
+    ALERTMANAGER_CONFIG,
+    ALERTMANAGER_DEFAULTS,
+    ALERTMANAGER_UNIT,
+    BLACKBOX_CONFIG,
+    BLACKBOX_DEFAULTS,
+    BLACKBOX_UNIT,
+    CONFIG_DIRECTORY,
+    EXPORTER_UNIT,
+    MONITORING_TARGETS_FILE,
+    NOLOGIN_SHELL,
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_DEFAULTS,
+    PROMETHEUS_UNIT,
+    STATE_DIRECTORY,
+    UNIT_DIRECTORY,
+)
 from egov.inventory.model import Estate, HostRef
 from egov.monitoring import alertmanager_config, prometheus_config, rules
 from egov.monitoring.targets import make_targets
 from egov.secrets import read_secret
 
 RETENTION_TIME = "15d"
-PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 ALERTING_PATHS = alertmanager_config.MONITORING_HOST_PATHS
-#: In the private directory: the file may hold secrets, and an upload is briefly world-readable
-#: in a directory anyone can enter.
-ALERTMANAGER_CONFIG = f"{ALERTING_PATHS.private_directory}/alertmanager.yml"
 ALERTMANAGER_GROUP = "prometheus"  # Debian's prometheus-alertmanager runs as prometheus
-BLACKBOX_CONFIG = "/etc/prometheus/blackbox.yml"
 RULES_FILE = f"{prometheus_config.RULES_DIRECTORY}/{rules.RULES_FILE_NAME}"
-TARGETS_FILE = "/etc/egov/monitoring-targets.json"
-STATE_DIR = "/var/lib/egov/state"
+TARGETS_FILE = MONITORING_TARGETS_FILE
+STATE_DIR = STATE_DIRECTORY
 STATE_GROUP = "egov-state"
 EXPORTER_USER = "egov-exporter"
-EXPORTER_UNIT = "egov-exporter.service"
 
 
 @dataclass(frozen=True)
@@ -76,22 +87,22 @@ class Daemon:
 
 PROMETHEUS = Daemon(
     "Prometheus",
-    "prometheus.service",
-    "/etc/default/prometheus",
+    PROMETHEUS_UNIT,
+    PROMETHEUS_DEFAULTS,
     PROMETHEUS_CONFIG,
     f"promtool check config {PROMETHEUS_CONFIG}",
 )
 ALERTMANAGER = Daemon(
     "Alertmanager",
-    "prometheus-alertmanager.service",
-    "/etc/default/prometheus-alertmanager",
+    ALERTMANAGER_UNIT,
+    ALERTMANAGER_DEFAULTS,
     ALERTMANAGER_CONFIG,
     f"amtool check-config {ALERTMANAGER_CONFIG}",
 )
 BLACKBOX = Daemon(
     "blackbox exporter",
-    "prometheus-blackbox-exporter.service",
-    "/etc/default/prometheus-blackbox-exporter",
+    BLACKBOX_UNIT,
+    BLACKBOX_DEFAULTS,
     BLACKBOX_CONFIG,
     f"prometheus-blackbox-exporter --config.check --config.file={BLACKBOX_CONFIG}",
 )
@@ -234,7 +245,7 @@ def _exporter(context: DeployContext, targets_json: str) -> None:
         group=EXPORTER_USER,
         groups=[STATE_GROUP],
         system=True,
-        shell="/usr/sbin/nologin",
+        shell=NOLOGIN_SHELL,
         home="/nonexistent",
         ensure_home=False,
     )
@@ -244,14 +255,14 @@ def _exporter(context: DeployContext, targets_json: str) -> None:
     # every run. Set the mode (setgid) only when the directory lacks it.
     if host.get_fact(FileMode, path=STATE_DIR) != "2750":
         server.shell(name="State directory keeps its group", commands=[f"chmod 2750 {STATE_DIR}"])
-    files.directory(name="egov configuration directory", path="/etc/egov", mode="755")
+    files.directory(name="egov configuration directory", path=CONFIG_DIRECTORY, mode="755")
     targets = files.put(
         name="Monitoring targets", src=as_file(targets_json), dest=TARGETS_FILE, mode="644"
     )
     unit = files.put(
         name="egov exporter unit",
         src=as_file(make_exporter_unit(context, f"{venv}/bin/egov")),
-        dest=f"/etc/systemd/system/{EXPORTER_UNIT}",
+        dest=f"{UNIT_DIRECTORY}/{EXPORTER_UNIT}",
         mode="644",
     )
     systemd.service(

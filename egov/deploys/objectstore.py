@@ -34,16 +34,16 @@ from egov.deploys.agent import get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
 from egov.deploys.render import as_file, render
 from egov.deploys.secretfile import binary_file
+from egov.hostlayout import INSTALL_ROOT, OBJECTSTORE_UNIT, UNIT_DIRECTORY
 
 OBJECTSTORE_REQUIREMENTS = ("moto[server]==5.2.5",)
 OBJECTSTORE_WHEELHOUSE_NAME = "objectstore"
 #: pyinfra global data key holding the objectstore wheelhouse tar's path on the control node.
 OBJECTSTORE_WHEELHOUSE_KEY = "egov_objectstore_wheelhouse"
-INSTALL_ROOT = "/opt/egov"
 OBJECTSTORE_VENV = f"{INSTALL_ROOT}/objectstore"
 OBJECTSTORE_TAR = f"{INSTALL_ROOT}/objectstore-wheelhouse.tar"
 STAMP_NAME = ".wheelhouse-sha256"
-UNIT_NAME = "egov-objectstore.service"
+UNIT_NAME = OBJECTSTORE_UNIT
 
 
 def make_install_commands(
@@ -118,7 +118,7 @@ def objectstore() -> None:
     unit = files.put(
         name="Write the S3 server's unit",
         src=as_file(make_unit(context)),
-        dest=f"/etc/systemd/system/{UNIT_NAME}",
+        dest=f"{UNIT_DIRECTORY}/{UNIT_NAME}",
         mode="644",
     )
     # A restart empties moto's in-memory buckets: only when what it runs changed.

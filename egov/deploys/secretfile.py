@@ -20,8 +20,6 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.facts.files import Directory, File, Sha256File
 
-SECRET_DIRECTORY = "/etc/egov/secrets"  # noqa: S105 (a directory, not a password)
-
 
 def _ensure_file(
     dest: str,

@@ -37,13 +37,13 @@ from egov.deploys import topology
 from egov.deploys.context import get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file, render
-from egov.deploys.secretfile import SECRET_DIRECTORY, secret_file
+from egov.deploys.secretfile import secret_file
 from egov.errors import InputError
+from egov.hostlayout import NOLOGIN_SHELL, REPOSITORY_ROOT, SECRET_DIRECTORY, UNIT_DIRECTORY
 from egov.inventory.model import Estate, HostRef
 from egov.secrets import read_secret
 
 REST_CLIENT_USER = "backup"
-REPOSITORY_ROOT = "/srv/restic"
 #: bcrypt cost of the htpasswd: the server checks it on every request restic makes, and the
 #: password is a long random token, so a low cost (htpasswd -B's default) loses nothing.
 BCRYPT_COST = 5
@@ -158,7 +158,7 @@ def _serve(estate: Estate, rest_server: RestServer) -> None:
         system=True,
         # No home: nothing (a restic or rclone cache, say) may land in the repository.
         home="/nonexistent",
-        shell="/usr/sbin/nologin",
+        shell=NOLOGIN_SHELL,
         ensure_home=False,
     )
     files.directory(
@@ -177,7 +177,7 @@ def _serve(estate: Estate, rest_server: RestServer) -> None:
     unit = files.put(
         name=f"Unit {rest_server.unit}",
         src=as_file(make_unit(rest_server)),
-        dest=f"/etc/systemd/system/{rest_server.unit}",
+        dest=f"{UNIT_DIRECTORY}/{rest_server.unit}",
         mode="644",
     )
     systemd.service(

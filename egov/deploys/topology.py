@@ -2,6 +2,8 @@
 
 Pure queries over the Estate that several deploys share: the firewall opens exactly what these
 say, nginx proxies to the backends they list, Prometheus scrapes the targets they name.
+Replication chains (who streams from whom) are the inventory's derived facts:
+``egov.inventory.derive``.
 """
 
 from __future__ import annotations
@@ -80,21 +82,6 @@ def get_service_entrypoint(estate: Estate, service: str, site: str) -> HostRef |
     return estate.find_host(site, placement.entrypoint or placement.hosts[0])
 
 
-def get_upstream(estate: Estate, ref: HostRef) -> HostRef | None:
-    """The host a replica streams from."""
-    return estate.find_upstream(ref)
-
-
-def get_replicas_of(estate: Estate, ref: HostRef) -> list[HostRef]:
-    """Replicas streaming directly from ``ref``."""
-    return [
-        other
-        for other in get_hosts_with_role(estate, "db-replica")
-        if (upstream := get_upstream(estate, other)) is not None
-        and (upstream.site, upstream.name) == (ref.site, ref.name)
-    ]
-
-
 def get_database_clients(estate: Estate, ref: HostRef) -> list[HostRef]:
     """App hosts of every site whose services own a database on ``ref``'s cluster."""
     clients = []
@@ -131,45 +118,3 @@ def get_object_store_port(estate: Estate, site: str) -> int:
 
 def _unique(networks: list[IPv4Network]) -> list[IPv4Network]:
     return list(dict.fromkeys(networks))
-
-
-def get_replication_root(estate: Estate, ref: HostRef) -> HostRef:
-    """The primary at the head of ``ref``'s replication chain (``ref`` itself for a primary)."""
-    current = ref
-    for _ in range(8):  # chains are short; the bound stops a cycle
-        upstream = get_upstream(estate, current)
-        if upstream is None:
-            break
-        current = upstream
-    return current
-
-
-def get_chain_replicas(estate: Estate, root: HostRef) -> list[HostRef]:
-    """Every replica streaming from ``root``, directly or through another replica."""
-    found: list[HostRef] = []
-    pending = [root]
-    while pending:
-        for replica in get_replicas_of(estate, pending.pop()):
-            if replica not in found:
-                found.append(replica)
-                pending.append(replica)
-    return found
-
-
-def get_site_database_members(estate: Estate, database_host: str, site: str) -> list[HostRef]:
-    """Every member of ``database_host``'s chain located at ``site``, in chain order."""
-    root = estate.find_host(estate.primary_site, database_host)
-    if root is None:
-        return []
-    return [m for m in [root, *get_chain_replicas(estate, root)] if m.site == site]
-
-
-def get_site_database(estate: Estate, database_host: str, site: str) -> HostRef | None:
-    """The member of ``database_host``'s chain (a primary-site host) located at ``site``."""
-    root = estate.find_host(estate.primary_site, database_host)
-    if root is None:
-        return None
-    for member in [root, *get_chain_replicas(estate, root)]:
-        if member.site == site:
-            return member
-    return None

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from egov.errors import InputError
 from egov.execute import run_command
+from egov.hostlayout import CACHE_DIRECTORY
 
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip (a wheel) can hold
 CACHE_ENVIRONMENT_VARIABLE = "EGOV_CACHE"
-DEFAULT_CACHE = Path("/var/cache/egov")
+DEFAULT_CACHE = Path(CACHE_DIRECTORY)
 
 
 def get_source_tree() -> Path:

@@ -11,22 +11,26 @@ import shlex
 import time
 
 from egov.deploys.database import (
-    get_cluster_paths,
     make_client_rules,
     make_clone_commands,
     make_slot_name,
 )
-from egov.deploys.topology import POSTGRES_PORT, get_chain_replicas, get_replication_root
+from egov.deploys.topology import POSTGRES_PORT
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
+from egov.hostlayout import (
+    DRILL_PASSFILE,
+    DRILL_ROOT,
+    DRILL_SOCKET_DIRECTORY,
+    make_cluster_paths,
+    make_postgres_binaries,
+)
+from egov.inventory.derive import get_chain_replicas, get_replication_root
 from egov.inventory.fields import Name, Port
 from egov.inventory.model import HostRef
 
-DRILL_ROOT = "/var/lib/egov-drill"
-DRILL_SOCKET_DIRECTORY = "/run/egov-drill"
 DRILL_POSTGRES_UNIT = "egov-drill-postgres"
-DRILL_PASSFILE = "/var/lib/postgresql/.egov-drill.pgpass"
 RANSOM_NOTE = "README-RESTORE-FILES.txt"
 POLL_SECONDS = 1.0
 
@@ -117,7 +121,7 @@ def restore_site(context: DrillContext, arguments: PowerArguments) -> str:
         raise DrillError("restore-site needs `site:` or `host:`")
     returning = _returning_to_fence(context, site, arguments.host)
     assert context.estate.postgres is not None
-    _, _, unit = get_cluster_paths(context.estate.postgres.version)
+    _, _, unit = make_cluster_paths(context.estate.postgres.version)
     lines = []
     for ref in returning:
         if not faults.is_powered_on(spec, ref.qualified_name):
@@ -201,7 +205,7 @@ def fence_database(context: DrillContext, arguments: DatabaseArguments) -> str:
 def reseed_database(context: DrillContext, arguments: ReseedArguments) -> str:
     """Replace a database host's data by a fresh clone of ``source``'s primary, streaming."""
     assert context.estate.postgres is not None
-    _, data_dir, unit = get_cluster_paths(context.estate.postgres.version)
+    _, data_dir, unit = make_cluster_paths(context.estate.postgres.version)
     lines = []
     for root in context.get_database_roots():
         upstream = context.get_database_host(arguments.source, root, arguments.source_host)
@@ -269,7 +273,7 @@ def create_test_database(context: DrillContext, arguments: TestDatabaseArguments
     host firewall keeps closed until open-test-service opens it to the site's app hosts."""
     assert context.estate.postgres is not None
     ref = context.get_database_host(arguments.site)
-    binaries = f"/usr/lib/postgresql/{context.estate.postgres.version}/bin"
+    binaries = make_postgres_binaries(context.estate.postgres.version)
     data = f"{DRILL_ROOT}/pg"
     # the host's address too, for the test's application instances (open-test-service opens
     # the host firewall to them, and only them); the site's app hosts may log in, no one else
@@ -436,7 +440,7 @@ def _promote(context: DrillContext, ref: HostRef) -> None:
 
 def _fence(context: DrillContext, ref: HostRef) -> str:
     assert context.estate.postgres is not None
-    _, _, unit = get_cluster_paths(context.estate.postgres.version)
+    _, _, unit = make_cluster_paths(context.estate.postgres.version)
     # masked, not only disabled: Debian's postgresql-generator starts every cluster whose
     # start.conf says auto at boot, so a disabled old primary would lead again after a reboot
     context.remote.run(ref, f"systemctl mask --now {unit}", timeout_seconds=120)
@@ -457,10 +461,9 @@ def _write_passfile(context: DrillContext, target: HostRef, upstream: HostRef) -
     A replica's own upstream is in the .pgpass its deploy wrote; any other (a primary
     re-seeded from the recovery site) gets a drill password file, written through stdin.
     """
-    from egov.deploys.topology import get_upstream
     from egov.secrets import read_secret
 
-    if get_upstream(context.estate, target) == upstream:
+    if context.estate.find_upstream(target) == upstream:
         return []
     assert context.estate.postgres is not None
     password = read_secret(context.estate.postgres.replication_password)

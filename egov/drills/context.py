@@ -16,6 +16,7 @@ from egov.drills.remote import Remote
 from egov.drills.scenario import Mode
 from egov.drills.verdict import Targets
 from egov.errors import DrillError
+from egov.inventory.derive import get_chain_replicas, get_site_database
 from egov.inventory.model import Estate, HostRef
 from egov.lab.spec import LabSpec
 
@@ -62,8 +63,6 @@ class DrillContext:
     ) -> HostRef:
         """The member at ``site`` (named ``host``, else the first in chain order) of the
         replication chain holding the services' databases (of ``database_host``'s chain)."""
-        from egov.deploys.topology import get_chain_replicas, get_site_database
-
         names = [database_host] if database_host else self.get_database_roots()
         for name in names:
             if host is None:

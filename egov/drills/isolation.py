@@ -29,6 +29,7 @@ from egov.deploys.app import CANARY_PASSWORD, CANARY_USER
 from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
+from egov.hostlayout import DRILL_NGINX_SITE, DRILL_SERVICE_DIRECTORY
 from egov.inventory.fields import Name, Port
 from egov.inventory.model import Estate, HostRef
 
@@ -37,8 +38,6 @@ DRILL_APP_PORT = 58080
 #: The test's nginx server on each balancer of the recovery site (loopback only).
 DRILL_LB_PORT = 58081
 DRILL_CANARY_UNIT = "egov-drill-canary"
-DRILL_SERVICE_DIRECTORY = "/run/egov-drill-service"
-DRILL_NGINX_SITE = "/etc/nginx/conf.d/egov-drill.conf"
 #: Every firewall rule a test adds carries this comment: the cleanup removes exactly these.
 FIREWALL_COMMENT = "egov-drill-test"
 CHECK_TIMEOUT_SECONDS = 5

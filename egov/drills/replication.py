@@ -25,10 +25,10 @@ from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.restore import CACHE_DIRECTORY
 from egov.errors import DrillError, EgovError
+from egov.hostlayout import REPLICATION_UNIT
 from egov.inventory.fields import Name, PositiveDuration, WholeNumber
 from egov.inventory.model import HostRef
 
-REPLICATION_UNIT = "egov-replicate.service"
 DRILL_DATA_PREFIX = "egov-drill-"
 
 

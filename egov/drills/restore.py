@@ -17,10 +17,11 @@ from egov.backup.repositories import make_repository_config
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.execute import run_pipeline
+from egov.hostlayout import DRILL_ROOT, RESTIC_CACHE_DIRECTORY
 from egov.inventory.model import HostRef
 
-CACHE_DIRECTORY = Path("/var/cache/egov/restic")
-STAGING_ROOT = "/var/lib/egov-drill"
+CACHE_DIRECTORY = Path(RESTIC_CACHE_DIRECTORY)
+STAGING_ROOT = DRILL_ROOT
 
 
 def push_latest_snapshot(

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from egov.errors import InputError
+from egov.hostlayout import SECRET_DIRECTORY
 
 SIGNING_KEY_ENVIRONMENT_VARIABLE = "EGOV_DRILL_KEY"
-DEFAULT_KEY_DIRECTORY = Path("/etc/egov/secrets")
+DEFAULT_KEY_DIRECTORY = Path(SECRET_DIRECTORY)
 PRIVATE_KEY_MODE = 0o600
 PUBLIC_KEY_MODE = 0o644
 KEY_DIRECTORY_MODE = 0o700

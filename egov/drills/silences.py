@@ -30,11 +30,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from egov.deploys.topology import get_chain_replicas
 from egov.drills.context import get_database_roots
 from egov.drills.journal import Journal, format_time
 from egov.drills.scenario import Mode, ModePlan, Step
 from egov.errors import MonitoringError
+from egov.inventory.derive import get_chain_replicas
 from egov.inventory.model import Estate
 from egov.monitoring.alertmanager_api import Answer, Matcher, Silence, SilenceRequest
 from egov.monitoring.alerts import DRILL_CREATOR_PREFIX

@@ -13,7 +13,13 @@ from typing import Any
 
 from egov.inventory.addresses import get_url_address, is_placeholder, is_placeholder_network
 from egov.inventory.alerting_checks import check_alerting
-from egov.inventory.backup import Dataset, DatasetKind, RepositoryKind
+from egov.inventory.backup import DatasetKind, RepositoryKind
+from egov.inventory.derive import (
+    get_covering_interval,
+    get_dataset_repository,
+    get_remote_replicas,
+    resolve_host_selector,
+)
 from egov.inventory.fields import format_duration, is_secret_reference
 from egov.inventory.findings import Finding, Severity
 from egov.inventory.findings import make_error as _error
@@ -324,11 +330,13 @@ def check_rpo_targets(estate: Estate) -> Iterator[Finding]:
     for service_name, service in estate.services.items():
         path: PathKey = ("services", service_name, "rpo")
         for database in service.data.databases:
-            if _has_remote_replica(estate, primary, database.host):
+            host = estate.find_host(primary, database.host)
+            if host is None:
+                continue  # check_services reports it
+            # the estate as designed: a replica at a planned site will meet the RPO once built
+            if get_remote_replicas(estate, primary, database.host).designed:
                 continue
-            interval = _covering_interval(
-                estate, primary, database.host, database_name=database.name
-            )
+            interval = get_covering_interval(estate, host, database=database.name)
             yield from _rpo_finding(
                 path,
                 service_name,
@@ -337,7 +345,10 @@ def check_rpo_targets(estate: Estate) -> Iterator[Finding]:
                 interval,
             )
         for files in service.data.files:
-            interval = _covering_interval(estate, primary, files.host, path=files.path)
+            host = estate.find_host(primary, files.host)
+            if host is None:
+                continue  # check_services reports it
+            interval = get_covering_interval(estate, host, path=files.path)
             yield from _rpo_finding(
                 path, service_name, files.rpo or service.rpo, f"files {files.path}", interval
             )
@@ -360,51 +371,6 @@ def _rpo_finding(
             "continuously",
             "back it up more often, add a streaming replica at another site, or relax the target",
         )
-
-
-def _has_remote_replica(estate: Estate, site: str, host: str) -> bool:
-    """Whether a db-replica at another site streams (directly or chained) from site/host."""
-    for ref in estate.iter_hosts():
-        if ref.site == site or "db-replica" not in ref.host.roles:
-            continue
-        current: HostRef | None = ref
-        for _ in range(8):  # replication chains are short; the bound stops a cycle
-            if current is None or current.host.upstream is None:
-                break
-            upstream_site, _, upstream_name = current.host.upstream.rpartition("/")
-            current = estate.find_host(upstream_site or current.site, upstream_name)
-            if current is not None and (current.site, current.name) == (site, host):
-                return True
-    return False
-
-
-def _covering_interval(
-    estate: Estate,
-    site: str,
-    host: str,
-    *,
-    database_name: str | None = None,
-    path: str | None = None,
-) -> timedelta | None:
-    """The shortest interval of the datasets covering a database or a path on a host."""
-    intervals = []
-    for dataset in estate.backup.datasets.values():
-        hosts = {
-            (ref.site, ref.name)
-            for selector in dataset.hosts
-            for ref in resolve_host_selector(estate, selector)
-        }
-        if (site, host) not in hosts:
-            continue
-        covers = (database_name is not None and database_name in dataset.databases) or (
-            path is not None
-            and any(
-                path == root or path.startswith(root.rstrip("/") + "/") for root in dataset.paths
-            )
-        )
-        if covers:
-            intervals.append((dataset.schedule or estate.backup.schedule).interval)
-    return min(intervals, default=None)
 
 
 _SECRET_KEY_RE = re.compile(r"(password|passwd|secret|token|private_key|api_key)$", re.IGNORECASE)
@@ -431,21 +397,6 @@ def _walk(value: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
     elif isinstance(value, list):
         for index, child in enumerate(value):
             yield from _walk(child, (*path, index))
-
-
-def get_dataset_repository(estate: Estate, dataset: Dataset) -> str | None:
-    """The repository a dataset is written to: its own, else the first of the replication."""
-    if dataset.repository is not None:
-        return dataset.repository
-    return estate.backup.replication[0] if estate.backup.replication else None
-
-
-def resolve_host_selector(estate: Estate, selector: str) -> list[HostRef]:
-    """Hosts matched by ``*``, ``site/*`` or ``site/host``."""
-    if selector == "*":
-        return list(estate.iter_hosts())
-    site, _, name = selector.partition("/")
-    return [ref for ref in estate.iter_hosts() if ref.site == site and name in ("*", ref.name)]
 
 
 def check_postgres_settings(estate: Estate) -> Iterator[Finding]:

@@ -29,6 +29,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any
 
+from egov.hostlayout import ALERTMANAGER_PRIVATE_DIRECTORY, ALERTMANAGER_TEMPLATE_DIRECTORY
 from egov.inventory.alerting import (
     DEFAULT_REPEAT,
     Alerting,
@@ -74,8 +75,8 @@ LAB_TIMING = Timing(timedelta(seconds=10), timedelta(seconds=30))
 class HostPaths:
     """Where the files alertmanager.yml names live on a monitoring host."""
 
-    template_directory: str = "/etc/prometheus/alertmanager_templates"
-    private_directory: str = "/etc/prometheus/egov-alerting"
+    template_directory: str = ALERTMANAGER_TEMPLATE_DIRECTORY
+    private_directory: str = ALERTMANAGER_PRIVATE_DIRECTORY
     """alertmanager.yml and the secret files: 0750 root:prometheus."""
 
     @property

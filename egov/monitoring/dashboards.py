@@ -20,12 +20,13 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import DataSourceRef
 from grafana_foundation_sdk.models.dashboard import Threshold, ThresholdsMode
 
+from egov.hostlayout import DASHBOARDS_DIRECTORY
 from egov.monitoring.targets import MonitoringTargets
 
 DATASOURCE_UID = "egov-prometheus"
 FOLDER_UID = "egov"
 FOLDER_TITLE = "egov"
-DASHBOARDS_PATH = "/var/lib/grafana/dashboards/egov"
+DASHBOARDS_PATH = DASHBOARDS_DIRECTORY
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 
 Panel = stat.Panel | timeseries.Panel | table.Panel

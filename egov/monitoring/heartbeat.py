@@ -24,12 +24,13 @@ from collections.abc import Callable
 
 import yaml
 
+from egov.hostlayout import POSTGRES_EXPORTER_QUERIES
+
 HEARTBEAT_DATABASE = "egov"
 HEARTBEAT_INTERVAL_SECONDS = 1.0
 RETRY_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 3
-HEARTBEAT_UNIT = "egov-heartbeat.service"
-EXPORTER_QUERIES_PATH = "/etc/prometheus/postgres-exporter-queries.yaml"
+EXPORTER_QUERIES_PATH = POSTGRES_EXPORTER_QUERIES
 #: The role postgres_exporter connects as (member of pg_monitor, created by the db role).
 MONITORING_GROUP = "pg_monitor"
 

@@ -5,29 +5,27 @@ dataset, a repository or a service added to the inventory appears everywhere at 
 targets travel to the monitoring hosts as a small JSON file (``MonitoringTargets``): the
 exporter needs neither the inventory nor its secret references there.
 
-A dataset's backup target (``backup_target_seconds``) is the tightest RPO of the service data
-it holds (a file tree's own ``rpo``, else its service's), but never tighter than its schedule
-allows: a database whose 15-minute RPO is met by streaming replication is still backed up
-daily, and its dump is then stale only after a day. A dataset holding no service data
-(``/etc``) is held to its schedule. What the schedule allows is the interval and its
-randomized delay, plus the catalog's lag: monitoring sees a snapshot only once the catalog
-refresh after it ran (the replication job, ``deploys.backup.make_replication_calendar``), so
-without it the age would cross the target every cycle before the refresh and page for
-nothing.
+A dataset's backup target (``backup_target_seconds``), the hosts it covers at each site and
+the repositories holding it are the inventory's derived facts (``egov.inventory.derive``,
+``get_backup_target``): ``egov backup status`` judges by the same ones.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from egov.deploys import topology
 from egov.inputfile import JSON_INPUT, read_input_text
-from egov.inventory.backup import Dataset, DatasetKind
-from egov.inventory.model import Environment, Estate, HostRef, SiteStatus
+from egov.inventory.derive import (
+    get_active_sites,
+    get_backup_target,
+    get_chain_replicas,
+    get_dataset_site_hosts,
+    get_repository_order,
+)
+from egov.inventory.model import Environment, Estate
 
 
 class _Frozen(BaseModel):
@@ -114,81 +112,9 @@ def load_targets(path: Path) -> MonitoringTargets:
     return MonitoringTargets.model_validate_json(read_input_text(path, JSON_INPUT))
 
 
-def _existing_sites(estate: Estate) -> list[str]:
-    return [name for name, site in estate.sites.items() if site.status is not SiteStatus.PLANNED]
-
-
-def resolve_dataset_hosts(estate: Estate, dataset: Dataset) -> list[HostRef]:
-    """The existing hosts a dataset's selectors (``site/host``, ``site/*``, ``*``) name."""
-    sites = set(_existing_sites(estate))
-    found: list[HostRef] = []
-    for ref in estate.iter_hosts():
-        if ref.site not in sites:
-            continue
-        for selector in dataset.hosts:
-            pattern = "*/*" if selector == "*" else selector
-            if fnmatch.fnmatchcase(ref.selector, pattern) and ref not in found:
-                found.append(ref)
-    return found
-
-
-def make_repository_order(estate: Estate, dataset: Dataset) -> tuple[str, ...]:
-    """Where ``dataset``'s snapshots go: its repository, then the replication order after it."""
-    order = list(estate.backup.replication) or list(estate.backup.repositories)
-    first = dataset.repository or (order[0] if order else None)
-    if first is None:
-        return ()
-    if first in order:
-        return tuple(order[order.index(first) :])
-    return (first,)
-
-
-def _covered_rpos(estate: Estate, dataset: Dataset, hosts: list[HostRef]) -> list[timedelta]:
-    names = {ref.name for ref in hosts if ref.site == estate.primary_site}
-    rpos: list[timedelta] = []
-    for service in estate.services.values():
-        if dataset.kind is DatasetKind.POSTGRES:
-            rpos += [
-                database.rpo or service.rpo
-                for database in service.data.databases
-                if database.name in dataset.databases and database.host in names
-            ]
-        else:
-            rpos += [
-                item.rpo or service.rpo
-                for item in service.data.files
-                if item.host in names
-                and any(PurePosixPath(item.path).is_relative_to(path) for path in dataset.paths)
-            ]
-    return rpos
-
-
-def make_backup_target(estate: Estate, name: str) -> timedelta:
-    """The age ``name``'s newest snapshot may reach (see the module docstring)."""
-    dataset = estate.backup.datasets[name]
-    schedule = dataset.schedule or estate.backup.schedule
-    floor = schedule.interval + schedule.randomized_delay + get_catalog_lag(estate)
-    rpos = _covered_rpos(estate, dataset, resolve_dataset_hosts(estate, dataset))
-    return max(min(rpos), floor) if rpos else floor
-
-
-def get_catalog_lag(estate: Estate) -> timedelta:
-    """The longest a new snapshot waits for the catalog refresh that makes it visible."""
-    from egov.deploys.backup import (
-        REPLICATION_DELAY,
-        REPLICATION_RANDOMIZED_DELAY,
-        get_shortest_schedule,
-    )
-
-    shortest = get_shortest_schedule(estate)
-    if shortest.interval >= timedelta(days=1):  # nightly, three hours after the backups
-        return REPLICATION_DELAY + REPLICATION_RANDOMIZED_DELAY
-    return shortest.interval  # as often as the most frequent dataset
-
-
 def make_replica_targets(estate: Estate) -> list[ReplicaTarget]:
     """Every existing replica, with the tightest RPO of the databases its chain carries."""
-    sites = set(_existing_sites(estate))
+    sites = set(get_active_sites(estate))
     targets = []
     for root in topology.get_hosts_with_role(estate, "db", estate.primary_site):
         rpos = [
@@ -199,10 +125,10 @@ def make_replica_targets(estate: Estate) -> list[ReplicaTarget]:
         ]
         if not rpos:
             continue
-        for replica in topology.get_chain_replicas(estate, root):
+        for replica in get_chain_replicas(estate, root):
             if replica.site not in sites:
                 continue
-            upstream = topology.get_upstream(estate, replica)
+            upstream = estate.find_upstream(replica)
             targets.append(
                 ReplicaTarget(
                     host=replica.qualified_name,
@@ -227,20 +153,19 @@ def make_targets(estate: Estate) -> MonitoringTargets:
     """Everything monitoring expects of ``estate``, in inventory order."""
     datasets = []
     for name, dataset in estate.backup.datasets.items():
-        hosts = resolve_dataset_hosts(estate, dataset)
-        order = make_repository_order(estate, dataset)
-        target = make_backup_target(estate, name).total_seconds()
-        for site in dict.fromkeys(ref.site for ref in hosts):
+        order = get_repository_order(estate, dataset)
+        target = get_backup_target(estate, name).target.total_seconds()
+        for covered in get_dataset_site_hosts(estate, name):
             datasets.append(
                 DatasetTarget(
                     dataset=name,
-                    site=site,
-                    hosts=tuple(ref.qualified_name for ref in hosts if ref.site == site),
+                    site=covered.site,
+                    hosts=covered.qualified_names,
                     repositories=order,
                     backup_target_seconds=target,
                 )
             )
-    sites = _existing_sites(estate)
+    sites = get_active_sites(estate)
     return MonitoringTargets(
         estate=estate.name,
         environment=estate.environment.value,

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from egov.backup.agentconfig import SECRET_DIRECTORY, make_agent_config
+from egov.backup.agentconfig import make_agent_config
 from egov.backup.bucket import ensure_bucket, make_s3_client
 from egov.backup.repositories import (
     AccessKind,
@@ -29,6 +29,7 @@ from egov.backup.restic import (
     parse_snapshots,
 )
 from egov.errors import BackupError, InputError
+from egov.hostlayout import SECRET_DIRECTORY
 from egov.inventory.model import Estate
 from tests.backup.conftest import (
     ACCESS_KEY,

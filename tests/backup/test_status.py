@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from egov.backup.status import get_dataset_target, make_protection_notes, make_status
+from egov.backup.status import make_protection_notes, make_status
+from egov.inventory.derive import get_backup_target
 from egov.inventory.model import Estate, ObjectLockMode
 from egov.records import BackupRecord, CatalogRecord, LatestSnapshot, Result
 
@@ -28,14 +29,17 @@ def catalog(repository: str, site: str, latest: dict[str, dict[str, float]]) -> 
 
 def test_files_target_is_the_strictest_covered_rpo(lab: Estate) -> None:
     # the lab's file trees' rpo (10m: what site 2's copies of a 5-minute schedule can hold)
-    assert get_dataset_target(lab, "files", lab.backup.datasets["files"]) == timedelta(minutes=10)
+    target = get_backup_target(lab, "files")
+    assert target.rpo == timedelta(minutes=10)
+    assert target.target == timedelta(minutes=10)
 
 
 def test_replicated_database_falls_back_to_the_schedule(lab: Estate) -> None:
-    # portal's 5 s RPO is met by the site-2 streaming replica, not by the nightly dump
-    assert get_dataset_target(lab, "databases", lab.backup.datasets["databases"]) == timedelta(
-        days=1
-    )
+    # portal's 5 s RPO is met by the site-2 streaming replica, not by the nightly dump:
+    # the day, its 5-minute delay and the catalog refresh (every 5 minutes, as the files)
+    target = get_backup_target(lab, "databases")
+    assert target.rpo is None
+    assert target.target == timedelta(days=1, minutes=10)
 
 
 def test_fresh_at_primary_and_stale_where_a_copy_is_missing(lab: Estate) -> None:

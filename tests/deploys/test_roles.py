@@ -17,7 +17,7 @@ from egov.deploys.database import (
 )
 from egov.deploys.loadbalancer import make_certificate_command, make_nginx_site
 from egov.deploys.render import render
-from egov.deploys.topology import get_site_database
+from egov.inventory.derive import get_site_database
 from egov.inventory.model import Estate
 from tests.deploys.conftest import host
 
