@@ -78,6 +78,33 @@ def last_record(address: str, service: str) -> int | None:
     return int(seq) if seq is not None else None
 
 
+def drill_silences(lab: Lab, journal: Path) -> dict[str, list[str]]:
+    """The Alertmanagers' silences set by the drill of ``journal``: each one's state, by id,
+    as every monitoring host sees it (the cluster gossips them)."""
+    seen: dict[str, list[str]] = {}
+    for machine in MONITORING_HOSTS:
+        url = f"http://{lab.address(machine)}:9093/api/v2/silences"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            for silence in json.loads(response.read()):
+                if silence["createdBy"].startswith("egov drill") and (
+                    journal.parent.name in silence["comment"]
+                ):
+                    seen.setdefault(silence["id"], []).append(silence["status"]["state"])
+    return seen
+
+
+def settled_silences(lab: Lab, journal: Path, state: str) -> dict[str, list[str]]:
+    """``drill_silences`` once every host shows every one of them ``state`` (the gossip takes
+    a moment), or as they are after 30 s, for the assertion to show."""
+    deadline = time.monotonic() + 30
+    while True:
+        seen = drill_silences(lab, journal)
+        settled = all(states == [state] * len(MONITORING_HOSTS) for states in seen.values())
+        if (seen and settled) or time.monotonic() > deadline:
+            return seen
+        time.sleep(2)
+
+
 def psql(lab: Lab, machine: str, sql: str) -> str:
     result = lab.exec(machine, "runuser", "-u", "postgres", "--", "psql", "-XtAc", sql)
     assert result.returncode == 0, result.stderr
@@ -174,6 +201,13 @@ def test_the_test_failover_leaves_production_untouched_and_cleans_up(
     }
     assert production_state(lab) == before
     assert leftovers(lab) == []
+    # the drill's alerts were silenced in its name at site 2, and the silences are lifted
+    journal = Path(report["journal_path"])
+    events = [e for e in read_journal(journal) if e["event"] in {"silence", "silence-end"}]
+    assert [e["event"] for e in events].count("silence") >= 1, events
+    silences = settled_silences(lab, journal, "expired")
+    assert silences, "the drill set no silence"
+    assert all(states == ["expired"] * len(MONITORING_HOSTS) for states in silences.values())
     # the RTO is the service answering through site 2's balancer, not the database alone
     rtos = [
         entry
@@ -333,6 +367,9 @@ def test_a_killed_drill_blocks_new_ones_until_recovered(lab: Lab, drills: Path) 
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     assert lab.exec("site2-db-01", "test", "-d", "/var/lib/egov-drill/pg").returncode == 0
+    # the killed drill's silences outlive it (until their own end), lifted only by recover
+    silences = settled_silences(lab, journal, "active")
+    assert silences and all("active" in states for states in silences.values()), silences
     code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
     assert code == 1 and "egov drill recover" in stderr, stderr
     result = egov("drill", "recover", "--drill-dir", str(drills))
@@ -343,6 +380,8 @@ def test_a_killed_drill_blocks_new_ones_until_recovered(lab: Lab, drills: Path) 
     assert egov("drill", "verify", str(journal)).returncode == 0
     assert any(e["event"] == "rollback-end" and e["name"] == "copy-the-database" for e in entries)
     assert leftovers(lab) == []
+    silences = settled_silences(lab, journal, "expired")
+    assert all(set(states) == {"expired"} for states in silences.values()), silences
     code, _, stderr = drill(drills, "quarterly-test-failover", "readiness")
     assert code == 0, stderr
 
