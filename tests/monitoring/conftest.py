@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -48,20 +49,14 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def prometheus_url(
-    tmp_path_factory: pytest.TempPathFactory, lab_targets: MonitoringTargets
-) -> Iterator[str]:
-    """Debian's prometheus on 127.0.0.1 with an empty TSDB and the lab's rules loaded."""
+@contextlib.contextmanager
+def run_prometheus(directory: Path, config: str) -> Iterator[str]:
+    """Debian's prometheus on a free loopback port, with ``config`` and its TSDB in ``directory``.
+
+    Yield its URL once it is ready; skip the test when it cannot start.
+    """
     binary = need("prometheus")
-    directory = tmp_path_factory.mktemp("prometheus")
-    (directory / "egov.yml").write_text(render_rules(lab_targets), encoding="utf-8")
-    (directory / "prometheus.yml").write_text(
-        "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
-        f"rule_files: [{directory / 'egov.yml'}]\n"
-        "scrape_configs: []\n",
-        encoding="utf-8",
-    )
+    (directory / "prometheus.yml").write_text(config, encoding="utf-8")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -93,3 +88,19 @@ def prometheus_url(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(
+    tmp_path_factory: pytest.TempPathFactory, lab_targets: MonitoringTargets
+) -> Iterator[str]:
+    """Debian's prometheus on 127.0.0.1 with an empty TSDB and the lab's rules loaded."""
+    directory = tmp_path_factory.mktemp("prometheus")
+    (directory / "egov.yml").write_text(render_rules(lab_targets), encoding="utf-8")
+    config = (
+        "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
+        f"rule_files: [{directory / 'egov.yml'}]\n"
+        "scrape_configs: []\n"
+    )
+    with run_prometheus(directory, config) as url:
+        yield url
