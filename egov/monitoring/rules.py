@@ -13,24 +13,22 @@ inhibits on them. Its ``summary`` and ``description`` are in the language asked 
 (``egov.monitoring.annotations``); its ``runbook`` is a section of ``docs/runbooks.md``, whose
 anchor is the alert's name in lower case.
 
-Multiwindow, multi-burn-rate alerts follow the SRE Workbook (ch. 5): page when 2 % of the
-30-day budget burns in 1 h (×14.4, confirmed over 5 m) or 5 % in 6 h (×6, over 30 m); ticket
-when 10 % burns in 3 d (×1, over 6 h). The service counts as up when any site answers (the
-warm standby answers 503 until promoted), so the SLI is ``max by (service) (probe_success)``.
+The availability SLO's burn-rate rules are ``egov.monitoring.slo``'s; a rule as data, and the
+labels each alert promises, ``egov.monitoring.alert``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import yaml
 
-from egov.inventory.fields import format_duration
-from egov.monitoring.annotations import DEFAULT_LANGUAGE, check_language, make_annotations
-from egov.monitoring.prometheus_config import PROBE_JOB_PREFIX, SCRAPE_INTERVAL
+from egov.inventory.fields import format_duration as _d
+from egov.monitoring.alert import Alert, Record, Rule, format_threshold, make_for, make_window
+from egov.monitoring.annotations import DEFAULT_LANGUAGE, check_language
+from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
+from egov.monitoring.slo import make_slo_rules
 from egov.monitoring.targets import MonitoringTargets
 
 RULES_FILE_NAME = "egov.yml"
@@ -43,84 +41,9 @@ HOST_DOWN_WINDOW = timedelta(minutes=5)
 DATABASE_DOWN_WINDOW = timedelta(minutes=2)
 JOB = "egov"
 
-_HOST = ("site", "host")
-#: The labels each alert always carries besides ``severity``, whatever its expression's input:
-#: an alert about a host names its site and host, one about a service its service, one about
-#: a dataset its dataset and the site it is backed up from. Routes (by site, service) and
-#: inhibitions (a site down holds back its hosts' alerts) match on them; the promtool suite
-#: holds every alert to them.
-ALERT_LABELS: dict[str, tuple[str, ...]] = {
-    "BackupStale": ("dataset", "site", "repository"),
-    "ReplicationLagging": ("dataset", "site", "repository"),
-    "ReplicationSnapshotMissing": ("dataset", "site", "repository"),
-    "BackupJobFailed": ("dataset", *_HOST, "repository"),
-    "VerificationFailed": ("repository", "site"),
-    "VerificationOverdue": ("repository", "site"),
-    "RestoreTestFailed": ("dataset", "repository", "site"),
-    "DrillOverdue": ("scenario",),
-    "DrillFailed": ("scenario",),
-    "DrillRtoMissed": ("scenario", "service"),
-    "DrillRpoMissed": ("scenario", "service"),
-    "StorageUsageHigh": ("site",),
-    "StorageUsageCritical": ("site",),
-    "StorageFullSoon": ("site",),
-    "PostgresPrimaryDown": _HOST,
-    "PostgresHeartbeatStale": _HOST,
-    "PostgresReplicaMissing": _HOST,
-    "PostgresReplicaLagging": _HOST,
-    "ServiceErrorBudgetBurn": ("service",),
-    "ServiceErrorBudgetBurnSlow": ("service",),
-    "Watchdog": (),
-    "SiteDown": ("site",),
-    "HostDown": _HOST,
-    "EgovExporterDown": _HOST,
-    "EgovExporterAbsent": _HOST,
-}
-
-
-@dataclass(frozen=True)
-class BurnRateWindow:
-    """One pair of the SRE Workbook's multiwindow alerts."""
-
-    long: timedelta
-    short: timedelta
-    factor: float
-
-
-PAGE_WINDOWS = (
-    BurnRateWindow(timedelta(hours=1), timedelta(minutes=5), 14.4),
-    BurnRateWindow(timedelta(hours=6), timedelta(minutes=30), 6.0),
-)
-TICKET_WINDOWS = (BurnRateWindow(timedelta(days=3), timedelta(hours=6), 1.0),)
-#: The lab's burn-rate windows are the production ones divided by this.
-LAB_WINDOW_DIVISOR = 6
-
-
-def _d(value: timedelta) -> str:
-    return format_duration(value)
-
-
-def _number(value: float) -> str:
-    return f"{value:.6g}"
-
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-def make_for(target: timedelta, lab: bool) -> timedelta:
-    """The ``for`` window of an alert on ``target``: a tenth of it, within bounds."""
-    low, high = (
-        (timedelta(seconds=30), timedelta(minutes=5))
-        if lab
-        else (timedelta(minutes=5), timedelta(hours=1))
-    )
-    return min(max(target / 10, low), high)
-
-
-def make_window(production: timedelta, lab: bool) -> timedelta:
-    """A fixed window, shortened for the lab (to a tenth, at least 30 s)."""
-    return max(production / 10, timedelta(seconds=30)) if lab else production
 
 
 def make_site_down_window(lab: bool) -> timedelta:
@@ -134,56 +57,6 @@ def make_site_down_window(lab: bool) -> timedelta:
     """
     first = min(make_window(HOST_DOWN_WINDOW, lab), make_window(DATABASE_DOWN_WINDOW, lab))
     return max(first - SCRAPE_INTERVAL, SCRAPE_INTERVAL)
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alerting rule: ``subject`` are labels it sets, ``values`` the figures its texts quote.
-
-    ``subject`` repeats labels the expression already yields, for one generated rule: rules of
-    the same name then differ, as ``promtool check rules --lint-fatal`` requires.
-    """
-
-    name: str
-    expr: str
-    window: timedelta
-    severity: str
-    subject: Mapping[str, str] = field(default_factory=dict)
-    values: Mapping[str, str] = field(default_factory=dict)
-    keep_firing_for: timedelta = timedelta(0)
-
-    def to_rule(self, language: str) -> dict[str, Any]:
-        """The rule as Prometheus reads it, its texts in ``language``."""
-        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
-        if self.window:
-            rule["for"] = _d(self.window)
-        if self.keep_firing_for:
-            rule["keep_firing_for"] = _d(self.keep_firing_for)
-        rule["labels"] = {**self.subject, "severity": self.severity}
-        # Prometheus templates annotations with the expression's labels only, not the rule's:
-        # the texts quote the rule's own labels as they are.
-        quoted = {"window": _d(self.window), **self.subject, **self.values}
-        rule["annotations"] = make_annotations(self.name, language, ALERT_LABELS[self.name], quoted)
-        return rule
-
-
-@dataclass(frozen=True)
-class Record:
-    """One recording rule."""
-
-    name: str
-    expr: str
-    subject: Mapping[str, str] = field(default_factory=dict)
-
-    def to_rule(self, language: str) -> dict[str, Any]:
-        """The rule as Prometheus reads it (``language`` is for alerts only)."""
-        rule: dict[str, Any] = {"record": self.name, "expr": self.expr}
-        if self.subject:
-            rule["labels"] = dict(self.subject)
-        return rule
-
-
-Rule = Alert | Record
 
 
 def _host(targets: MonitoringTargets, host: str) -> dict[str, str]:
@@ -208,7 +81,7 @@ def make_backup_rules(targets: MonitoringTargets) -> list[Rule]:
                 "BackupStale",
                 f"time() - max by (dataset, site, repository) "
                 f'(dr_backup_last_snapshot_timestamp_seconds{{dataset="{target.dataset}", '
-                f'repository="{first}"}}) > {_number(target.backup_target_seconds)}',
+                f'repository="{first}"}}) > {format_threshold(target.backup_target_seconds)}',
                 window,
                 "critical",
                 subject,
@@ -222,7 +95,7 @@ def make_backup_rules(targets: MonitoringTargets) -> list[Rule]:
             Alert(
                 "ReplicationLagging",
                 f"max by (dataset, site, repository) (dr_replication_lag_seconds{{{matcher}}}) "
-                f"> {_number(target.backup_target_seconds)}",
+                f"> {format_threshold(target.backup_target_seconds)}",
                 window,
                 "warning",
                 subject,
@@ -265,7 +138,7 @@ def make_verification_rules(targets: MonitoringTargets) -> list[Rule]:
             "VerificationOverdue",
             "time() - max by (repository, site) "
             f"(dr_verification_last_success_timestamp_seconds) > "
-            f"{_number(overdue.total_seconds())}",
+            f"{format_threshold(overdue.total_seconds())}",
             make_window(timedelta(hours=1), targets.is_lab),
             "warning",
             values={"overdue": _d(overdue), "verify_days": str(targets.verify_days)},
@@ -286,7 +159,7 @@ def make_drill_rules(targets: MonitoringTargets) -> list[Rule]:
         Alert(
             "DrillOverdue",
             f"time() - max by (scenario) (dr_drill_last_success_timestamp_seconds"
-            f'{{scenario="{scenario}"}}) > {_number(targets.drill_interval_seconds)}',
+            f'{{scenario="{scenario}"}}) > {format_threshold(targets.drill_interval_seconds)}',
             make_window(timedelta(hours=1), targets.is_lab),
             "warning",
             {"scenario": scenario},
@@ -306,7 +179,7 @@ def make_drill_rules(targets: MonitoringTargets) -> list[Rule]:
                 Alert(
                     f"Drill{measure.capitalize()}Missed",
                     f"max by (scenario) (dr_drill_last_{measure}_seconds"
-                    f'{{dr_service="{service.dr_service}"}}) > {_number(target)}',
+                    f'{{dr_service="{service.dr_service}"}}) > {format_threshold(target)}',
                     window,
                     "warning",
                     {"service": service.dr_service},
@@ -322,7 +195,7 @@ def make_capacity_rules(targets: MonitoringTargets) -> list[Rule]:
     trend = timedelta(minutes=30) if lab else timedelta(hours=6)
     used = "site:dr_repository_size_bytes:sum"
     capacity = "max by (site) (dr_site_storage_capacity_bytes)"
-    horizon = STORAGE_FULL_HORIZON.total_seconds()
+    horizon = format_threshold(STORAGE_FULL_HORIZON.total_seconds())
     rules: list[Rule] = [
         Record(used, "sum by (site) (max by (repository, site) (dr_repository_size_bytes))"),
         Record("site:dr_storage_used:ratio", f"{used} / on (site) {capacity}"),
@@ -338,7 +211,7 @@ def make_capacity_rules(targets: MonitoringTargets) -> list[Rule]:
         rules.append(
             Alert(
                 name,
-                f"site:dr_storage_used:ratio > {_number(ratio)}",
+                f"site:dr_storage_used:ratio > {format_threshold(ratio)}",
                 make_window(timedelta(minutes=30), lab),
                 severity,
                 values={"ratio": f"{ratio:.0%}"},
@@ -347,7 +220,7 @@ def make_capacity_rules(targets: MonitoringTargets) -> list[Rule]:
     rules.append(
         Alert(
             "StorageFullSoon",
-            f"predict_linear({used}[{_d(trend)}], {_number(horizon)}) > on (site) {capacity}",
+            f"predict_linear({used}[{_d(trend)}], {horizon}) > on (site) {capacity}",
             make_window(timedelta(hours=1), lab),
             "warning",
             values={"trend": _d(trend), "horizon": _d(STORAGE_FULL_HORIZON)},
@@ -375,7 +248,7 @@ def make_postgres_rules(targets: MonitoringTargets) -> list[Rule]:
             Alert(
                 "PostgresHeartbeatStale",
                 f'dr_postgres_replication_lag_seconds{{host="{host}"}} > '
-                f"{_number(HEARTBEAT_STALE.total_seconds())}",
+                f"{format_threshold(HEARTBEAT_STALE.total_seconds())}",
                 down,
                 "warning",
                 _host(targets, host),
@@ -401,81 +274,13 @@ def make_postgres_rules(targets: MonitoringTargets) -> list[Rule]:
             Alert(
                 "PostgresReplicaLagging",
                 f'dr_postgres_replication_lag_seconds{{host="{host}"}} > '
-                f"{_number(replica.lag_target_seconds)}",
+                f"{format_threshold(replica.lag_target_seconds)}",
                 make_window(timedelta(minutes=5), lab),
                 "critical",
                 subject,
                 {"target": _d(_seconds(replica.lag_target_seconds))},
             )
         )
-    return rules
-
-
-def make_slo_rules(targets: MonitoringTargets, service: str, slo: float) -> list[Rule]:
-    """Recording rules and burn-rate alerts of one service's availability SLO."""
-    lab = targets.is_lab
-    divisor = LAB_WINDOW_DIVISOR if lab else 1
-    budget = 1 - slo
-    subject = {"service": service}
-    rules: list[Rule] = [
-        Record(
-            "service:probe_success:max",
-            f'max by (service) (probe_success{{job="{PROBE_JOB_PREFIX}{service}"}})',
-            subject,
-        )
-    ]
-    windows = sorted(
-        {
-            window / divisor
-            for pair in (*PAGE_WINDOWS, *TICKET_WINDOWS)
-            for window in (pair.long, pair.short)
-        }
-    )
-    for window in windows:
-        selector = f'service:probe_success:max{{service="{service}"}}[{_d(window)}]'
-        rules.append(
-            Record(
-                f"service:sli_error:ratio_rate{_d(window)}",
-                f"1 - avg_over_time({selector})",
-                subject,
-            )
-        )
-
-    def condition(pairs: tuple[BurnRateWindow, ...]) -> str:
-        parts = []
-        for pair in pairs:
-            threshold = _number(pair.factor * budget)
-            long, short = _d(pair.long / divisor), _d(pair.short / divisor)
-            parts.append(
-                f'(service:sli_error:ratio_rate{long}{{service="{service}"}} > {threshold} and '
-                f'service:sli_error:ratio_rate{short}{{service="{service}"}} > {threshold})'
-            )
-        return " or ".join(parts)
-
-    def values(pairs: tuple[BurnRateWindow, ...]) -> dict[str, str]:
-        # The alert's value is the error ratio over the long window of the pair that fired.
-        return {"slo": f"{slo:.2%}", "windows": "/".join(_d(p.long / divisor) for p in pairs)}
-
-    rules.append(
-        Alert(
-            "ServiceErrorBudgetBurn",
-            condition(PAGE_WINDOWS),
-            make_window(timedelta(minutes=2), lab),
-            "critical",
-            subject,
-            values(PAGE_WINDOWS),
-        )
-    )
-    rules.append(
-        Alert(
-            "ServiceErrorBudgetBurnSlow",
-            condition(TICKET_WINDOWS),
-            make_window(timedelta(minutes=15), lab),
-            "warning",
-            subject,
-            values(TICKET_WINDOWS),
-        )
-    )
     return rules
 
 

@@ -18,13 +18,12 @@ import yaml
 
 from egov.inventory import load_estate
 from egov.inventory.fields import parse_duration
-from egov.monitoring.annotations import LANGUAGES, TEXTS, make_annotations
+from egov.monitoring.alert import ALERT_LABELS, make_for
+from egov.monitoring.annotations import LANGUAGES, TEXTS
 from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
 from egov.monitoring.rules import (
-    ALERT_LABELS,
     build_rules,
     get_alert_names,
-    make_for,
     make_site_down_window,
     render_rules,
 )
@@ -203,16 +202,6 @@ def test_vietnamese_is_the_default_and_english_the_option(lab_targets: Monitorin
         render_rules(lab_targets, "fr")
 
 
-def test_every_text_is_translated() -> None:
-    for name, text in TEXTS.items():
-        for sentence in (text.summary, text.description):
-            assert sentence.vi != sentence.en, name
-            # the same placeholders in both languages
-            assert sorted(re.findall(r"\{[^}]*\}", sentence.vi)) == sorted(
-                re.findall(r"\{[^}]*\}", sentence.en)
-            ), name
-
-
 def test_every_description_says_how_bad(lab_targets: MonitoringTargets) -> None:
     # A measured value, the inventory's target or how long it has lasted: all but the few whose
     # fact is a yes or no (a failed run, a damaged repository).
@@ -222,13 +211,6 @@ def test_every_description_says_how_bad(lab_targets: MonitoringTargets) -> None:
         if alert["alert"] in binary | {"Watchdog"}:
             continue
         assert "$value" in description or re.search(r"\d", description), alert["alert"]
-
-
-def test_a_text_may_name_only_labels_the_alert_carries() -> None:
-    with pytest.raises(ValueError, match="names 'site'"):
-        make_annotations("HostDown", "en", ("host",), {"window": "5m"})
-    annotations = make_annotations("HostDown", "en", ("site", "host"), {"window": "5m"})
-    assert annotations["summary"] == "Host {{ $labels.host }} at {{ $labels.site }} is down"
 
 
 def test_a_label_the_rule_sets_itself_is_quoted_as_it_is(lab_targets: MonitoringTargets) -> None:
