@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,6 +16,7 @@ from egov.inventory import load_estate
 from egov.inventory.model import Estate
 from egov.monitoring.rules import render_rules
 from egov.monitoring.targets import MonitoringTargets, make_targets
+from tests.deploys.support import get_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventory" / "lab.yaml"
@@ -42,13 +42,6 @@ def need(tool: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def run_prometheus(directory: Path, config: str) -> Iterator[str]:
     """Debian's prometheus on a free loopback port, with ``config`` and its TSDB in ``directory``.
@@ -57,7 +50,7 @@ def run_prometheus(directory: Path, config: str) -> Iterator[str]:
     """
     binary = need("prometheus")
     (directory / "prometheus.yml").write_text(config, encoding="utf-8")
-    port = _free_port()
+    port = get_free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [

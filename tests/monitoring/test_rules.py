@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -28,8 +27,16 @@ from egov.monitoring.rules import (
     render_rules,
 )
 from egov.monitoring.targets import MonitoringTargets, make_targets
+from tests.deploys.support import get_free_port
 from tests.loopback import serving
-from tests.monitoring.conftest import CAMAU, DATA, LAB, ROOT, SONGXANH, run_prometheus
+from tests.monitoring.conftest import (
+    CAMAU,
+    DATA,
+    LAB,
+    ROOT,
+    SONGXANH,
+    run_prometheus,
+)
 
 #: Each suite and the language of the rules file it reads.
 SUITES = {"rules_test.yml": ("egov.yml", "vi"), "rules_test_en.yml": ("egov-en.yml", "en")}
@@ -251,13 +258,6 @@ class _NodeExporter(BaseHTTPRequestHandler):
         pass
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed once the socket is: nothing listens there
-
-
 def _site_down_alerts(url: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{url}/api/v1/alerts", timeout=5) as response:
         alerts: list[dict[str, Any]] = json.load(response)["data"]["alerts"]
@@ -273,8 +273,8 @@ def test_a_real_prometheus_raises_site_down_for_a_site_whose_targets_all_fail(
     (tmp_path / "egov.yml").write_text(render_rules(lab_targets, "en"), encoding="utf-8")
     with serving(_NodeExporter) as exporter:
         targets = [
-            (f"127.0.0.1:{_closed_port()}", "primary", "primary-db-01"),
-            (f"127.0.0.1:{_closed_port()}", "primary", "primary-store-01"),
+            (f"127.0.0.1:{get_free_port()}", "primary", "primary-db-01"),
+            (f"127.0.0.1:{get_free_port()}", "primary", "primary-store-01"),
             (urllib.parse.urlsplit(exporter).netloc, "site2", "site2-mon-01"),
         ]
         config = {
