@@ -81,8 +81,8 @@ TEXTS: dict[str, AlertText] = {
             en="Repository {repository} lags behind for {dataset} of {site}",
         ),
         Text(
-            vi="Snapshot của {dataset} từ {site} trong kho {repository} cũ hơn ở kho đầu tiên "
-            "({first}) {value:duration}; mục tiêu là không quá {limit}.",
+            vi="Snapshot của {dataset} từ {site} trong kho {repository} cũ hơn so với kho đầu "
+            "tiên ({first}) {value:duration}; mục tiêu là không quá {limit}.",
             en="Repository {repository} holds snapshots of {dataset} from {site} "
             "{value:duration} older than the first repository ({first}); the target is {limit}.",
         ),
@@ -126,7 +126,7 @@ TEXTS: dict[str, AlertText] = {
     ),
     "VerificationOverdue": AlertText(
         Text(
-            vi="Kho {repository} ({site}) lâu rồi chưa được kiểm tra",
+            vi="Kho {repository} ({site}) đã lâu chưa được kiểm tra",
             en="Repository {repository} ({site}) has not been verified lately",
         ),
         Text(
