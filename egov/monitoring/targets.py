@@ -68,6 +68,13 @@ class ServiceTarget(_Frozen):
     availability_slo: float
 
 
+class HostTarget(_Frozen):
+    """A host that exists, by its qualified name, and its site."""
+
+    host: str
+    site: str
+
+
 class ReplicaTarget(_Frozen):
     """A PostgreSQL replica and the lag its databases tolerate (their tightest RPO)."""
 
@@ -87,6 +94,10 @@ class MonitoringTargets(_Frozen):
     sites: tuple[SiteTarget, ...]
     services: tuple[ServiceTarget, ...]
     replicas: tuple[ReplicaTarget, ...]
+    # A default, so that a targets file written before hosts were listed still loads.
+    hosts: tuple[HostTarget, ...] = Field(
+        default=(), description="Every host of the existing sites, with its site."
+    )
     database_hosts: tuple[str, ...] = Field(description="Primaries (heartbeat writers).")
     monitoring_hosts: tuple[str, ...] = Field(description="Hosts running an egov exporter.")
     scenarios: tuple[str, ...]
@@ -97,6 +108,13 @@ class MonitoringTargets(_Frozen):
     def is_lab(self) -> bool:
         """Whether the estate is the lab (shorter alert windows)."""
         return self.environment == Environment.LAB.value
+
+    def get_host_site(self, host: str) -> str:
+        """The site of ``host`` (a qualified name); raise KeyError when it is not a host here."""
+        for target in self.hosts:
+            if target.host == host:
+                return target.site
+        raise KeyError(host)
 
     def to_json(self) -> str:
         """The targets as the JSON file the exporter reads."""
@@ -183,6 +201,11 @@ def make_targets(estate: Estate) -> MonitoringTargets:
                 availability_slo=service.availability_slo,
             )
             for name, service in estate.services.items()
+        ),
+        hosts=tuple(
+            HostTarget(host=ref.qualified_name, site=ref.site)
+            for ref in estate.iter_hosts()
+            if ref.site in sites
         ),
         replicas=tuple(make_replica_targets(estate)),
         database_hosts=tuple(

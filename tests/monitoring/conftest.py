@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,6 +16,7 @@ from egov.inventory import load_estate
 from egov.inventory.model import Estate
 from egov.monitoring.rules import render_rules
 from egov.monitoring.targets import MonitoringTargets, make_targets
+from tests.deploys.support import get_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventory" / "lab.yaml"
@@ -41,28 +42,15 @@ def need(tool: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@contextlib.contextmanager
+def run_prometheus(directory: Path, config: str) -> Iterator[str]:
+    """Debian's prometheus on a free loopback port, with ``config`` and its TSDB in ``directory``.
 
-
-@pytest.fixture(scope="session")
-def prometheus_url(
-    tmp_path_factory: pytest.TempPathFactory, lab_targets: MonitoringTargets
-) -> Iterator[str]:
-    """Debian's prometheus on 127.0.0.1 with an empty TSDB and the lab's rules loaded."""
+    Yield its URL once it is ready; skip the test when it cannot start.
+    """
     binary = need("prometheus")
-    directory = tmp_path_factory.mktemp("prometheus")
-    (directory / "egov.yml").write_text(render_rules(lab_targets), encoding="utf-8")
-    (directory / "prometheus.yml").write_text(
-        "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
-        f"rule_files: [{directory / 'egov.yml'}]\n"
-        "scrape_configs: []\n",
-        encoding="utf-8",
-    )
-    port = _free_port()
+    (directory / "prometheus.yml").write_text(config, encoding="utf-8")
+    port = get_free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
@@ -93,3 +81,19 @@ def prometheus_url(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(
+    tmp_path_factory: pytest.TempPathFactory, lab_targets: MonitoringTargets
+) -> Iterator[str]:
+    """Debian's prometheus on 127.0.0.1 with an empty TSDB and the lab's rules loaded."""
+    directory = tmp_path_factory.mktemp("prometheus")
+    (directory / "egov.yml").write_text(render_rules(lab_targets), encoding="utf-8")
+    config = (
+        "global: {scrape_interval: 15s, evaluation_interval: 1s}\n"
+        f"rule_files: [{directory / 'egov.yml'}]\n"
+        "scrape_configs: []\n"
+    )
+    with run_prometheus(directory, config) as url:
+        yield url

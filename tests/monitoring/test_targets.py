@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from egov.inventory.model import Estate
 from egov.monitoring.targets import MonitoringTargets, load_targets, make_targets
 
@@ -34,6 +39,24 @@ def test_replicas_carry_the_tightest_rpo_of_their_databases(
     }
     assert lab_targets.database_hosts == ("primary-db-01",)
     assert lab_targets.monitoring_hosts == ("primary-mon-01", "site2-mon-01")
+
+
+def test_every_host_is_known_with_its_site(lab: Estate, lab_targets: MonitoringTargets) -> None:
+    assert len(lab_targets.hosts) == len(list(lab.iter_hosts()))
+    assert lab_targets.get_host_site("site2-mon-01") == "site2"
+    assert lab_targets.get_host_site("vnpt-s3-01") == "vnpt"
+    with pytest.raises(KeyError):
+        lab_targets.get_host_site("site2-nowhere")
+
+
+def test_targets_written_before_hosts_were_listed_still_load(
+    lab_targets: MonitoringTargets, tmp_path: Path
+) -> None:
+    data = json.loads(lab_targets.to_json())
+    del data["hosts"]
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_targets(path).hosts == ()
 
 
 def test_capacity_and_the_lab_flag_come_from_the_inventory(
