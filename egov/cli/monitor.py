@@ -128,7 +128,8 @@ def monitor_rules(
     from egov.monitoring.rules import RULES_FILE_NAME, render_rules
     from egov.monitoring.targets import make_targets
 
-    text = render_rules(make_targets(load_inventory(inventory).estate))
+    estate = load_inventory(inventory).estate
+    text = render_rules(make_targets(estate), estate.alerting.language)
     _write_outputs({_output_directory(directory) / RULES_FILE_NAME: text})
 
 

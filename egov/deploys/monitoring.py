@@ -213,7 +213,7 @@ def monitoring() -> None:
     targets = make_targets(estate)
     rules_file = files.put(
         name="egov alert rules",
-        src=as_file(rules.render_rules(targets)),
+        src=as_file(rules.render_rules(targets, estate.alerting.language)),
         dest=RULES_FILE,
         mode="644",
     )

@@ -223,8 +223,7 @@ def test_inhibition_follows_the_topology() -> None:
 
 def test_inhibition_names_alerts_the_rules_generate(lab: Estate) -> None:
     generated = get_alert_names(build_rules(make_targets(lab)))
-    # SiteDown comes with the rules of issue 18 (egov/monitoring/rules.py, another branch)
-    missing = config.get_inhibiting_alert_names() - generated - {"SiteDown"}
+    missing = config.get_inhibiting_alert_names() - generated
     assert not missing, f"inhibition rules name alerts no rule generates: {missing}"
 
 
