@@ -42,7 +42,7 @@ HTTP_URL_PATTERN = r"^https?://[^\s/?#@]+(:[0-9]{1,5})?(/\S*)?$"
 ALERT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 EmailAddress = Annotated[
-    str, Field(pattern=EMAIL_PATTERN, max_length=254, examples=["vanhanh@camau.gov.vn"])
+    str, Field(pattern=EMAIL_PATTERN, max_length=254, examples=["vanhanh@camau.example"])
 ]
 """An e-mail address, ``local@domain.tld``; Alertmanager sends to it through the relay."""
 
@@ -74,7 +74,7 @@ def check_smarthost(value: Any) -> Any:
         if 1 <= port <= 65535:
             return value
     raise ValueError(
-        "the relay must be written host:port, e.g. smtp.camau.gov.vn:587 or 198.51.100.25:587"
+        "the relay must be written host:port, e.g. 198.51.100.25:587"
     )
 
 
@@ -141,11 +141,11 @@ class SmtpRelay(_Strict):
 
     smarthost: Annotated[str, BeforeValidator(check_smarthost)] = Field(
         description="The relay as host:port (submission, 587, with STARTTLS).",
-        examples=["smtp.camau.gov.vn:587"],
+        examples=["198.51.100.25:587"],
     )
     sender: EmailAddress = Field(
         description="The From: address of every notification.",
-        examples=["canhbao@camau.gov.vn"],
+        examples=["canhbao@camau.example"],
     )
     username: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S+$")] | None = Field(
         default=None, description="Login at the relay, if it asks for one."
@@ -170,7 +170,7 @@ class Webhook(_Strict):
             "Alertmanager 0.25 reads no URL from a file: the deploy writes it into "
             "alertmanager.yml, which only root and the prometheus group can read."
         ),
-        examples=["https://sms.camau.gov.vn/alertmanager", "file:/etc/egov/secrets/sms-url"],
+        examples=["https://198.51.100.30/alertmanager", "file:/etc/egov/secrets/sms-url"],
     )
     token: SecretReference | None = Field(
         default=None, description="Sent as `Authorization: Bearer …`, read from a file on the host."

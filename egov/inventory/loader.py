@@ -197,7 +197,7 @@ def _explain(detail: ErrorDetails, path: PathKey, root: type[BaseModel]) -> tupl
 
 _PATTERN_HINTS = {
     NAME_PATTERN: "names use lowercase letters, digits and dashes, at most 32, e.g. db-01",
-    EMAIL_PATTERN: "write an e-mail address, e.g. vanhanh@camau.gov.vn",
+    EMAIL_PATTERN: "write an e-mail address, e.g. vanhanh@camau.example",
     ALERT_NAME_PATTERN: "write an alert's name as docs/runbooks.md lists it, e.g. HostDown",
     HTTP_URL_PATTERN: "write an http:// or https:// URL, e.g. https://api.telegram.org",
     TIME_OF_DAY_PATTERN: "write a time of day as HH:MM, e.g. 22:00 (quote it in YAML)",

@@ -91,7 +91,7 @@ def _mails_about(inbox: Inbox, *words: str, resolved: bool | None = None) -> lis
 
 
 def _is_resolved(mail: Mail) -> bool:
-    return "Đã khắc phục" in mail.subject or "RESOLVED" in mail.subject.upper()
+    return mail.subject.startswith(("[ĐÃ KHẮC PHỤC]", "[RESOLVED]"))
 
 
 def _hooks_about(inbox: Inbox, alertname: str, status: str, **labels: str) -> list[Hook]:
