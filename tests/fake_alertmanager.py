@@ -114,8 +114,13 @@ def _handler(fake: FakeAlertmanager) -> type[BaseHTTPRequestHandler]:
             if not required <= set(body) or not body["matchers"]:
                 self._send(400, "silence invalid")
                 return
+            # an edit of a silence the Alertmanager holds expires it and creates another, as
+            # Alertmanager does when it cannot change the silence in place
             silence_id = str(uuid.uuid4())
             with fake.lock:
+                edited = fake.silences.get(body.pop("id", ""))
+                if edited is not None:
+                    edited["endsAt"] = datetime.now(UTC).isoformat()
                 fake.silences[silence_id] = {**body, "id": silence_id}
             self._send(200, {"silenceID": silence_id})
 

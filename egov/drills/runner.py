@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from egov import __version__
@@ -36,6 +36,7 @@ from egov.drills.silences import (
     get_journal_id,
     lift_drill_silences,
     make_drill_silences,
+    make_settle_time,
     set_drill_silences,
 )
 from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
@@ -278,7 +279,7 @@ def _run(
         status = DrillStatus.FAILED
     else:
         status = DrillStatus.SUCCEEDED
-    _lift_silences(options, journal, silences, silence_ids)
+    _lift_silences(options, journal, silences, silence_ids, make_settle_time(context.estate))
     journal.append("end", status=status.value)
     if interrupted:
         raise KeyboardInterrupt
@@ -293,11 +294,22 @@ def _set_silences(
 
 
 def _lift_silences(
-    options: RunOptions, journal: Journal, silences: list[SilenceRequest], ids: list[str]
+    options: RunOptions,
+    journal: Journal,
+    silences: list[SilenceRequest],
+    ids: list[str],
+    settle: timedelta,
 ) -> None:
-    """Lift this run's silences when it set (or tried to set) any."""
+    """Lift this run's silences, a settle time from now, when it set (or tried to set) any."""
     if options.alertmanager is not None and silences:
-        lift_drill_silences(options.alertmanager, journal, ids, "runner", options.progress)
+        lift_drill_silences(
+            options.alertmanager,
+            journal,
+            ids,
+            "runner",
+            options.progress,
+            settle=(datetime.now(UTC), settle),
+        )
 
 
 def _plan_silences(

@@ -35,9 +35,12 @@ from egov.drills.journal import Journal, format_time
 from egov.drills.scenario import Mode, ModePlan, Step
 from egov.errors import MonitoringError
 from egov.inventory.derive import get_chain_replicas
-from egov.inventory.model import Estate
+from egov.inventory.model import Environment, Estate
+from egov.monitoring.alert import make_window
 from egov.monitoring.alertmanager_api import Answer, Matcher, Silence, SilenceRequest
 from egov.monitoring.alerts import DRILL_CREATOR_PREFIX
+from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
+from egov.monitoring.rules import HOST_DOWN_WINDOW
 
 #: Added to the steps' and rollbacks' time bounds: readiness probes, the canary's warm-up,
 #: an operator's pause at a manual step.
@@ -62,6 +65,8 @@ class SilenceService(Protocol):
     def create_silence(self, request: SilenceRequest) -> Answer[str]: ...
 
     def expire_silence(self, silence_id: str) -> Answer[bool]: ...
+
+    def end_silence_at(self, silence: Silence, ends_at: datetime) -> Answer[str]: ...
 
 
 def _acting(plan: ModePlan) -> list[tuple[str, dict[str, object]]]:
@@ -192,17 +197,36 @@ def set_drill_silences(
     return ids
 
 
+def make_settle_time(estate: Estate) -> timedelta:
+    """How long a finished drill's silences outlast it: the alerts its last steps caused
+    must clear before they can page.
+
+    A host the drill brought back is seen up at the next scrape, but ``SiteDown`` keeps firing
+    for ``HostDown``'s window after its hosts answer (so hosts still booting do not page one
+    by one), and a resolution takes a rule evaluation to reach the Alertmanager: the window
+    plus two scrape intervals. An alert still firing after that is the estate's, not the
+    drill's, and pages.
+    """
+    lab = estate.environment is Environment.LAB
+    return make_window(HOST_DOWN_WINDOW, lab) + 2 * SCRAPE_INTERVAL
+
+
 def lift_drill_silences(
     service: SilenceService,
     journal: Journal,
     known_ids: list[str],
     by: str,
     progress: Callable[[str], None],
+    settle: tuple[datetime, timedelta] | None = None,
 ) -> None:
-    """Expire the live silences of this run: those in ``known_ids`` and any other the
+    """End the live silences of this run: those in ``known_ids`` and any other the
     Alertmanagers hold with this run's journal id (set just before the runner was killed).
-    Each expiry is journalled with ``by`` (``runner`` or ``recover``); when no Alertmanager
-    answers, a warning says when the silences expire by themselves."""
+
+    With ``settle`` (now, the settle time: a drill that ended) each silence is made to end
+    the settle time from now, so what the drill's last steps caused clears without paging;
+    without it (``egov drill recover``: the drill's end is long past) each expires at once.
+    Each is journalled with ``by`` (``runner`` or ``recover``); when no Alertmanager answers,
+    a warning says when the silences expire by themselves."""
     journal_id = get_journal_id(journal)
     try:
         listed = service.list_silences().value
@@ -220,20 +244,37 @@ def lift_drill_silences(
         ):
             continue
         try:
-            expired = service.expire_silence(silence.id)
+            if settle is None:
+                expired = service.expire_silence(silence.id)
+            else:
+                ends_at = settle[0] + settle[1]
+                ending = service.end_silence_at(silence, ends_at)
         except MonitoringError as error:
             text = f"silence {silence.id} could not be removed ({error.message})"
             journal.append(WARNING_EVENT, text=text)
             progress(f"warning: {text}")
             continue
+        if settle is None:
+            journal.append(
+                SILENCE_END_EVENT,
+                id=silence.id,
+                alertmanager=expired.url,
+                status="expired" if expired.value else "gone",
+                by=by,
+            )
+            progress(f"removed silence {silence.id}")
+            continue
+        stamp = format_time(ends_at.timestamp())
         journal.append(
             SILENCE_END_EVENT,
             id=silence.id,
-            alertmanager=expired.url,
-            status="expired" if expired.value else "gone",
+            alertmanager=ending.url,
+            status="ending",
+            ends_at=stamp,
+            new_id=ending.value,
             by=by,
         )
-        progress(f"removed silence {silence.id}")
+        progress(f"silence {silence.id} ends at {stamp}, once the drill's alerts have cleared")
 
 
 def get_silence_ids(entries: list[dict[str, object]]) -> list[str]:

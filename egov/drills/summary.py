@@ -233,6 +233,8 @@ def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSum
                 summary.silences.append(found_silence)
             found_silence.lifted_at = entry["epoch"]
             found_silence.lifted_by = entry.get("by", "")
+            # a drill that ended leaves its silences a settle time to run (silences.py)
+            found_silence.ends_at = entry.get("ends_at", found_silence.ends_at)
         elif event == "end":
             summary.status = DrillStatus(entry["status"])
             summary.finished_at = entry["epoch"]

@@ -73,16 +73,19 @@ class SilenceRequest:
     ends_at: datetime
     created_by: str
     comment: str
+    #: set to change an existing silence (the Alertmanager may answer with a new id)
+    id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``POST /api/v2/silences``."""
-        return {
+        body = {
             "matchers": [matcher.to_json() for matcher in self.matchers],
             "startsAt": format_timestamp(self.starts_at),
             "endsAt": format_timestamp(self.ends_at),
             "createdBy": self.created_by,
             "comment": self.comment,
         }
+        return body if self.id is None else {"id": self.id, **body}
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,22 @@ class AlertmanagerClient:
             return silence_id
 
         return self._ask("create a silence", create)
+
+    def end_silence_at(self, silence: Silence, ends_at: datetime) -> Answer[str]:
+        """Make ``silence`` end at ``ends_at`` (in the future), keeping what it matches and
+        says; the answer's value is its id, which the Alertmanager may have changed (it
+        expires the old silence and creates another when it cannot edit one in place)."""
+        starts_at = silence.starts_at if silence.starts_at is not None else ends_at
+        return self.create_silence(
+            SilenceRequest(
+                silence.matchers,
+                min(starts_at, ends_at),
+                ends_at,
+                silence.created_by,
+                silence.comment,
+                id=silence.id,
+            )
+        )
 
     def expire_silence(self, silence_id: str) -> Answer[bool]:
         """Expire the silence ``silence_id``; the value is False when the cluster does not

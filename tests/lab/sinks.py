@@ -71,6 +71,12 @@ class Inbox:
     refused: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def clear(self) -> None:
+        """Forget what was received so far (a test that counts starts from nothing)."""
+        with self.lock:
+            self.mails.clear()
+            self.hooks.clear()
+
     def snapshot(self) -> tuple[list[Mail], list[Hook]]:
         with self.lock:
             return list(self.mails), list(self.hooks)
@@ -179,6 +185,9 @@ def serving_sinks(
         require_starttls=True,
         auth_require_tls=True,
         authenticator=relay.authenticate,
+        # PLAIN, as relays offer it after STARTTLS. aiosmtpd's LOGIN prompts "User Name",
+        # where relays (and Go's smtp client in Alertmanager) use "Username:".
+        auth_exclude_mechanism=["LOGIN"],
     )
     # Controller's readiness check connects in clear, which require_starttls would refuse
     # mid-check; aiosmtpd handles that (it only waits for the greeting).
