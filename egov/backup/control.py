@@ -59,28 +59,19 @@ class RunTarget:
 
 
 def make_run_targets(
-    estate: Estate, dataset: str | None, host: str | None, site: str | None
+    estate: Estate, dataset: str | None, hosts: Sequence[HostRef] | None = None
 ) -> list[RunTarget]:
-    """Host × dataset pairs matching the filters; raise InputError on an unknown name."""
+    """Host × dataset pairs of ``hosts`` (default: every host; the CLI chooses them with
+    ``egov.inventory.selectors``) backing up ``dataset`` (default: any); raise InputError on
+    an unknown dataset, and when no pair is left."""
     if dataset is not None and dataset not in estate.backup.datasets:
         raise InputError(
             f"--dataset {dataset}: no such dataset",
             f"datasets: {', '.join(estate.backup.datasets) or 'none'}",
         )
-    if site is not None and site not in estate.sites:
-        raise InputError(f"--site {site}: no such site", f"sites: {', '.join(estate.sites)}")
-    refs = list(estate.iter_hosts())
-    if host is not None:
-        site_name, _, name = host.rpartition("/")
-        refs = [
-            ref for ref in refs if ref.name == name and (not site_name or ref.site == site_name)
-        ]
-        if not refs:
-            raise InputError(f"--host {host}: no such host", "write it as site/host or host")
     targets = [
         RunTarget(ref, job.dataset)
-        for ref in refs
-        if site is None or ref.site == site
+        for ref in (estate.iter_hosts() if hosts is None else hosts)
         for job in make_host_jobs(estate, ref)
         if dataset is None or job.dataset == dataset
     ]

@@ -14,7 +14,6 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
 
 import typer
 import typer.main
@@ -47,7 +46,7 @@ def _interrupted() -> int:
 
 
 @functools.cache
-def _get_main() -> Callable[..., Any]:
+def _get_main() -> Callable[..., object]:
     """The ``main`` of the click command tree of ``app``, built once per process.
 
     ``app(...)`` rebuilds it on every call (the type hints of every command: about 25 ms),

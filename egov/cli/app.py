@@ -16,6 +16,7 @@ from rich.console import Console
 
 from egov import __version__
 from egov.inventory import LoadedEstate, load_estate, resolve_inventory_path
+from egov.inventory.loader import DEFAULT_INVENTORY, INVENTORY_ENVIRONMENT_VARIABLE
 
 stdout = Console(highlight=False, soft_wrap=False)
 stderr = Console(stderr=True, highlight=False)
@@ -33,9 +34,23 @@ InventoryOption = Annotated[
     typer.Option(
         "--inventory",
         "-i",
-        help="Inventory file [default: $EGOV_INVENTORY, else inventory/lab.yaml].",
+        envvar=INVENTORY_ENVIRONMENT_VARIABLE,
+        help=f"Inventory file (default: {DEFAULT_INVENTORY}).",
         show_default=False,
     ),
+]
+"""Every command that reads the inventory takes it through this one option."""
+LimitOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--limit",
+        help="Only these hosts (repeatable): site/host, site-host, a wildcard, "
+        "site:NAME, role:NAME, service:NAME, host:NAME, or a site, role, service name.",
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave these hosts out (repeatable; the forms of --limit)."),
 ]
 OutputOption = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="Render as text or JSON.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -14,7 +14,9 @@ from rich.progress import (
 from rich.table import Table
 
 from egov.cli.app import (
+    ExcludeOption,
     InventoryOption,
+    LimitOption,
     OutputFormat,
     OutputOption,
     agent_app,
@@ -30,7 +32,10 @@ from egov.inventory.fields import MAX_DURATION, format_duration
 from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
+    from egov.backup.agent import AgentSettings
+    from egov.backup.agentconfig import AgentConfig
     from egov.backup.control import Restored
+    from egov.inventory.model import Estate
 
 backup_app = typer.Typer(
     help="Back up, replicate, verify and restore the estate's data (restic).",
@@ -55,7 +60,7 @@ def _backup_settings(
     cache_dir: Path,
     textfiles: Path | None = None,
     timeout_seconds: float | None = None,
-) -> Any:
+) -> AgentSettings:
     from egov.backup.agent import AgentSettings
     from egov.records import get_state_dir
 
@@ -77,11 +82,25 @@ def _age(seconds: float | None) -> str:
     return format_duration(timedelta(seconds=int(seconds)))
 
 
+def _snapshot_host(estate: Estate, host: str | None) -> str | None:
+    """restic's host name (``site-host``) of the one host ``--host`` names, or None."""
+    from egov.inventory.selectors import resolve_host
+
+    return None if host is None else resolve_host(estate, host, "--host").qualified_name
+
+
 @backup_app.command("run")
 def backup_run(
     dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Only this host (site/host).")] = None,
-    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="Only these hosts (repeatable; the forms of --limit)."),
+    ] = None,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Only hosts of this site (repeatable).")
+    ] = None,
+    limit: LimitOption = None,
+    exclude: ExcludeOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
     inventory: InventoryOption = None,
 ) -> None:
@@ -89,9 +108,15 @@ def backup_run(
     from egov.backup import control
     from egov.errors import BackupError, CommandFailed
     from egov.execute import run_command
+    from egov.inventory.selectors import match_selector, select_hosts
 
     estate = load_inventory(inventory).estate
-    targets = control.make_run_targets(estate, dataset, host, site)
+    for text in host or []:  # named as --host in the error, not as the --limit it joins
+        match_selector(estate, text, "--host")
+    hosts = select_hosts(
+        estate, sites=site, limits=[*(host or []), *(limit or [])], excludes=exclude
+    )
+    targets = control.make_run_targets(estate, dataset, hosts)
     if dry_run:
         for target in targets:
             stdout.print(f"would start {target.unit} on {target.ref.selector}", soft_wrap=True)
@@ -247,7 +272,7 @@ def backup_snapshots(
     ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset")] = None,
     host: Annotated[
-        str | None, typer.Option("--host", help="Qualified host name (site-host).")
+        str | None, typer.Option("--host", help="Only this host's: site/host or site-host.")
     ] = None,
     inventory: InventoryOption = None,
     output: OutputOption = OutputFormat.TEXT,
@@ -263,7 +288,9 @@ def backup_snapshots(
             f"datasets: {', '.join(estate.backup.datasets)}",
         )
     config = control.get_repository(estate, repository)
-    snapshots = control.list_snapshots(config, _backup_settings(None, cache_dir), dataset, host)
+    snapshots = control.list_snapshots(
+        config, _backup_settings(None, cache_dir), dataset, _snapshot_host(estate, host)
+    )
     if output is OutputFormat.JSON:
         print_json([snapshot.model_dump(mode="json") for snapshot in snapshots])
         return
@@ -287,11 +314,14 @@ def backup_restore(
     ] = None,
     to_host: Annotated[
         str | None,
-        typer.Option("--to-host", help="Restore on this host (site/host) under --target."),
+        typer.Option(
+            "--to-host", help="Restore on this host (site/host or site-host) under --target."
+        ),
     ] = None,
     repository: Annotated[str | None, typer.Option("--repository")] = None,
     host: Annotated[
-        str | None, typer.Option("--host", help="Only snapshots of this host (site-host).")
+        str | None,
+        typer.Option("--host", help="Only snapshots of this host (site/host or site-host)."),
     ] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Read back and compare with the backup-time checksums.")
@@ -314,11 +344,11 @@ def backup_restore(
     if target is None:
         raise InputError("--target is required", "give the directory to restore into")
     config = control.get_repository(estate, repository)
+    snapshot_host = _snapshot_host(estate, host)
     if to_host is not None:
-        site_name, _, name = to_host.partition("/")
-        ref = estate.find_host(site_name, name)
-        if ref is None:
-            raise InputError(f"--to-host {to_host}: no such host", "write it as site/host")
+        from egov.inventory.selectors import resolve_host
+
+        ref = resolve_host(estate, to_host, "--to-host")
         remote = [
             "egov",
             "agent",
@@ -358,7 +388,7 @@ def backup_restore(
         dataset,
         target,
         _backup_settings(None, cache_dir),
-        host=host,
+        host=snapshot_host,
         verify=verify,
         kind=estate.backup.datasets[dataset].kind,
     )
@@ -538,7 +568,7 @@ def backup_plan(
         stdout.print(f"everything ends inside the {model.window_hours:g} h window")
 
 
-def _agent_config(config: Path) -> Any:
+def _agent_config(config: Path) -> AgentConfig:
     from egov.backup.agentconfig import AgentConfig
 
     return AgentConfig.load(config)

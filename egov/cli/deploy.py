@@ -17,7 +17,9 @@ from rich.progress import (
 from rich.table import Table
 
 from egov.cli.app import (
+    ExcludeOption,
     InventoryOption,
+    LimitOption,
     OutputFormat,
     OutputOption,
     agent_app,
@@ -128,16 +130,8 @@ def deploy_command(
     role: Annotated[
         list[str] | None, typer.Option("--role", help="Only hosts with this role (repeatable).")
     ] = None,
-    limit: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--limit",
-            help="Only these hosts or groups: site/host, a wildcard, a site, role or service name.",
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Leave these hosts or groups out.")
-    ] = None,
+    limit: LimitOption = None,
+    exclude: ExcludeOption = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -157,9 +151,9 @@ def deploy_command(
     """Configure the hosts from the inventory (pyinfra over SSH)."""
     from egov.deploys.audit import append_record, make_record
     from egov.deploys.runner import run_deploy
-    from egov.deploys.selection import select_hosts
     from egov.deploys.wheelhouse import build_wheelhouse
     from egov.inventory.pyinfra_bridge import check_connectable, check_ssh_files
+    from egov.inventory.selectors import select_hosts
 
     loaded = load_inventory(inventory)
     estate = loaded.estate

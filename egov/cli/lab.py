@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,6 +20,11 @@ from egov.cli.app import (
 )
 from egov.errors import InputError
 
+if TYPE_CHECKING:
+    from egov.inventory.model import Estate
+    from egov.lab.spec import LabSpec
+    from egov.lab.status import LabStatus
+
 lab_app = typer.Typer(
     help="The lab: the inventory's sites as systemd-nspawn containers on this machine.",
     no_args_is_help=True,
@@ -34,6 +39,14 @@ app.add_typer(lab_app, name="lab")
 lab_app.add_typer(lab_image_app, name="image")
 lab_app.add_typer(lab_fault_app, name="fault")
 
+HostArgument = Annotated[
+    str, typer.Argument(help="A lab host: site/host, site-host or another selector naming one.")
+]
+SiteArgument = Annotated[str, typer.Argument(help="A site of the inventory.")]
+HostOrSiteArgument = Annotated[
+    str, typer.Argument(help="A site, or a host (site/host, site-host).")
+]
+
 
 class _RichLabProgress:
     """Lab progress on stderr: each step on its own line, counters on a terminal bar."""
@@ -46,14 +59,14 @@ class _RichLabProgress:
             stderr.print(f"  {done}/{total}", markup=False)
 
 
-def _lab_spec(inventory: Path | None) -> tuple[Any, Any]:
+def _lab_spec(inventory: Path | None) -> tuple[Estate, LabSpec]:
     from egov.lab.estate import make_lab_spec
 
     estate = load_inventory(inventory).estate
     return estate, make_lab_spec(estate)
 
 
-def _render_lab_status(status: Any) -> None:
+def _render_lab_status(status: LabStatus) -> None:
     sites = Table(title=f"Lab {status.estate} — image {status.image_key} ({status.image_state})")
     for column in ("site", "network", "bridge", "link", "shaping"):
         sites.add_column(column)
@@ -137,17 +150,16 @@ def lab_status_command(
 @lab_app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def lab_ssh_command(
     context: typer.Context,
-    host: Annotated[str, typer.Argument(help="site/host or site-host.")],
+    host: HostArgument,
     inventory: InventoryOption = None,
 ) -> None:
     """Open SSH to a lab host (strict host keys), or run the command given after --."""
     import subprocess
 
     from egov import lab
-    from egov.lab.estate import resolve_machine
 
     estate, spec = _lab_spec(inventory)
-    argv = lab.ssh_argv(spec, resolve_machine(estate, host), list(context.args))
+    argv = lab.ssh_argv(spec, _machine(estate, host), list(context.args))
     raise typer.Exit(subprocess.call(argv))
 
 
@@ -156,17 +168,16 @@ def lab_ssh_command(
 )
 def lab_exec_command(
     context: typer.Context,
-    host: Annotated[str, typer.Argument(help="site/host or site-host.")],
+    host: HostArgument,
     inventory: InventoryOption = None,
 ) -> None:
     """Run a command as root inside a lab host (works even with its link cut): exec HOST -- CMD."""
     from egov import lab
-    from egov.lab.estate import resolve_machine
 
     if not context.args:
         raise InputError("no command given", "egov lab exec primary/db-01 -- systemctl status")
     estate, spec = _lab_spec(inventory)
-    result = lab.lab_exec(spec, resolve_machine(estate, host), list(context.args), capture=False)
+    result = lab.lab_exec(spec, _machine(estate, host), list(context.args), capture=False)
     raise typer.Exit(result.returncode)
 
 
@@ -221,26 +232,27 @@ def lab_image_prune(
     stdout.print(f"removed {len(removed)} images" + (f": {', '.join(removed)}" if removed else ""))
 
 
-HostArgument = Annotated[str, typer.Argument(help="A lab host: site/host or site-host.")]
-SiteArgument = Annotated[str, typer.Argument(help="A site of the inventory.")]
-HostOrSiteArgument = Annotated[str, typer.Argument(help="A site, or a host (site/host).")]
+def _machine(estate: Estate, host: str) -> str:
+    """The machine name (``site-host``) of the one lab host ``host`` names, with the one
+    host-selector parser: InputError when it names none or several."""
+    from egov.inventory.selectors import resolve_host
+
+    return resolve_host(estate, host, "lab host").qualified_name
 
 
 def _fault_target(
     inventory: Path | None, target: str, *, sites: bool, hosts: bool
-) -> tuple[Any, str | None]:
+) -> tuple[LabSpec, str | None]:
     """The lab spec and the machine named by ``target`` (None when it names a site)."""
-    from egov.lab.estate import resolve_machine
-
     estate, spec = _lab_spec(inventory)
     if sites and target in estate.sites:
         return spec, None
     if not hosts:
         raise InputError(f"{target!r} is not a site", f"sites: {', '.join(estate.sites)}")
-    return spec, resolve_machine(estate, target)
+    return spec, _machine(estate, target)
 
 
-def _fault_host(inventory: Path | None, host: str) -> tuple[Any, str]:
+def _fault_host(inventory: Path | None, host: str) -> tuple[LabSpec, str]:
     """The lab spec and the machine of ``host``, which must name a host (not a site)."""
     spec, machine = _fault_target(inventory, host, sites=False, hosts=True)
     if machine is None:  # _fault_target returns a site only when asked to accept sites

@@ -25,6 +25,7 @@ from egov.inventory.fields import format_duration
 
 if TYPE_CHECKING:
     from egov.monitoring.alerts import AlertsReport
+    from egov.monitoring.targets import MonitoringTargets
 
 monitor_app = typer.Typer(
     help="Monitoring: the egov exporter, alert rules, dashboards, the estate's status and alerts.",
@@ -37,7 +38,7 @@ OutputDirectoryArgument = Annotated[
 ]
 
 
-def _monitoring_targets(inventory: Path | None, targets_file: Path | None) -> Any:
+def _monitoring_targets(inventory: Path | None, targets_file: Path | None) -> MonitoringTargets:
     from egov.monitoring.targets import load_targets, make_targets
 
     if targets_file is None:

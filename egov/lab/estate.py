@@ -42,21 +42,6 @@ def make_lab_spec(estate: Estate) -> LabSpec:
     return LabSpec(name=estate.name, sites=sites)
 
 
-def resolve_machine(estate: Estate, name: str) -> str:
-    """A host named ``site/host`` or ``site-host`` → its machine name ``site-host``."""
-    site, _, host = name.partition("/")
-    if host:
-        ref = estate.find_host(site, host)
-        if ref is not None:
-            return ref.qualified_name
-    else:
-        for ref in estate.iter_hosts():
-            if ref.qualified_name == name:
-                return name
-    hosts = ", ".join(ref.selector for ref in estate.iter_hosts())
-    raise LabInputError(f"no lab host {name!r}", f"hosts: {hosts}")
-
-
 def create_lab_secrets(estate: Estate) -> list[Path]:
     """Generate the secrets a lab inventory references under the lab's state directory.
 

@@ -99,3 +99,96 @@ def test_status_text_says_what_protects_the_bucket(
     assert run(["backup", "status", "-i", str(LAB), "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "vnpt: COMPLIANCE object lock, 2 d: no key can delete a version" in out
+
+
+def _would_start(capsys: pytest.CaptureFixture[str], *arguments: str) -> list[str]:
+    """The hosts ``backup run --dry-run --dataset etc`` would start the unit on."""
+    assert run(["backup", "run", "-i", str(LAB), "--dataset", "etc", "--dry-run", *arguments]) == 0
+    return [line.rsplit(" on ", 1)[1] for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.parametrize("spelling", ["site2/mon-01", "site2-mon-01", "site2/mon-*"])
+def test_run_host_takes_every_selector_spelling(
+    spelling: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _would_start(capsys, "--host", spelling) == ["site2/mon-01"]
+
+
+def test_run_host_keeps_the_bare_host_name_at_every_site(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _would_start(capsys, "--host", "mon-01") == ["primary/mon-01", "site2/mon-01"]
+    assert _would_start(capsys, "--host", "mon-01", "--site", "site2") == ["site2/mon-01"]
+
+
+def test_run_limit_and_exclude_as_deploy_has_them(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _would_start(capsys, "--limit", "role:storage") == ["primary/store-01", "site2/store-01"]
+    assert _would_start(capsys, "--limit", "role:storage", "--exclude", "site:primary") == [
+        "site2/store-01"
+    ]
+    assert "primary/db-01" not in _would_start(capsys, "--exclude", "*-db-*")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["--host", "primary/db-99"], "--host 'primary/db-99' matches no host"),
+        (["--limit", "role:mailserver"], "--limit 'role:mailserver' matches no host"),
+        (["--exclude", "rol:db"], "not a selector form"),
+        (["--host", "primary/store-01", "--site", "site2"], "the selection leaves no host"),
+    ],
+)
+def test_run_bad_selection_is_exit_2_naming_the_forms(
+    arguments: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["backup", "run", "-i", str(LAB), "--dry-run", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("spelling", ["site2/mon-01", "site2-mon-01"])
+def test_restore_to_host_takes_both_spellings(
+    spelling: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["--dataset", "etc", "--target", str(tmp_path / "t"), "--dry-run"]
+    assert run(["backup", "restore", "-i", str(LAB), *arguments, "--to-host", spelling]) == 0
+    assert "10.213.3.40 egov agent restore --dataset etc" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--to-host", "host:mon-01", "--to-host 'host:mon-01' names 2 hosts"),
+        ("--to-host", "moon/db-01", "--to-host 'moon/db-01' matches no host"),
+        ("--host", "primary/db-99", "--host 'primary/db-99' matches no host"),
+    ],
+)
+def test_restore_host_options_refuse_what_names_no_single_host(
+    option: str, value: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["--dataset", "etc", "--target", str(tmp_path / "t"), "--dry-run", option, value]
+    assert run(["backup", "restore", "-i", str(LAB), *arguments]) == 2
+    assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["primary/db-01", "primary-db-01"])
+def test_snapshots_host_reaches_restic_as_the_qualified_name(
+    spelling: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the repository is the lab's, which only `egov lab up` makes: its listing is replaced,
+    # and what it would be asked is recorded
+    from egov.backup import control
+
+    asked: list[str | None] = []
+    monkeypatch.setattr(
+        control,
+        "list_snapshots",
+        lambda _config, _settings, _dataset, host: asked.append(host) or [],
+    )
+    assert run(["backup", "snapshots", "-i", str(LAB), "--host", spelling]) == 0
+    assert asked == ["primary-db-01"]
+
+
+def test_snapshots_unknown_host_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["backup", "snapshots", "-i", str(LAB), "--host", "nope"]) == 2
+    assert "--host 'nope' matches no host" in capsys.readouterr().err

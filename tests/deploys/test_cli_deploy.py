@@ -66,7 +66,14 @@ def test_placeholder_inventory_connects_nowhere_and_exits_2(
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--limit", "primary/nope-*"], ["--site", "moon"], ["--role", "mailserver"]],
+    [
+        ["--limit", "primary/nope-*"],
+        ["--site", "moon"],
+        ["--role", "mailserver"],
+        ["--limit", "role:mailserver"],
+        ["--exclude", "rol:db"],
+        ["--limit", "site:vnpt", "--exclude", "vnpt-s3-01"],
+    ],
 )
 def test_selection_that_matches_nothing_exits_2(
     arguments: list[str], no_connections: list[str], capsys: pytest.CaptureFixture[str]
@@ -125,3 +132,25 @@ def test_unreachable_hosts_are_reported_and_audited(
     record = json.loads(_audit_log.read_text().splitlines()[-1])
     assert record["action"] == "deploy" and record["exit_code"] == 1
     assert record["hosts"]["here-one"]["status"] == "unreachable"
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ["--limit", "here/one"],
+        ["--limit", "here-one"],
+        ["--limit", "host:one"],
+        ["--limit", "site:here", "--exclude", "here-two"],
+        ["--exclude", "*-two"],
+    ],
+)
+def test_limit_and_exclude_take_every_selector_form(
+    selection: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], _audit_log: Path
+) -> None:
+    path = write_loopback_estate(tmp_path)
+    code = run(["deploy", "-i", str(path), "--no-agent", "--output", "json", *selection])
+    assert code == 1  # unreachable: nothing listens on loopback port 1
+    assert json.loads(capsys.readouterr().out)["failed_hosts"] == ["here-one"]
+    assert json.loads(_audit_log.read_text().splitlines()[-1])["selection"]["limit"] == (
+        [selection[1]] if selection[0] == "--limit" else None
+    )
