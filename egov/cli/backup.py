@@ -488,6 +488,12 @@ def backup_undelete(
 def backup_plan(
     inventory: InventoryOption = None,
     state_dir: StateDirOption = None,
+    from_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--from-hosts", help="Also read each backup host's records over SSH (read-only)."
+        ),
+    ] = False,
     svg: Annotated[
         Path | None, typer.Option("--svg", help="Draw the night into this SVG file.")
     ] = None,
@@ -496,7 +502,8 @@ def backup_plan(
     """Predict the night from the inventory and the agents' records; propose what makes it fit.
 
     Sizes, files, change and rates come from the newest records in the state directory
-    (measured), else from the inventory's estimates (declared): each figure says which.
+    (and, with --from-hosts, on each backup host): measured; else from the inventory's
+    estimates: declared. Each figure says which.
     """
     from egov.backup.chart import render_svg
     from egov.backup.plan import make_backup_plan
@@ -505,6 +512,15 @@ def backup_plan(
 
     estate = load_inventory(inventory).estate
     records = load_plan_records(state_dir or get_state_dir())
+    if from_hosts:
+        import dataclasses
+
+        from egov.backup.hostrecords import fetch_backup_records
+
+        fetched = fetch_backup_records(estate)
+        for host in fetched.unreachable:
+            stderr.print(f"warning: records not read from {host}", markup=False, soft_wrap=True)
+        records = dataclasses.replace(records, backups=[*records.backups, *fetched.records])
     plan = make_backup_plan(make_plan_inputs(estate, records))
     if svg is not None:
         night = plan.proposed if plan.proposals else plan.night

@@ -144,3 +144,11 @@ def test_status_text_says_what_protects_the_bucket(
     assert run(["backup", "status", "-i", str(LAB), "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "vnpt: COMPLIANCE object lock, 2 d: no key can delete a version" in out
+
+
+def test_plan_from_hosts_refuses_placeholders_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "--from-hosts"]
+    assert run(argv) == 2
+    assert "placeholder addresses" in capsys.readouterr().err
