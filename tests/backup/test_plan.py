@@ -224,3 +224,19 @@ def test_an_estate_without_repositories_plans_nothing(camau: Estate) -> None:
     )
     night = plan_night(make_plan_inputs(empty, PlanRecords()))
     assert night.jobs == [] and night.fits
+
+
+def test_the_most_extreme_inventory_allowed_still_makes_a_plan(tmp_path: Path) -> None:
+    text = CAMAU.read_text(encoding="utf-8")
+    text = text.replace(
+        "{size: 138 TB, files: 80000000, daily_change: 0.003}",
+        "{size: 1000 PB, files: 1000000000000, daily_change: 0.999}",
+    )
+    for rate in ("240 MB/s", "150 MB/s", "145 MB/s", "1 Gbit/s", "200 Mbit/s"):
+        text = text.replace(rate, "1 kB/s")
+    text = text.replace("files_per_second: 3000", "files_per_second: 1")
+    extreme = tmp_path / "extreme.yaml"
+    extreme.write_text(text, encoding="utf-8")
+    plan = plan_of(load_estate(extreme).estate, PlanRecords())
+    assert not plan.night.fits and not plan.proposed.fits
+    assert plan.model_dump_json()  # every figure finite
