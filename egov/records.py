@@ -9,6 +9,7 @@ Layout under the state directory (``$EGOV_STATE_DIR``, default ``/var/lib/egov/s
 
     backup/<dataset>@<host>.json        BackupRecord      (written by the agent on each host)
     catalog/<repository>.json           CatalogRecord     (written by the catalog refresh)
+    replication/<repository>.json       ReplicationRecord (the last copy into a repository)
     verify/<repository>.json            VerificationRecord
     restore/<dataset>@<repository>.json RestoreTestRecord
     drills/<scenario>.json              DrillRecord
@@ -104,6 +105,28 @@ class CatalogRecord(_Record):
         default_factory=dict, description="dataset → host → newest snapshot."
     )
     last_success_at: float | None = None
+
+    def key(self) -> str:
+        return self.repository
+
+
+class ReplicationRecord(_Record):
+    """The last copy of new snapshots into one repository: how long it took, how much came.
+
+    restic 0.14's ``copy`` prints no summary, so ``bytes_copied`` is the growth of the
+    target's ``stats --mode raw-data`` across the copy (None when either size is unknown).
+    """
+
+    KIND: ClassVar[str] = "replication"
+    source: str
+    repository: str
+    site: str
+    source_site: str
+    started_at: float
+    finished_at: float
+    result: Result
+    error: str = ""
+    bytes_copied: int | None = None
 
     def key(self) -> str:
         return self.repository

@@ -103,7 +103,7 @@ READERS: dict[str, tuple[tuple[str, ...], str, int]] = {
         YAML_MAX_BYTES,
     ),
     "journal": (("drill", "report", "{input}"), JOURNAL_NAME, JOURNAL_MAX_BYTES),
-    "assumptions": (("backup", "plan", "--assumptions", "{input}"), "plan.yaml", YAML_MAX_BYTES),
+    "plan-inventory": (("backup", "plan", "-i", "{input}"), "estate.yaml", YAML_MAX_BYTES),
     "targets": (
         ("monitor", "exporter", "--state-dir", "{tmp}", "--targets", "{input}"),
         "targets.json",
@@ -331,8 +331,6 @@ JOURNAL_CASES = [
 
 # --- arguments and output paths ---------------------------------------------------------------
 
-ASSUMPTIONS = "{tmp}/plan.yaml"
-PLAN = ("backup", "plan", "--assumptions", ASSUMPTIONS)
 SCENARIO = "{tmp}/drills/broken.yaml"
 
 ARGUMENT_CASES = [
@@ -445,65 +443,18 @@ ARGUMENT_CASES = [
     ),
     Case(
         "plan-svg-into-missing-directory",
-        ("backup", "plan", "--svg", "{tmp}/nowhere/night.svg"),
+        (
+            "backup",
+            "plan",
+            "-i",
+            "{lab}",
+            "--state-dir",
+            "{tmp}",
+            "--svg",
+            "{tmp}/nowhere/night.svg",
+        ),
         "the directory {tmp}/nowhere does not exist",
         at="{tmp}/nowhere/night.svg",
-    ),
-    Case(
-        "plan-negative-size",
-        PLAN,
-        "greater than or equal to 0",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "datasets: [{name: d, host: h, size_bytes: -1}]\n"},
-    ),
-    Case(
-        "plan-window-zero",
-        PLAN,
-        "greater than 0",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "window_hours: 0\n"},
-    ),
-    Case(
-        "plan-vanishing-rate",
-        PLAN,
-        "greater than or equal to 1",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "scan_files_per_second: 1e-300\n"},
-    ),
-    Case(
-        "plan-size-beyond-an-exabyte",
-        PLAN,
-        "less than or equal to 1000000000000000000",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "datasets: [{name: d, host: h, size_bytes: 1e300}]\n"},
-    ),
-    Case(
-        "plan-infinite-interval",
-        PLAN,
-        "finite",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "interval_hours: .inf\n"},
-    ),
-    Case(
-        "plan-deep-nesting",
-        PLAN,
-        "nested deeper than 64",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "datasets: " + "[" * 300 + "]" * 300 + "\n"},
-    ),
-    Case(
-        "plan-tag-on-list",
-        PLAN,
-        "YAML tag",
-        at=ASSUMPTIONS,
-        line=1,
-        files={"plan.yaml": "datasets: !!set {a: null}\n"},
     ),
     Case(
         "targets-not-json",

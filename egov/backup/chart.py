@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from egov.backup.plan import Plan
+from egov.backup.plan import Night
 
 WIDTH = 900
 LABEL_WIDTH = 260
@@ -116,26 +116,27 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def render_svg(plan: Plan) -> str:
-    """The SVG document of ``plan``."""
-    span = max([plan.window_end_seconds, *(bar.end_seconds for bar in plan.bars)]) or 1.0
-    hours = max(int(span // 3600), 1)
+def render_svg(night: Night, window_start: str, title: str = "Nightly window") -> str:
+    """The SVG document of ``night``: its jobs on a time axis, the window's end marked."""
+    span = max([night.window_end_seconds, *(job.end_seconds for job in night.jobs)]) or 1.0
+    origin = min([0.0, *(job.start_seconds for job in night.jobs)])
+    hours = max(int((span - origin) // 3600), 1)
     bars = [
         ChartBar(
-            label=f"{bar.label} → {bar.site}",
-            start_seconds=bar.start_seconds,
-            end_seconds=bar.end_seconds,
-            colour=LATE_COLOUR if bar.end_seconds > plan.window_end_seconds else ON_TIME_COLOUR,
-            tooltip=f"{bar.label}: {_hours(bar.start_seconds)} – {_hours(bar.end_seconds)}",
+            label=f"{job.label} → {job.site}" + (f" ×{job.shards}" if job.shards > 1 else ""),
+            start_seconds=job.start_seconds - origin,
+            end_seconds=job.end_seconds - origin,
+            colour=LATE_COLOUR if job.end_seconds > night.window_end_seconds else ON_TIME_COLOUR,
+            tooltip=f"{job.label}: {_hours(job.start_seconds)} – {_hours(job.end_seconds)}",
         )
-        for bar in plan.bars
+        for job in night.jobs
     ]
     svg = make_bar_chart(
-        f"Nightly window from {plan.assumptions.window_start} ({len(plan.bars)} jobs)",
+        f"{title} from {window_start} ({len(night.jobs)} jobs)",
         bars,
-        span_seconds=span,
+        span_seconds=span - origin,
         tick_seconds=max(hours // 12, 1) * 3600,
-        tick_label=lambda seconds: f"+{round(seconds / 3600)} h",
-        markers=[ChartMarker(plan.window_end_seconds, "window end")],
+        tick_label=lambda seconds: f"{(seconds + origin) / 3600:+.0f} h",
+        markers=[ChartMarker(night.window_end_seconds - origin, "window end")],
     )
     return svg + "\n"

@@ -14,9 +14,11 @@ created here takes the source's chunker parameters, or deduplication would be lo
 the copy; an S3 target's bucket is set up first (versioning, object lock: ``bucket.py``).
 Each target is independent: one failing does not stop the others.
 
-After copying, every repository's catalog is refreshed: ``snapshots --json`` summarised to
-the newest snapshot per dataset and host plus a count, and ``stats`` for the size, written
-as a ``CatalogRecord``. Readers never list a repository.
+Each copy leaves a ``ReplicationRecord`` (its duration and the target's growth), from which
+``egov backup plan`` measures the links. After copying, every repository's catalog is
+refreshed: ``snapshots --json`` summarised to the newest snapshot per dataset and host plus
+a count, and ``stats`` for the size, written as a ``CatalogRecord``. Readers never list a
+repository.
 """
 
 from __future__ import annotations
@@ -45,7 +47,14 @@ from egov.backup.restic import (
     parse_stats,
 )
 from egov.errors import BackupError, EgovError
-from egov.records import CatalogRecord, LatestSnapshot, Result, read_record, write_record
+from egov.records import (
+    CatalogRecord,
+    LatestSnapshot,
+    ReplicationRecord,
+    Result,
+    read_record,
+    write_record,
+)
 
 COPIED_TAG_SETS = ((EGOV_TAG,), (MANIFEST_TAG,))
 
@@ -167,6 +176,38 @@ def copy_snapshots(
         restic.check(result, f"copy from {source.name}")
 
 
+def make_replication_record(
+    source: RepositoryConfig,
+    target: RepositoryConfig,
+    copy: tuple[float, float, str],
+    previous: CatalogRecord | None,
+    catalog: CatalogRecord,
+) -> ReplicationRecord:
+    """The record of one copy: ``copy`` is (started, finished, error); the bytes copied are
+    the target's growth from the catalog before the copy to the one refreshed after it."""
+    started, finished, error = copy
+    size_before = previous.size_bytes if previous is not None else None
+    grown = (
+        catalog.size_bytes - size_before
+        if not error
+        and catalog.result is Result.SUCCESS
+        and catalog.size_bytes is not None
+        and size_before is not None
+        else None
+    )
+    return ReplicationRecord(
+        source=source.name,
+        repository=target.name,
+        site=target.site,
+        source_site=source.site,
+        started_at=started,
+        finished_at=finished,
+        result=Result.FAILURE if error else Result.SUCCESS,
+        error=error,
+        bytes_copied=max(grown, 0) if grown is not None else None,
+    )
+
+
 def run_replication(
     repositories: dict[str, RepositoryConfig],
     order: Sequence[str],
@@ -186,12 +227,19 @@ def run_replication(
         clear_stale_locks(source, settings)
     except EgovError as error:
         failures.append(f"{source.name}: {error.message}")
+    copies: dict[str, tuple[float, float, str]] = {}
     for name in order[1:] if not failures else ():
         progress(f"copying {source.name} → {name}")
+        started = settings.clock()
+        error_text = ""
         try:
             copy_snapshots(source, repositories[name], settings, object_lock_days, progress)
         except EgovError as error:
             failures.append(f"{name}: {error.message}")
+            error_text = error.message
+        copies[name] = (started, settings.clock(), error_text)
+    # each target's size as its last catalog saw it, before the refresh below
+    before = {name: read_record(CatalogRecord, name, settings.state_dir) for name in copies}
     catalogs = []
     for name in order:
         progress(f"refreshing the catalog of {name}")
@@ -199,6 +247,11 @@ def run_replication(
         catalogs.append(catalog)
         if catalog.result is Result.FAILURE:
             failures.append(f"catalog of {name}: {catalog.error}")
+        if name in copies:
+            record = make_replication_record(
+                source, repositories[name], copies[name], before[name], catalog
+            )
+            write_record(record, settings.state_dir)
     if failures:
         raise BackupError(
             "replication incomplete:\n" + "\n".join(failures),

@@ -516,56 +516,118 @@ def backup_undelete(
 
 @backup_app.command("plan")
 def backup_plan(
-    assumptions: Annotated[
-        Path | None,
-        typer.Option("--assumptions", help="YAML/JSON overriding the model's assumptions."),
-    ] = None,
+    inventory: InventoryOption = None,
+    state_dir: StateDirOption = None,
+    from_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--from-hosts", help="Also read each backup host's records over SSH (read-only)."
+        ),
+    ] = False,
     svg: Annotated[
         Path | None, typer.Option("--svg", help="Draw the night into this SVG file.")
     ] = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
-    """Predict the nightly window and the RPO per site; say what does not fit."""
-    from egov.backup.chart import render_svg
-    from egov.backup.plan import Assumptions, load_assumptions, plan_nightly_window
+    """Predict the night from the inventory and the agents' records; propose what makes it fit.
 
-    model = load_assumptions(assumptions) if assumptions else Assumptions()
-    plan = plan_nightly_window(model)
+    Sizes, files, change and rates come from the newest records in the state directory
+    (and, with --from-hosts, on each backup host): measured; else from the inventory's
+    estimates: declared. Each figure says which.
+    """
+    from egov.backup.chart import render_svg
+    from egov.backup.plan import make_backup_plan
+    from egov.backup.planinputs import load_plan_records, make_plan_inputs
+    from egov.records import get_state_dir
+
+    estate = load_inventory(inventory).estate
+    records = load_plan_records(state_dir or get_state_dir())
+    if from_hosts:
+        import dataclasses
+
+        from egov.backup.hostrecords import fetch_backup_records
+
+        fetched = fetch_backup_records(estate)
+        for host in fetched.unreachable:
+            stderr.print(f"warning: records not read from {host}", markup=False, soft_wrap=True)
+        records = dataclasses.replace(records, backups=[*records.backups, *fetched.records])
+    plan = make_backup_plan(make_plan_inputs(estate, records))
     if svg is not None:
-        write_output_text(svg, render_svg(plan))
+        night = plan.proposed if plan.proposals else plan.night
+        write_output_text(svg, render_svg(night, plan.inputs.window_start))
     if output is OutputFormat.JSON:
         print_json(plan.model_dump(mode="json"))
         return
-    stdout.print("assumptions:", soft_wrap=True)
-    for key, value in model.model_dump(exclude={"datasets", "links"}).items():
-        stdout.print(f"  {key}: {value}", soft_wrap=True)
-    for item in model.datasets:
+    _print_plan(plan)
+
+
+def _print_plan(plan: Any) -> None:
+    from egov.backup.plan import format_seconds
+    from egov.inventory.fields import format_rate
+
+    inputs = plan.inputs
+    stdout.print(
+        f"window: {inputs.window_start} for {format_seconds(inputs.window_seconds)}",
+        soft_wrap=True,
+    )
+    for job in inputs.jobs:
         stdout.print(
-            f"  dataset {item.name} on {item.host}: {item.size_bytes / 1e12:.2f} TB, "
-            f"{item.daily_change_ratio:.2%}/day, {item.file_count} files",
+            f"{job.dataset} on {job.host}: {job.size_bytes.value / 1e9:,.1f} GB "
+            f"({job.size_bytes.source}), {job.files.value:,.0f} files ({job.files.source}), "
+            f"{job.daily_change.value:.2%} a day ({job.daily_change.source}), "
+            f"{job.throughput.value / 1e6:,.0f} MB/s and "
+            f"{job.files_per_second.value:,.0f} files/s ({job.throughput.source})",
+            soft_wrap=True,
+            markup=False,
+        )
+    for link in inputs.links:
+        rate = f"{format_rate(link.rate.value)} ({link.rate.source})" if link.rate else "unknown"
+        stdout.print(f"copy {link.source_site} → {link.site}: {rate}", soft_wrap=True)
+    if inputs.source_rate is not None:
+        stdout.print(
+            f"copies share {format_rate(inputs.source_rate.value)} out of "
+            f"{inputs.links[0].source_site} ({inputs.source_rate.source})",
             soft_wrap=True,
         )
-    for link in model.links:
+    _print_night("the night as configured", plan.night)
+    if plan.proposals:
+        stdout.print("proposed:", soft_wrap=True)
+        for proposal in plan.proposals:
+            stdout.print(f"  {proposal.kind}: {proposal.text}", soft_wrap=True, markup=False)
+        _print_night("the night with the proposals", plan.proposed)
+    for restore in plan.restores:
         stdout.print(
-            f"  link to {link.repository}: {link.bandwidth_bits_per_second / 1e6:.0f} Mbit/s",
+            f"restore {restore.dataset} ({restore.host}): {format_seconds(restore.seconds)} at "
+            f"{restore.rate.value / 1e6:,.0f} MB/s ({restore.rate.source})",
             soft_wrap=True,
+            markup=False,
         )
-    table = Table("job", "site", "start", "end", "GB")
-    for bar in plan.bars:
+
+
+def _print_night(title: str, night: Any) -> None:
+    from egov.backup.plan import format_seconds
+
+    table = Table("job", "site", "start", "end", "GB", title=title)
+    for job in night.jobs:
         table.add_row(
-            bar.label,
-            bar.site,
-            _age(bar.start_seconds),
-            _age(bar.end_seconds),
-            f"{bar.bytes / 1e9:.1f}",
+            job.label + (f" ×{job.shards}" if job.shards > 1 else ""),
+            job.site,
+            f"{job.start_seconds / 3600:+.2f} h",
+            f"{job.end_seconds / 3600:+.2f} h",
+            f"{job.bytes / 1e9:,.1f}",
         )
     stdout.print(table)
-    for site_name, seconds in plan.rpo_seconds.items():
-        stdout.print(f"predicted RPO at {site_name}: {_age(seconds)}")
-    for overrun in plan.overruns:
-        stdout.print(f"[red]does not fit:[/red] {overrun}", soft_wrap=True)
-    if plan.fits:
-        stdout.print(f"everything ends inside the {model.window_hours:g} h window")
+    for item in night.rpo:
+        verdict = "ok" if item.meets else "[red]MISSES[/red]"
+        stdout.print(
+            f"RPO of {item.dataset} at {item.site}: {format_seconds(item.predicted_seconds)} "
+            f"(target {format_seconds(item.target_seconds)}) {verdict}",
+            soft_wrap=True,
+        )
+    for finding in night.findings:
+        stdout.print(f"does not fit: {finding}", soft_wrap=True, markup=False)
+    if night.fits:
+        stdout.print(f"{title}: everything fits in the window", soft_wrap=True)
 
 
 def _agent_config(config: Path) -> AgentConfig:

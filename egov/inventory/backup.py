@@ -15,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from egov.inventory.fields import (
     Count,
     Duration,
+    Fraction,
     Name,
+    Number,
     Port,
     PositiveDuration,
+    Rate,
     SecretReference,
+    Size,
     WholeNumber,
 )
 
@@ -155,6 +159,34 @@ class DatasetKind(StrEnum):
 HOST_SELECTOR_PATTERN = r"^(\*|[a-z][a-z0-9-]*/(\*|[a-z][a-z0-9-]*))$"
 
 
+MAX_FILE_COUNT = 10**12
+
+
+class DatasetEstimate(_Strict):
+    """What the operators expect a dataset to hold on one host, for ``egov backup plan``.
+
+    Only a fallback: once an agent has backed the dataset up, the plan takes the figures its
+    record measured instead, and says which it used.
+    """
+
+    size: Size | None = Field(
+        default=None, description="Bytes on one host.", examples=["138 TB", "50 MB"]
+    )
+    files: Annotated[int, Field(strict=True, ge=0, le=MAX_FILE_COUNT)] | None = Field(
+        default=None,
+        description="Files on one host (a dump counts one per database).",
+        examples=[80_000_000],
+    )
+    daily_change: Fraction | None = Field(
+        default=None,
+        description=(
+            "Share of the size written or rewritten in a day; for a dump, the share of it "
+            "new to the repository."
+        ),
+        examples=[0.003],
+    )
+
+
 class Dataset(_Strict):
     """One thing backed up, with its own tags so its history is one restic query."""
 
@@ -184,6 +216,10 @@ class Dataset(_Strict):
         description="Repository written to; default: the first of the replication order.",
     )
     tags: list[Name] = Field(default_factory=list, description="Extra restic tags.")
+    estimate: DatasetEstimate = Field(
+        default_factory=DatasetEstimate,
+        description="Declared size, files and change, used by `egov backup plan` until measured.",
+    )
 
     @field_validator("sanity_queries")
     @classmethod
@@ -192,6 +228,55 @@ class Dataset(_Strict):
             if re.search(r";\s*\S", query):
                 raise ValueError("a sanity query must be one SQL statement")
         return value
+
+
+class BackupPlanning(_Strict):
+    """What ``egov backup plan`` assumes where the agents' records measured nothing yet.
+
+    Every rate is one restic process on one host; the plan replaces it with what the newest
+    records measured, and says which figure came from where.
+    """
+
+    window: PositiveDuration = Field(
+        default=timedelta(hours=6),
+        description="How long the night's backups and copies may run after `schedule.at`.",
+        examples=["6h"],
+    )
+    earliest_start: Annotated[str, Field(pattern=TIME_OF_DAY_PATTERN)] = Field(
+        default="22:00",
+        description="Local time before which the plan proposes no backup start (users work).",
+        examples=["22:00"],
+    )
+    backup_throughput: Rate = Field(
+        default=240e6,
+        description="Changed bytes one restic process reads and stores per second.",
+        examples=["240 MB/s"],
+    )
+    files_per_second: Annotated[Number, Field(ge=1, le=1e9)] = Field(
+        default=3000.0,
+        description="Files one restic process walks per second (unchanged files: metadata only).",
+        examples=[3000],
+    )
+    dump_throughput: Rate = Field(
+        default=150e6,
+        description="Bytes of pg_dump output stored per second.",
+        examples=["150 MB/s"],
+    )
+    restore_throughput: Rate = Field(
+        default=145e6,
+        description="Bytes restored per second (bench/backup_overhead.py measured ~145 MB/s).",
+        examples=["145 MB/s"],
+    )
+    added_ratio: Annotated[Number, Field(gt=0, le=1)] = Field(
+        default=0.6, description="Bytes stored (and copied) per changed byte, after dedup."
+    )
+    link_efficiency: Annotated[Number, Field(ge=0.01, le=1)] = Field(
+        default=0.8, description="Share of a link's bandwidth a copy gets (TCP, TLS, S3)."
+    )
+    cores: Annotated[int, Field(strict=True, ge=1, le=1024)] = Field(
+        default=8,
+        description="CPU cores of a backup host: the plan proposes at most this many shards.",
+    )
 
 
 class BackupPolicy(_Strict):
@@ -227,3 +312,7 @@ class BackupPolicy(_Strict):
         description="Read every pack of every repository once over this many days.",
     )
     datasets: dict[Name, Dataset] = Field(default_factory=dict, description="Datasets by name.")
+    planning: BackupPlanning = Field(
+        default_factory=BackupPlanning,
+        description="Declared rates and the window `egov backup plan` predicts the night with.",
+    )

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PlainSerializer,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -178,6 +179,62 @@ Size = Annotated[
     ),
 ]
 """A number of bytes, written as an integer or with a unit: 142.8 TB (powers of 1000), 4 TiB."""
+
+
+RATE_PATTERN = r"^([0-9]+(?:\.[0-9]+)?)\s*([kMGT]?)(bit|B)/s$"
+_RATE_RE = re.compile(RATE_PATTERN)
+_RATE_PREFIXES = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+MIN_RATE_BYTES_PER_SECOND = 1e3
+"""1 kB/s: anything slower is a typo, and a rate near zero makes every prediction infinite."""
+MAX_RATE_BYTES_PER_SECOND = 1e13
+"""10 TB/s (80 Tbit/s): beyond any disk or link of a data centre."""
+
+
+def parse_rate(value: object) -> float:
+    """Turn "200 Mbit/s" or "145 MB/s" (powers of 1000) into bytes per second.
+
+    Links are written in bits, disks and restic in bytes: both spellings are accepted and the
+    unit says which. Raise ValueError naming the accepted form, or when the rate is below
+    1 kB/s or above 10 TB/s.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"{_shown(value)} is not a rate — write it like 200 Mbit/s or 145 MB/s")
+    match = _RATE_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"{_shown(value)} is not a rate — write it like 200 Mbit/s or 145 MB/s")
+    rate = (
+        float(match.group(1))
+        * _RATE_PREFIXES[match.group(2)]
+        / (8 if match.group(3) == "bit" else 1)
+    )
+    if not MIN_RATE_BYTES_PER_SECOND <= rate <= MAX_RATE_BYTES_PER_SECOND:
+        raise ValueError(f"{value.strip()} is outside 1 kB/s … 10 TB/s — a typo?")
+    return rate
+
+
+def format_rate(bytes_per_second: float) -> str:
+    """``25000000.0`` → ``200 Mbit/s``: how a link is spoken of."""
+    bits = bytes_per_second * 8
+    for prefix, factor in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if bits >= factor:
+            return f"{bits / factor:.3g} {prefix}bit/s"
+    return f"{bits:.3g} bit/s"
+
+
+def _write_rate(bytes_per_second: float) -> str:
+    """``25000000.0`` → ``25000000 B/s``: exact, and read back by ``parse_rate``."""
+    return format(bytes_per_second, "f").rstrip("0").rstrip(".") + " B/s"
+
+
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    PlainSerializer(_write_rate),
+    WithJsonSchema(
+        {"type": "string", "pattern": RATE_PATTERN, "examples": ["200 Mbit/s", "145 MB/s"]}
+    ),
+]
+"""Bytes per second, written with a unit: 200 Mbit/s (a link), 145 MB/s (a disk, restic)."""
 
 
 WholeNumber = Annotated[int, Strict()]

@@ -23,6 +23,7 @@ from egov.inventory.fields import (
     Name,
     Port,
     PositiveDuration,
+    Rate,
     SecretReference,
     Size,
     WholeNumber,
@@ -147,6 +148,14 @@ class Site(_Strict):
         examples=["10.213.1.0/24"],
     )
     storage_capacity: Size | None = Field(default=None, examples=["142.8 TB"])
+    wan_bandwidth: Rate | None = Field(
+        default=None,
+        description=(
+            "The site's link to the other sites, each way: copies from or to the site share "
+            "it. `egov backup plan` predicts the copies with it."
+        ),
+        examples=["1 Gbit/s", "200 Mbit/s"],
+    )
     object_store: ObjectStore | None = None
     hosts: dict[Name, Host] = Field(default_factory=dict)
 

@@ -45,20 +45,65 @@ def test_status_json_reads_records_only(tmp_path: Path, capsys: pytest.CaptureFi
     assert row["hosts_present"] == 1 and row["fresh"] is False  # 1970 is old
 
 
-def test_plan_bad_assumptions_give_file_and_line(
+CAMAU = LAB.parent / "camau.yaml"
+
+
+def test_plan_without_records_says_declared_and_fits_with_proposals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad = tmp_path / "assumptions.yaml"
-    bad.write_text("window_hours: 6\nlink_efficiency: 3\n")
-    assert run(["backup", "plan", "--assumptions", str(bad)]) == 2
+    assert run(["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(declared estimate)" in out and "measured" not in out
+    assert "shards: back files up in 8 shards" in out
+    assert "the night with the proposals: everything fits in the window" in out
+
+
+def test_plan_json_says_which_figure_was_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.backup.test_plan import copy_record, files_record
+
+    write_record(files_record(seconds=2400), tmp_path)
+    write_record(copy_record("vnpt", seconds=100, copied=10e9), tmp_path)
+    argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "-o", "json"]
+    assert run(argv) == 0
+    plan = json.loads(capsys.readouterr().out)
+    files = next(job for job in plan["inputs"]["jobs"] if job["dataset"] == "files")
+    assert files["throughput"]["source"].startswith("measured on primary-store-01")
+    vnpt = next(link for link in plan["inputs"]["links"] if link["repository"] == "vnpt")
+    assert vnpt["rate"]["source"].startswith("measured copying primary → vnpt")
+    assert plan["proposed"]["findings"] == []
+
+
+def test_plan_reads_the_inventory_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EGOV_INVENTORY", str(CAMAU))
+    assert run(["backup", "plan", "--state-dir", str(tmp_path), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"]["window_start"] == "01:30"
+
+
+def test_plan_refuses_a_broken_inventory_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "estate.yaml"
+    text = CAMAU.read_text(encoding="utf-8")
+    bad.write_text(text.replace("wan_bandwidth: 200 Mbit/s", "wan_bandwidth: 200 Mbps"))
+    line = next(
+        number
+        for number, content in enumerate(bad.read_text().splitlines(), 1)
+        if "200 Mbps" in content
+    )
+    assert run(["backup", "plan", "-i", str(bad), "--state-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}:2:1: link_efficiency" in err
+    assert f"{bad}:{line}:" in err and "not a rate" in err and "Traceback" not in err
 
 
 def test_plan_draws_the_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     svg = tmp_path / "night.svg"
-    assert run(["backup", "plan", "--svg", str(svg), "-o", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["overruns"]
+    argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "--svg", str(svg)]
+    assert run([*argv, "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["night"]["findings"]
     assert "window end" in svg.read_text()
 
 
@@ -192,3 +237,11 @@ def test_snapshots_host_reaches_restic_as_the_qualified_name(
 def test_snapshots_unknown_host_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["backup", "snapshots", "-i", str(LAB), "--host", "nope"]) == 2
     assert "--host 'nope' matches no host" in capsys.readouterr().err
+
+
+def test_plan_from_hosts_refuses_placeholders_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "--from-hosts"]
+    assert run(argv) == 2
+    assert "placeholder addresses" in capsys.readouterr().err

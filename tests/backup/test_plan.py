@@ -1,71 +1,242 @@
-"""The nightly window model and its chart: pure."""
+"""The night's plan from the inventory and the agents' records, and its chart: pure."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from egov.backup.chart import render_svg
-from egov.backup.plan import Assumptions, DatasetAssumption, Link, plan_nightly_window
+from egov.backup.plan import BackupPlan, make_backup_plan, plan_night
+from egov.backup.planinputs import DECLARED, PlanRecords, load_plan_records, make_plan_inputs
+from egov.inventory import load_estate
+from egov.inventory.model import Estate
+from egov.records import BackupRecord, ReplicationRecord, RestoreTestRecord, Result, write_record
+
+CAMAU = Path(__file__).parents[2] / "inventory" / "camau.yaml"
+NIGHT = 1_764_900_000.0  # a night in December 2025, epoch seconds
+GB = 1e9
 
 
-def small() -> Assumptions:
-    return Assumptions(
-        window_hours=1.05,
-        backup_bytes_per_second=100e6,
-        scan_files_per_second=1000,
-        added_ratio=1.0,
-        link_efficiency=1.0,
-        datasets=[
-            DatasetAssumption(name="a", host="h1", size_bytes=360e9, daily_change_ratio=1.0),
-            DatasetAssumption(name="b", host="h1", size_bytes=0, file_count=3600),
-            DatasetAssumption(name="c", host="h2", size_bytes=36e9, daily_change_ratio=0.5),
-        ],
-        links=[Link(repository="vnpt", site="vnpt", bandwidth_bits_per_second=8e9)],
+@pytest.fixture(scope="module")
+def camau() -> Estate:
+    return load_estate(CAMAU).estate
+
+
+def files_record(
+    *, seconds: float, added: float = 10 * GB, files: int = 80_000_000
+) -> BackupRecord:
+    """The file store's newest backup as the agent on store-01 would write it."""
+    return BackupRecord(
+        dataset="files",
+        host="primary-store-01",
+        site="primary",
+        repository="primary",
+        started_at=NIGHT,
+        finished_at=NIGHT + seconds,
+        result=Result.SUCCESS,
+        bytes_added=int(added),
+        bytes_processed=int(138_000 * GB),
+        files_processed=files,
     )
 
 
-def test_one_host_runs_its_datasets_in_turn_hosts_in_parallel() -> None:
-    plan = plan_nightly_window(small())
-    bars = {bar.label: bar for bar in plan.bars}
-    assert bars["backup a (h1)"].end_seconds == 3600
-    assert bars["backup b (h1)"].start_seconds == 3600
-    assert bars["backup b (h1)"].end_seconds == 3600 + 3.6
-    assert bars["backup c (h2)"].start_seconds == 0
+def copy_record(repository: str, *, seconds: float, copied: float) -> ReplicationRecord:
+    site = {"vnpt": "vnpt", "site2": "site2"}[repository]
+    return ReplicationRecord(
+        source="primary",
+        repository=repository,
+        site=site,
+        source_site="primary",
+        started_at=NIGHT,
+        finished_at=NIGHT + seconds,
+        result=Result.SUCCESS,
+        bytes_copied=int(copied),
+    )
 
 
-def test_copy_follows_the_backups_and_sets_the_site_rpo() -> None:
-    plan = plan_nightly_window(small())
-    copy = plan.bars[-1]
-    assert copy.start_seconds == 3603.6
-    assert round(copy.end_seconds - copy.start_seconds, 3) == round(378e9 * 8 / 8e9, 3)
-    assert plan.rpo_seconds["vnpt"] == 24 * 3600 + copy.end_seconds
-    assert plan.fits is False and "copy to vnpt" in plan.overruns[0]
+def plan_of(estate: Estate, records: PlanRecords) -> BackupPlan:
+    return make_backup_plan(make_plan_inputs(estate, records))
 
 
-def test_default_camau_night_does_not_fit_and_says_so() -> None:
-    plan = plan_nightly_window(Assumptions())
-    assert sum(item.size_bytes for item in plan.assumptions.datasets) > 142e12
-    assert not plan.fits
+def kinds(plan: BackupPlan) -> set[str]:
+    return {proposal.kind for proposal in plan.proposals}
 
 
-def test_svg_marks_the_window_end_and_late_bars() -> None:
-    svg = render_svg(plan_nightly_window(small()))
+def test_without_records_every_figure_is_a_declared_estimate(camau: Estate) -> None:
+    plan = plan_of(camau, PlanRecords())
+    assert {job.size_bytes.source for job in plan.inputs.jobs} == {DECLARED}
+    assert {job.throughput.source for job in plan.inputs.jobs} == {DECLARED}
+    assert all(link.rate and link.rate.source == DECLARED for link in plan.inputs.links)
+    files = next(job for job in plan.inputs.jobs if job.dataset == "files")
+    assert files.size_bytes.value == 138e12 and files.files.value == 80_000_000
+
+
+def test_camau_as_configured_does_not_fit_and_says_why(camau: Estate) -> None:
+    night = plan_of(camau, PlanRecords()).night
+    assert not night.fits
+    assert any("backup files" in finding and "every 1h" in finding for finding in night.findings)
+    assert any("copy to vnpt ends" in finding for finding in night.findings)
+
+
+def test_camau_with_its_proposals_fits(camau: Estate) -> None:
+    plan = plan_of(camau, PlanRecords())
+    assert {"shards", "parallel-copies", "bandwidth"} <= kinds(plan)
+    assert plan.proposed.fits, plan.proposed.findings
+    assert plan.changes.shards == {"files": 8}
+    files_rpo = [item for item in plan.proposed.rpo if item.dataset == "files"]
+    assert files_rpo and all(item.meets for item in files_rpo)
+
+
+def test_the_target_comes_from_derive(camau: Estate) -> None:
+    from egov.inventory.derive import get_backup_target
+
+    plan = plan_of(camau, PlanRecords())
+    for item in plan.night.rpo:
+        assert item.target_seconds == get_backup_target(camau, item.dataset).target.total_seconds()
+
+
+def test_a_faster_measured_store_fits_without_shards(camau: Estate) -> None:
+    # the agent walked the 80 million files and read 10 GB of changes in 40 minutes
+    plan = plan_of(camau, PlanRecords(backups=[files_record(seconds=2400)]))
+    files = next(job for job in plan.inputs.jobs if job.dataset == "files")
+    assert files.throughput.source.startswith("measured on primary-store-01 at 2025-12-05")
+    assert files.size_bytes.source == files.throughput.source.split(" (")[0]
+    assert not any("backup files" in finding for finding in plan.night.findings)
+    assert "files" not in plan.changes.shards
+
+
+def test_a_slower_measured_store_needs_shards(camau: Estate) -> None:
+    fast = plan_of(camau, PlanRecords(backups=[files_record(seconds=2400)]))
+    slow = plan_of(camau, PlanRecords(backups=[files_record(seconds=4 * 3600)]))
+    assert any("backup files" in finding for finding in slow.night.findings)
+    assert slow.changes.shards["files"] > 1
+    assert slow.proposed.fits
+    assert slow.model_dump() != fast.model_dump()
+
+
+def test_a_measured_link_replaces_the_declared_one(camau: Estate) -> None:
+    fast = plan_of(
+        camau,
+        PlanRecords(
+            backups=[files_record(seconds=2400)],
+            replications=[copy_record("vnpt", seconds=100, copied=10 * GB)],  # 800 Mbit/s
+        ),
+    )
+    vnpt = next(link for link in fast.inputs.links if link.repository == "vnpt")
+    assert vnpt.rate is not None and vnpt.rate.source.startswith("measured copying primary")
+    assert not any("vnpt" in p.text for p in fast.proposals if p.kind == "bandwidth")
+    slow = plan_of(
+        camau,
+        PlanRecords(
+            backups=[files_record(seconds=2400)],
+            replications=[copy_record("vnpt", seconds=10_000, copied=10 * GB)],  # 8 Mbit/s
+        ),
+    )
+    assert any("copy to vnpt" in finding for finding in slow.night.findings)
+    assert any(p.kind == "bandwidth" and "vnpt" in p.text for p in slow.proposals)
+    assert slow.proposed.fits
+
+
+def test_records_too_small_to_time_leave_the_declared_rate(camau: Estate) -> None:
+    tiny = files_record(seconds=2, added=1000, files=10).model_copy(
+        update={"bytes_processed": 5000}
+    )
+    plan = plan_of(camau, PlanRecords(backups=[tiny]))
+    files = next(job for job in plan.inputs.jobs if job.dataset == "files")
+    assert files.size_bytes.source != DECLARED  # the size is measured all the same
+    assert files.throughput.source == DECLARED
+
+
+def test_a_first_full_backup_measures_no_daily_change(camau: Estate) -> None:
+    full = files_record(seconds=90_000, added=138_000 * GB)
+    files = next(
+        job
+        for job in make_plan_inputs(camau, PlanRecords(backups=[full])).jobs
+        if job.dataset == "files"
+    )
+    assert files.daily_change.source == DECLARED and files.daily_change.value == 0.003
+
+
+def test_failed_records_are_not_measurements(camau: Estate) -> None:
+    failed = files_record(seconds=60).model_copy(update={"result": Result.FAILURE})
+    inputs = make_plan_inputs(camau, PlanRecords(backups=[failed]))
+    assert all(job.size_bytes.source == DECLARED for job in inputs.jobs)
+
+
+def test_a_restore_test_measures_the_restore_rate(camau: Estate) -> None:
+    restore = RestoreTestRecord(
+        dataset="files",
+        repository="primary",
+        site="primary",
+        tested_at=NIGHT,
+        result=Result.SUCCESS,
+        duration_seconds=138_000 * GB / 500e6,
+    )
+    plan = plan_of(camau, PlanRecords(backups=[files_record(seconds=2400)], restores=[restore]))
+    files = next(item for item in plan.restores if item.dataset == "files")
+    assert round(files.rate.value) == 500_000_000
+    assert files.rate.source.startswith("measured by the restore test from primary")
+
+
+def test_a_late_daily_dump_is_moved_earlier(camau: Estate) -> None:
+    estate = camau.model_copy(deep=True)
+    databases = estate.backup.datasets["databases"].model_copy(update={"schedule": None})
+    datasets = {**estate.backup.datasets, "databases": databases}
+    estate = estate.model_copy(
+        update={"backup": estate.backup.model_copy(update={"datasets": datasets})}
+    )
+    plan = plan_of(estate, PlanRecords())
+    assert any("backup databases" in finding for finding in plan.night.findings)
+    moved = [p.text for p in plan.proposals if p.kind == "schedule"]
+    assert moved and moved[0].startswith("start databases at 2")
+    assert plan.proposed.fits
+
+
+def test_copies_in_turn_then_in_parallel(camau: Estate) -> None:
+    plan = plan_of(camau, PlanRecords())
+    vnpt, site2 = (job for job in plan.night.jobs if job.kind == "copy")
+    assert site2.start_seconds == vnpt.end_seconds  # replication.py copies in turn today
+    vnpt, site2 = (job for job in plan.proposed.jobs if job.kind == "copy")
+    assert site2.start_seconds == vnpt.start_seconds
+
+
+def test_the_records_are_read_from_the_state_directory(tmp_path: Path, camau: Estate) -> None:
+    write_record(files_record(seconds=2400), tmp_path)
+    write_record(copy_record("site2", seconds=100, copied=10 * GB), tmp_path)
+    records = load_plan_records(tmp_path)
+    assert len(records.backups) == 1 and len(records.replications) == 1
+    assert load_plan_records(tmp_path / "nothing") == PlanRecords([], [], [])
+
+
+def test_svg_marks_the_window_end_and_late_bars(camau: Estate) -> None:
+    plan = plan_of(camau, PlanRecords())
+    svg = render_svg(plan.night, plan.inputs.window_start)
     assert svg.startswith("<svg") and "window end" in svg and "<script" not in svg
-    assert svg.count("<rect") == 4 and "#c0392b" in svg
+    assert "#c0392b" in svg
+    fitting = render_svg(plan.proposed, plan.inputs.window_start)
+    assert "×8" in fitting
 
 
-def test_the_most_extreme_assumptions_allowed_still_make_a_plan() -> None:
-    from egov.backup.plan import Assumptions, DatasetAssumption, Link, plan_nightly_window
-
-    slowest = Assumptions(
-        backup_bytes_per_second=1e3,
-        scan_files_per_second=1,
-        dump_bytes_per_second=1e3,
-        link_efficiency=0.01,
-        interval_hours=24 * 366,
-        datasets=[
-            DatasetAssumption(name="d", host="h", size_bytes=1e18, file_count=10**12),
-            DatasetAssumption(name="p", host="h", kind="postgres", size_bytes=1e18),
-        ],
-        links=[Link(repository="r", site="s", bandwidth_bits_per_second=1e3)],
+def test_an_estate_without_repositories_plans_nothing(camau: Estate) -> None:
+    empty = camau.model_copy(
+        update={"backup": camau.backup.model_copy(update={"replication": [], "datasets": {}})}
     )
-    plan = plan_nightly_window(slowest)
-    assert not plan.fits
+    night = plan_night(make_plan_inputs(empty, PlanRecords()))
+    assert night.jobs == [] and night.fits
+
+
+def test_the_most_extreme_inventory_allowed_still_makes_a_plan(tmp_path: Path) -> None:
+    text = CAMAU.read_text(encoding="utf-8")
+    text = text.replace(
+        "{size: 138 TB, files: 80000000, daily_change: 0.003}",
+        "{size: 1000 PB, files: 1000000000000, daily_change: 0.999}",
+    )
+    for rate in ("240 MB/s", "150 MB/s", "145 MB/s", "1 Gbit/s", "200 Mbit/s"):
+        text = text.replace(rate, "1 kB/s")
+    text = text.replace("files_per_second: 3000", "files_per_second: 1")
+    extreme = tmp_path / "extreme.yaml"
+    extreme.write_text(text, encoding="utf-8")
+    plan = plan_of(load_estate(extreme).estate, PlanRecords())
+    assert not plan.night.fits and not plan.proposed.fits
+    assert plan.model_dump_json()  # every figure finite

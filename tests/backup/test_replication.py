@@ -11,11 +11,16 @@ import pytest
 
 import egov.execute
 from egov.backup.agent import AgentSettings, run_backup_job
-from egov.backup.replication import make_latest, refresh_catalog, run_replication
+from egov.backup.replication import (
+    make_latest,
+    make_replication_record,
+    refresh_catalog,
+    run_replication,
+)
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import parse_snapshots
 from egov.errors import BackupError
-from egov.records import CatalogRecord, Result, read_record
+from egov.records import CatalogRecord, ReplicationRecord, Result, read_record
 from tests.backup.conftest import RestServer, make_local, make_rest, make_tree
 from tests.backup.test_agent import files_job
 
@@ -32,6 +37,34 @@ def test_latest_is_per_dataset_and_host_without_manifests() -> None:
     latest = make_latest(parse_snapshots(SNAPSHOTS))
     assert {host: snapshot.id for host, snapshot in latest["etc"].items()} == {"a": "02", "b": "04"}
     assert set(latest) == {"etc"}
+
+
+def _catalog(size: int | None, result: Result = Result.SUCCESS) -> CatalogRecord:
+    return CatalogRecord(
+        repository="vnpt", site="vnpt", refreshed_at=9.0, result=result, size_bytes=size
+    )
+
+
+def test_a_copy_record_counts_the_targets_growth(
+    local_repository: RepositoryConfig, tmp_path: Path, secrets_dir: Path
+) -> None:
+    vnpt = make_local(tmp_path, secrets_dir, "vnpt", "vnpt")
+    record = make_replication_record(
+        local_repository, vnpt, (1.0, 5.0, ""), _catalog(1000), _catalog(4000)
+    )
+    assert (record.bytes_copied, record.started_at, record.finished_at) == (3000, 1.0, 5.0)
+    unknown = [
+        ((1.0, 5.0, ""), None, _catalog(4000)),  # no size before: nothing to subtract
+        ((1.0, 5.0, ""), _catalog(1000), _catalog(None, Result.FAILURE)),  # no size after
+        ((1.0, 5.0, "cut"), _catalog(1000), _catalog(4000)),  # the copy failed
+    ]
+    for copy, before, after in unknown:
+        assert (
+            make_replication_record(local_repository, vnpt, copy, before, after).bytes_copied
+            is None
+        )
+    failed = make_replication_record(local_repository, vnpt, (1.0, 5.0, "cut"), None, _catalog(1))
+    assert failed.result is Result.FAILURE and failed.error == "cut"
 
 
 def test_copy_resumes_after_a_cut_link_and_leaves_no_lock(
@@ -56,8 +89,11 @@ def test_copy_resumes_after_a_cut_link_and_leaves_no_lock(
     assert "vnpt:" not in failure.value.message  # only site 2 failed
     failed = read_record(CatalogRecord, "site2", settings.state_dir)
     assert failed is not None and failed.result is Result.FAILURE
+    cut = read_record(ReplicationRecord, "site2", settings.state_dir)
+    assert cut is not None and cut.result is Result.FAILURE and cut.bytes_copied is None
     rest_server.start(htpasswd)
-    (source / "new.txt").write_text("written after the cut\n")
+    (source / "new.txt").write_text("written after the cut\n" * 1000)
+    vnpt_before = read_record(CatalogRecord, "vnpt", settings.state_dir)
     assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
     catalogs = run_replication(repositories, ["primary", "vnpt", "site2"], settings)
     counts = {catalog.repository: catalog.snapshot_count for catalog in catalogs}
@@ -68,6 +104,14 @@ def test_copy_resumes_after_a_cut_link_and_leaves_no_lock(
     }
     assert newest["primary"] == newest["vnpt"] == newest["site2"]
     assert catalogs[2].size_bytes and catalogs[2].last_success_at
+    # each copy was timed; vnpt grew by what it received, site 2 had no size before
+    copied = read_record(ReplicationRecord, "vnpt", settings.state_dir)
+    assert copied is not None and copied.result is Result.SUCCESS
+    assert copied.finished_at > copied.started_at and copied.source == "primary"
+    assert vnpt_before is not None and vnpt_before.size_bytes is not None
+    assert copied.bytes_copied == catalogs[1].size_bytes - vnpt_before.size_bytes > 0
+    first = read_record(ReplicationRecord, "site2", settings.state_dir)
+    assert first is not None and first.result is Result.SUCCESS and first.bytes_copied is None
     assert not any((rest_server.directory / "locks").iterdir())
     # the copy target shares the source's chunker parameters: a second copy adds nothing
     with open_repository(site2, cache_dir=settings.cache_dir) as restic:

@@ -383,6 +383,59 @@ BOUNDED_CASES: list[tuple[str, str, int, str]] = [
 ]
 CASES += BOUNDED_CASES
 
+DB_LINE = "    db: {kind: postgres, hosts: [main/db-01], databases: [web]}\n"
+PLANNING_AFTER = "  replication: [local]\n"
+
+
+def estimate(text: str) -> str:
+    return replace(DB_LINE, DB_LINE.replace("[web]}", "[web], estimate: " + text + "}"))
+
+
+def planning(text: str) -> str:
+    return replace(PLANNING_AFTER, PLANNING_AFTER + "  planning: " + text + "\n")
+
+
+# Issue 17: what `egov backup plan` predicts with, refused at the line that declares it.
+PLAN_CASES: list[tuple[str, str, int, str]] = [
+    (
+        "wan-bandwidth-without-unit",
+        replace(
+            "    network: 10.50.0.0/24\n", "    network: 10.50.0.0/24\n    wan_bandwidth: 1000\n"
+        ),
+        8,
+        "not a rate",
+    ),
+    (
+        "wan-bandwidth-too-slow",
+        replace(
+            "    network: 10.50.0.0/24\n", "    network: 10.50.0.0/24\n    wan_bandwidth: 1 bit/s\n"
+        ),
+        8,
+        "outside 1 kB/s",
+    ),
+    ("estimate-negative-files", estimate("{files: -1}"), 30, "greater than or equal to 0"),
+    ("estimate-change-whole", estimate("{daily_change: 1.5}"), 30, "less than 1"),
+    ("estimate-size-word", estimate("{size: lots}"), 30, "not a size"),
+    ("estimate-unknown-key", estimate("{sise: 1 TB}"), 30, "did you mean 'size'"),
+    ("planning-cores-zero", planning("{cores: 0}"), 29, "greater than or equal to 1"),
+    ("planning-window-word", planning("{window: long}"), 29, "not a duration"),
+    ("planning-rate-misspelt", planning("{restore_throughput: 145 MBps}"), 29, "not a rate"),
+    (
+        "planning-walk-vanishing",
+        planning("{files_per_second: 1.0e-300}"),
+        29,
+        "greater than or equal to 1",
+    ),
+    (
+        "planning-efficiency-above-one",
+        planning("{link_efficiency: 3}"),
+        29,
+        "less than or equal to 1",
+    ),
+    ("planning-earliest-start-25h", planning('{earliest_start: "25:00"}'), 29, "earliest_start"),
+]
+CASES += PLAN_CASES
+
 # A valid alerting section after BASE (whose 30 lines it follows: it starts at line 31).
 ALERTING = """\
 alerting:

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from egov.inventory.fields import check_secret_reference, format_duration, parse_duration
+from egov.inventory.fields import (
+    check_secret_reference,
+    format_duration,
+    format_rate,
+    parse_duration,
+    parse_rate,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +88,21 @@ def test_the_lab_estate_round_trips_through_its_own_dump() -> None:
     estate = load_estate(lab).estate
     assert Estate.model_validate(estate.model_dump()) == estate
     assert Estate.model_validate_json(estate.model_dump_json()) == estate
+
+
+@pytest.mark.parametrize(
+    ("written", "bytes_per_second"),
+    [("200 Mbit/s", 25e6), ("1 Gbit/s", 125e6), ("145 MB/s", 145e6), ("1.5GB/s", 1.5e9)],
+)
+def test_rates_read_bits_and_bytes(written: str, bytes_per_second: float) -> None:
+    assert parse_rate(written) == pytest.approx(bytes_per_second)
+
+
+@pytest.mark.parametrize("written", ["200", "200 Mbps", "fast", "1 bit/s", "100 TB/s", True, 5])
+def test_rates_without_a_unit_or_out_of_bounds_are_refused(written: object) -> None:
+    with pytest.raises(ValueError, match=r"rate|outside"):
+        parse_rate(written)
+
+
+def test_a_rate_is_spoken_of_in_bits() -> None:
+    assert format_rate(25e6) == "200 Mbit/s" and format_rate(125e6) == "1 Gbit/s"
