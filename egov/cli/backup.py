@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from egov.backup.agent import AgentSettings
     from egov.backup.agentconfig import AgentConfig
     from egov.backup.control import Restored
+    from egov.backup.plan import BackupPlan, Night
     from egov.inventory.model import Estate
 
 backup_app = typer.Typer(
@@ -561,7 +562,7 @@ def backup_plan(
     _print_plan(plan)
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: BackupPlan) -> None:
     from egov.backup.plan import format_seconds
     from egov.inventory.fields import format_rate
 
@@ -604,7 +605,7 @@ def _print_plan(plan: Any) -> None:
         )
 
 
-def _print_night(title: str, night: Any) -> None:
+def _print_night(title: str, night: Night) -> None:
     from egov.backup.plan import format_seconds
 
     table = Table("job", "site", "start", "end", "GB", title=title)
