@@ -47,7 +47,12 @@ from egov.monitoring.prometheus_config import to_yaml
 SecretReader = Callable[[str], str]
 """Reads the value behind a secret reference (``egov.secrets.read_secret`` in production)."""
 
-GROUP_BY = ("alertname", "site", "service")
+#: One message per incident: an alert's series on one host (its filesystems, its exporters)
+#: together. By host too, because a group notifies again whenever what it holds changes: a
+#: site-wide group would mail every host again each time one of them fired or cleared, and
+#: once a SiteDown clears, the hosts it held back (resolved meanwhile) would be mailed as
+#: resolved though no one was told they had failed.
+GROUP_BY = ("alertname", "site", "service", "host")
 SITE_DOWN_ALERT = "SiteDown"
 HOST_DOWN_ALERT = "HostDown"
 WORSE_OF_PAIRS = (
@@ -211,7 +216,7 @@ def make_inhibit_rules() -> list[dict[str, Any]]:
         {
             "source_matchers": ['severity="critical"'],
             "target_matchers": ['severity="warning"'],
-            "equal": ["alertname", *GROUP_BY[1:], "host"],
+            "equal": list(GROUP_BY),
         },
     ]
     rules += [

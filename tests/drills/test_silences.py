@@ -26,7 +26,9 @@ from egov.inventory.model import Estate
 from egov.monitoring.alertmanager_api import AlertmanagerClient, Silence
 from tests.fake_alertmanager import FakeAlertmanager, serving_alertmanager
 
-NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+#: the fake Alertmanager judges a silence's state by the real clock: a fixed moment would
+#: make these silences expired once that moment has passed
+NOW = datetime.now(UTC).replace(microsecond=0)
 JOURNAL_ID = "20261205T080000Z-quarterly-test-failover-test"
 
 

@@ -141,7 +141,7 @@ def test_english_messages_use_the_english_templates(lab: Estate) -> None:
 def test_groups_are_incidents_and_the_lab_waits_less(lab: Estate, camau: Estate) -> None:
     for estate, wait, interval in ((lab, "10s", "30s"), (camau, "30s", "5m")):
         route = config.build_alertmanager_config(estate, fake_secret)["route"]
-        assert route["group_by"] == ["alertname", "site", "service"]
+        assert route["group_by"] == ["alertname", "site", "service", "host"]
         assert (route["group_wait"], route["group_interval"]) == (wait, interval)
         assert route["receiver"] == "truc-van-hanh"
 
