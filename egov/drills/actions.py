@@ -16,7 +16,7 @@ from egov.deploys.database import (
     make_slot_name,
 )
 from egov.deploys.topology import POSTGRES_PORT
-from egov.drills.catalog import Arguments, register
+from egov.drills.activity import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.hostlayout import (

@@ -7,8 +7,8 @@ import json
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
+from egov.drills.activity import Arguments, register
 from egov.drills.canary import check_health
-from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.inventory.fields import Name, Port
