@@ -26,6 +26,7 @@ from egov import __version__
 from egov.drills import lock
 from egov.drills.canary import CanaryWriter
 from egov.drills.context import DrillContext
+from egov.drills.events import read_events
 from egov.drills.journal import JOURNAL_NAME, Journal, has_ended, read_journal
 from egov.drills.loader import LoadedScenario
 from egov.drills.remote import Remote
@@ -39,8 +40,8 @@ from egov.drills.silences import (
     set_drill_silences,
 )
 from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
-from egov.drills.summary import DrillStatus, DrillSummary, read_measurements, summarize
-from egov.drills.verdict import Targets, judge
+from egov.drills.summary import DrillSummary, summarize
+from egov.drills.verdict import DrillStatus, Targets, get_end_status, judge_drill
 from egov.errors import DrillInputError
 from egov.inventory.model import Environment, Estate
 from egov.monitoring.alertmanager_api import SilenceRequest
@@ -155,7 +156,7 @@ def run_drill(
             journal.close(key)
         if lock.is_finished(journal_path):
             lock.release(options.directory)
-    return summarize(read_journal(journal_path), str(journal_path))
+    return summarize(read_events(journal_path), str(journal_path))
 
 
 def make_context(
@@ -271,13 +272,7 @@ def _run(
         if not probe_all(context, readiness, "after", mask) and not (failed or interrupted):
             cleanup_failed = True
             journal.append("failure", text="the estate fails its readiness probes after cleanup")
-    missed = _judge_targets(context) if plan.measure and not (failed or interrupted) else []
-    if interrupted:
-        status = DrillStatus.INTERRUPTED
-    elif failed or cleanup_failed or missed:
-        status = DrillStatus.FAILED
-    else:
-        status = DrillStatus.SUCCEEDED
+    status = _judge(context, interrupted=interrupted, failed=failed, cleanup_failed=cleanup_failed)
     _lift_silences(options, journal, silences, silence_ids)
     journal.append("end", status=status.value)
     if interrupted:
@@ -478,10 +473,13 @@ def probe_all(context: DrillContext, probes: list[Probe], phase: str, mask: Mask
     return ok
 
 
-def _judge_targets(context: DrillContext) -> list[str]:
-    """Journal a failure for every objective ``verdict.judge`` finds missed; return them."""
-    targets, measurements = read_measurements(read_journal(context.journal.path))
-    missed = list(judge(measurements, targets).problems)
-    for text in missed:
-        context.journal.append("failure", text=text)
-    return missed
+def _judge(
+    context: DrillContext, *, interrupted: bool, failed: bool, cleanup_failed: bool
+) -> DrillStatus:
+    """The run's end status from ``verdict.judge_drill`` over its journal so far; a run that
+    went its whole way journals a failure for every objective the verdict finds missed."""
+    verdict = judge_drill(read_events(context.journal.path))
+    if not (failed or interrupted):
+        for text in verdict.problems:
+            context.journal.append("failure", text=text)
+    return get_end_status(verdict, interrupted=interrupted, failed=failed or cleanup_failed)

@@ -73,9 +73,7 @@ def check_smarthost(value: Any) -> Any:
         port = int(value.rpartition(":")[2])
         if 1 <= port <= 65535:
             return value
-    raise ValueError(
-        "the relay must be written host:port, e.g. 198.51.100.25:587"
-    )
+    raise ValueError("the relay must be written host:port, e.g. 198.51.100.25:587")
 
 
 def check_webhook_url(value: Any) -> Any:
