@@ -5,9 +5,11 @@ run the readiness probes and refuse to change anything if one fails; start the c
 silence the alerts the drill causes (``silences.py``); run the groups (in order; a parallel
 group's steps at once); on a failed critical step or Ctrl-C, stop; run the rollbacks of the
 steps that started, newest first (always for a test: that is its cleanup); probe readiness
-again after a cleanup; judge the measurements against the targets; lift the silences;
-journal the end; close the journal, signed; release the lock. A runner killed
-outright leaves the lock and a journal without an end: ``recover.py`` finishes it.
+again after a cleanup; judge the journal (``verdict.judge_drill``: a failure for each
+objective missed) and end it as ``verdict.get_end_status`` says; lift the silences; journal
+the end; close the journal, signed; release the lock. A runner killed outright leaves the
+lock and a journal without an end: ``recover.py`` finishes it. The groups, rollbacks and
+probes themselves run in ``method.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,9 @@ from egov.drills.context import DrillContext
 from egov.drills.events import read_events
 from egov.drills.journal import JOURNAL_NAME, Journal, has_ended, read_journal
 from egov.drills.loader import LoadedScenario
+from egov.drills.method import probe_all, run_groups, run_rollbacks
 from egov.drills.remote import Remote
-from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
+from egov.drills.scenario import Cleanup, Mode, ModePlan, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.silences import (
     SilenceService,
@@ -39,7 +41,7 @@ from egov.drills.silences import (
     make_drill_silences,
     set_drill_silences,
 )
-from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
+from egov.drills.steps import Masker, make_masker
 from egov.drills.summary import DrillSummary, summarize
 from egov.drills.verdict import DrillStatus, Targets, get_end_status, judge_drill
 from egov.errors import DrillInputError
@@ -254,7 +256,7 @@ def _run(
     silence_ids: list[str] = []
     try:
         silence_ids = _set_silences(options, journal, silences)
-        failed = _run_groups(plan, context, options, mask, started)
+        failed = run_groups(plan, context, options.operator, mask, started)
     except KeyboardInterrupt:
         interrupted = True
         journal.append("failure", text="interrupted by the operator (Ctrl-C)")
@@ -349,128 +351,6 @@ def _journal_canary(context: DrillContext) -> None:
             "site": context.canary.endpoints[name].site,
         }
     context.journal.append("canary", services=services)
-
-
-def _run_groups(
-    plan: ModePlan,
-    context: DrillContext,
-    options: RunOptions,
-    mask: Masker,
-    started: list[Step],
-) -> bool:
-    """Run the groups; True when a critical step failed (the method stopped there)."""
-    for group in plan.steps:
-        options.progress(f"group {group.group}")
-        if group.parallel and len(group.steps) > 1:
-            with ThreadPoolExecutor(max_workers=len(group.steps)) as pool:
-                futures = [
-                    pool.submit(_run_one, context, group.group, step, options, mask, started)
-                    for step in group.steps
-                ]
-                results = [future.result() for future in futures]
-        else:
-            results = []
-            for step in group.steps:
-                results.append(_run_one(context, group.group, step, options, mask, started))
-                if not results[-1]:
-                    break
-        if not all(results):
-            return True
-    return False
-
-
-def _run_one(
-    context: DrillContext,
-    group: str,
-    step: Step,
-    options: RunOptions,
-    mask: Masker,
-    started: list[Step],
-) -> bool:
-    """Run one step; False when it failed and is critical."""
-    journal = context.journal
-    journal.append(
-        "step",
-        group=group,
-        name=step.name,
-        kind=step.kind,
-        description=step.description or (step.manual or ""),
-        critical=step.critical,
-    )
-    started.append(step)
-    if step.fault:
-        context.mark_fault()
-    options.progress(f"step {step.name}")
-    if step.manual is not None:
-        confirmed = options.confirm_manual(step.manual)
-        journal.append(
-            "step-end",
-            name=step.name,
-            status="succeeded" if confirmed else "failed",
-            attempts=1,
-            output=f"confirmed by {options.operator}" if confirmed else "",
-            error="" if confirmed else "the operator did not confirm",
-        )
-        return confirmed or not step.critical
-    outcome = run_step(context, step, mask)
-    journal.append(
-        "step-end",
-        name=step.name,
-        status=outcome.status,
-        attempts=outcome.attempts,
-        output=outcome.output,
-        error=outcome.error,
-    )
-    options.progress(f"step {step.name}: {outcome.status}")
-    if outcome.status != "succeeded" and step.critical:
-        journal.append("failure", text=f"step {step.name} {outcome.status}: {outcome.error}")
-        return False
-    return True
-
-
-def run_rollbacks(context: DrillContext, started: list[Step], mask: Masker) -> bool:
-    """Roll back the started steps newest first; True when any rollback failed."""
-    failed = False
-    for step in reversed(started):
-        if step.rollback is None:
-            continue
-        context.journal.append(
-            "rollback", name=step.name, kind="rollback", description=step.rollback.action
-        )
-        context.progress(f"rollback of {step.name}")
-        outcome = run_rollback(context, step.rollback, mask)
-        context.journal.append(
-            "rollback-end",
-            name=step.name,
-            status=outcome.status,
-            attempts=outcome.attempts,
-            output=outcome.output,
-            error=outcome.error,
-        )
-        if outcome.status != "succeeded":
-            failed = True
-            context.journal.append(
-                "failure", text=f"rollback of {step.name} {outcome.status}: {outcome.error}"
-            )
-    return failed
-
-
-def probe_all(context: DrillContext, probes: list[Probe], phase: str, mask: Masker) -> bool:
-    ok = True
-    for probe in probes:
-        met, value, detail = evaluate_probe(context, probe)
-        context.journal.append(
-            "probe",
-            phase=phase,
-            name=probe.name,
-            value=value,
-            tolerance=probe.tolerance.describe(),
-            ok=met,
-            detail=mask(detail),
-        )
-        context.progress(f"probe {probe.name}: {value!r} {'ok' if met else 'FAILED'}")
-        ok = ok and met
-    return ok
 
 
 def _judge(
