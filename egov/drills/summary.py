@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from egov.drills.events import (
     CloseEvent,
@@ -103,9 +103,6 @@ class ServiceMeasurement(BaseModel):
 class DrillSummary(BaseModel):
     """A whole drill: what an auditor reads and signs."""
 
-    # the verdict is a frozen dataclass, carried as it is (never dumped: its parts are below)
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     estate: str
     estate_title: str = ""
     scenario: str
@@ -135,7 +132,8 @@ class DrillSummary(BaseModel):
     journal_entries: int = 0
     journal_last_hash: str = ""
     journal_key: str = ""  # fingerprint of the key that signed the closing entry ("": open)
-    verdict: DrillVerdict = Field(exclude=True, repr=False)  # ``judge_drill``'s, of the journal
+    # ``judge_drill``'s, of the journal: carried as it is, never dumped (its parts are above)
+    verdict: DrillVerdict = Field(exclude=True, repr=False)
 
     @property
     def succeeded(self) -> bool:
