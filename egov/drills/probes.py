@@ -175,7 +175,7 @@ def count_damaged_files(context: DrillContext, arguments: PathArguments) -> int:
     """How many files under ``path`` on the site's storage host look encrypted (``*.locked``)
     or are a ransom note."""
     from egov.deploys.topology import get_hosts_with_role
-    from egov.drills.actions import RANSOM_NOTE
+    from egov.drills.filestore import RANSOM_NOTE
 
     hosts = get_hosts_with_role(context.estate, "storage", arguments.site)
     if not hosts:
