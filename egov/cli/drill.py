@@ -85,6 +85,11 @@ PublicKeyOption = Annotated[
 ]
 
 
+StateDirOption = Annotated[
+    Path | None, typer.Option("--state-dir", help="Where the exporter's records go here.")
+]
+
+
 def _public_key(option: Path | None, inventory: Path | None) -> Ed25519PublicKey:
     """The key journals must be signed with: ``--public-key``, else the estate's."""
     from egov.drills.signing import (
@@ -250,9 +255,7 @@ def drill_run(
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
     signing_key: SigningKeyOption = None,
-    state_dir: Annotated[
-        Path | None, typer.Option("--state-dir", help="Where the exporter's records go here.")
-    ] = None,
+    state_dir: StateDirOption = None,
     output: OutputOption = OutputFormat.TEXT,
 ) -> None:
     """Run a scenario in a mode, live, and write its journal and reports (vi and en)."""
@@ -291,13 +294,7 @@ def drill_run(
     )
     summary = run_drill(loaded, estate, options, notes=note or [])
     report_paths = _write_reports(summary)
-    if chosen.value != "readiness":
-        from egov.drills.remote import Remote
-        from egov.drills.results import publish
-
-        missed = publish(summary, estate, Remote(estate), state_dir)
-        if missed:
-            _progress(f"the result did not reach {', '.join(missed)} (down?)")
+    _publish(summary, estate, state_dir)
     if output is OutputFormat.JSON:
         print_json(
             {
@@ -314,6 +311,18 @@ def drill_run(
             + (": " + "; ".join(summary.failures[:3]) if summary.failures else ""),
             f"the report: {report_paths[0] if report_paths else summary.journal_path}",
         )
+
+
+def _publish(summary: DrillSummary, estate: Estate, state_dir: Path | None) -> None:
+    """Give the exporter the result here and on the monitoring hosts (not a readiness run's)."""
+    if summary.mode == "readiness":
+        return
+    from egov.drills.remote import Remote
+    from egov.drills.results import publish
+
+    missed = publish(summary, estate, Remote(estate), state_dir)
+    if missed:
+        _progress(f"the result did not reach {', '.join(missed)} (down?)")
 
 
 def _write_reports(summary: DrillSummary) -> list[Path]:
@@ -382,6 +391,7 @@ def drill_report(
     inventory: InventoryOption = None,
 ) -> None:
     """Render a journal's report, only once it verifies (as `egov drill verify`)."""
+    from egov.drills.events import parse_events
     from egov.drills.report import render_html, render_markdown
     from egov.drills.summary import summarize
 
@@ -394,7 +404,7 @@ def drill_report(
         # fails its check is bad input (exit 2), named at its line; `verify` judges it (exit 1)
         raise InputError(error.message, error.hint) from None
     try:
-        summary = summarize(entries, str(journal))
+        summary = summarize(parse_events(entries), str(journal))
     except (ValueError, KeyError, TypeError):  # chained, yet not the entries a drill writes
         raise InputError(f"{journal}: not a drill journal", "give a journal.jsonl") from None
     render = render_html if report_format is ReportFormat.HTML else render_markdown
@@ -501,9 +511,10 @@ def drill_recover(
     inventory: InventoryOption = None,
     drill_dir: DrillDirOption = None,
     signing_key: SigningKeyOption = None,
+    state_dir: StateDirOption = None,
 ) -> None:
-    """Finish the rollbacks of a drill whose runner was killed and close its journal, signed;
-    then new drills may start."""
+    """Finish the rollbacks of a drill whose runner was killed and close its journal, signed,
+    and publish its result as `drill run` does; then new drills may start."""
     from egov.drills.recover import recover_drill
 
     estate = load_inventory(inventory).estate
@@ -514,6 +525,7 @@ def drill_recover(
         stdout.print("no unfinished drill: nothing to recover", markup=False)
         return
     _write_reports(summary)
+    _publish(summary, estate, state_dir)
     stdout.print(
         f"{summary.scenario} ({summary.mode}): {summary.status.value}; journal "
         f"{summary.journal_path}",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from egov.drills.events import parse_events
 from egov.drills.journal import JOURNAL_NAME, JournalError, is_closed, read_journal
 from egov.drills.summary import DrillSummary, summarize
 from egov.drills.verification import check_closure
@@ -33,7 +34,7 @@ def list_history(directory: Path, public_key: Ed25519PublicKey | None = None) ->
             entries = read_journal(path)
             if public_key is not None and is_closed(entries):
                 check_closure(entries, public_key, str(path))
-            rows.append(HistoryRow(path, summarize(entries, str(path))))
+            rows.append(HistoryRow(path, summarize(parse_events(entries), str(path))))
         except (JournalError, ValueError, KeyError) as error:
             rows.append(HistoryRow(path, None, str(error)))
     return rows

@@ -26,7 +26,7 @@ import shlex
 from egov.deploys import topology
 from egov.deploys.agent import AGENT_VENV
 from egov.deploys.app import CANARY_PASSWORD, CANARY_USER
-from egov.drills.catalog import Arguments, register
+from egov.drills.activity import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.hostlayout import DRILL_NGINX_SITE, DRILL_SERVICE_DIRECTORY

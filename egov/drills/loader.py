@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from egov.drills.catalog import Entry, get_catalog
+from egov.drills.activity import Entry
+from egov.drills.catalog import get_catalog
 from egov.drills.scenario import Group, Mode, Probe, Rollback, Scenario, Step
 from egov.errors import DrillInputError
 from egov.inventory.loader import format_problem, format_validation_error

@@ -7,8 +7,8 @@ import json
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
+from egov.drills.activity import Arguments, register
 from egov.drills.canary import check_health
-from egov.drills.catalog import Arguments, register
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.inventory.fields import Name, Port
@@ -175,7 +175,7 @@ def count_damaged_files(context: DrillContext, arguments: PathArguments) -> int:
     """How many files under ``path`` on the site's storage host look encrypted (``*.locked``)
     or are a ransom note."""
     from egov.deploys.topology import get_hosts_with_role
-    from egov.drills.actions import RANSOM_NOTE
+    from egov.drills.filestore import RANSOM_NOTE
 
     hosts = get_hosts_with_role(context.estate, "storage", arguments.site)
     if not hosts:

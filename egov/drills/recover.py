@@ -15,14 +15,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from egov.drills import lock
+from egov.drills.events import (
+    EventError,
+    StartEvent,
+    StepEndEvent,
+    StepStartEvent,
+    parse_events,
+    read_events,
+)
 from egov.drills.journal import Journal, JournalError, has_ended, is_closed, read_journal
 from egov.drills.loader import load_scenario
-from egov.drills.runner import RunOptions, make_context, probe_all, run_rollbacks
+from egov.drills.method import probe_all, run_rollbacks
+from egov.drills.runner import RunOptions, make_context
 from egov.drills.scenario import Mode, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.silences import SilenceService, get_silence_ids, lift_drill_silences
 from egov.drills.steps import make_masker
-from egov.drills.summary import DrillStatus, DrillSummary, summarize
+from egov.drills.summary import DrillSummary, summarize
+from egov.drills.verdict import DrillStatus
 from egov.errors import DrillError
 from egov.inventory.model import Estate
 
@@ -51,39 +61,50 @@ def recover_drill(
     try:
         # a torn last line is what a killed runner leaves: resume cuts it, and says so below
         entries = read_journal(holder.journal, torn_tail_ok=True)
-    except JournalError as error:
+        events = parse_events(entries)
+    except (JournalError, EventError) as error:
         raise DrillError(str(error), "the journal was damaged: roll back by hand") from None
     if not entries:
         lock.release(directory)  # it died before writing anything: nothing happened
         return None
     if is_closed(entries):
         lock.release(directory)
-        return summarize(entries, str(holder.journal))
+        return summarize(events, str(holder.journal))
     if has_ended(entries):  # killed between its end and its close: only the close is missing
         journal = Journal.resume(holder.journal)
         _note_cut_line(journal)
         journal.close(key)
         lock.release(directory)
-        return summarize(read_journal(holder.journal), str(holder.journal))
-    start = entries[0]
-    loaded = load_scenario(Path(start["scenario_path"]), estate)
-    if loaded.sha256 != start["scenario_version"]:
+        return summarize(read_events(holder.journal), str(holder.journal))
+    start = events[0]
+    if not isinstance(start, StartEvent):
+        raise DrillError(
+            f"{holder.journal}:1: the journal does not begin with the drill's start",
+            "the journal was damaged: roll back by hand",
+        )
+    loaded = load_scenario(Path(start.scenario_path), estate)
+    if loaded.sha256 != start.scenario_version:
         raise DrillError(
             f"{loaded.path} changed since the drill started",
             "put back the version the drill ran (its SHA-256 is in the journal's first entry)",
         )
-    mode = Mode(start["mode"])
+    mode = Mode(start.mode)
     plan = loaded.scenario.modes.get(mode)
     steps_by_name = {
         step.name: step for group in (plan.steps if plan else []) for step in group.steps
     }
     done = {
-        e["name"] for e in entries if e["event"] == "rollback-end" and e["status"] == "succeeded"
+        e.name
+        for e in events
+        if isinstance(e, StepEndEvent) and e.event == "rollback-end" and e.status == "succeeded"
     }
     started: list[Step] = [
-        steps_by_name[e["name"]]
-        for e in entries
-        if e["event"] == "step" and e["name"] in steps_by_name and e["name"] not in done
+        steps_by_name[e.name]
+        for e in events
+        if isinstance(e, StepStartEvent)
+        and e.event == "step"
+        and e.name in steps_by_name
+        and e.name not in done
     ]
     journal = Journal.resume(holder.journal)
     _note_cut_line(journal)
@@ -91,11 +112,11 @@ def recover_drill(
         "note",
         text=(
             f"egov drill recover: the runner (pid {holder.pid}) stopped after entry "
-            f"{entries[-1]['seq']}; running the rollbacks of {len(started)} started steps"
+            f"{events[-1].seq}; running the rollbacks of {len(started)} started steps"
         ),
     )
     options = RunOptions(mode=mode, directory=directory, progress=progress)
-    context = make_context(estate, journal, options, start.get("services", []), loaded, plan)
+    context = make_context(estate, journal, options, list(start.services), loaded, plan)
     mask = make_masker(estate)
     if run_rollbacks(context, started, mask):
         raise DrillError(
@@ -104,11 +125,11 @@ def recover_drill(
         )
     probe_all(context, loaded.scenario.get_readiness(mode), "after", mask)
     if alertmanager is not None:
-        lift_drill_silences(alertmanager, journal, get_silence_ids(entries), "recover", progress)
+        lift_drill_silences(alertmanager, journal, get_silence_ids(events), "recover", progress)
     journal.append("end", status=DrillStatus.RECOVERED.value)
     journal.close(key)
     lock.release(directory)
-    return summarize(read_journal(holder.journal), str(holder.journal))
+    return summarize(read_events(holder.journal), str(holder.journal))
 
 
 def _note_cut_line(journal: Journal) -> None:

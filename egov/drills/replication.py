@@ -21,7 +21,7 @@ from egov.backup.agentconfig import get_replication_host
 from egov.backup.control import list_snapshots, make_run_now_command, make_wait_script
 from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot
-from egov.drills.catalog import Arguments, register
+from egov.drills.activity import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.restore import CACHE_DIRECTORY
 from egov.errors import DrillError, EgovError

@@ -21,8 +21,10 @@ STATE_GROUP = "egov-state"
 
 
 def make_drill_record(summary: DrillSummary, previous: DrillRecord | None) -> DrillRecord:
-    """The record of ``summary`` (keeping the previous last success when this one failed)."""
-    succeeded = summary.succeeded
+    """The record of ``summary`` (keeping the previous last success when this one failed):
+    its result and error are the verdict's (``verdict.judge_drill``), as the report shows."""
+    verdict = summary.verdict
+    succeeded = verdict.passed
     finished = summary.finished_at or summary.started_at
     return DrillRecord(
         scenario=summary.scenario,
@@ -30,7 +32,7 @@ def make_drill_record(summary: DrillSummary, previous: DrillRecord | None) -> Dr
         started_at=summary.started_at,
         finished_at=finished,
         result=Result.SUCCESS if succeeded else Result.FAILURE,
-        error="" if succeeded else "; ".join(summary.failures)[:500],
+        error="; ".join(verdict.reasons)[:500],
         rto_seconds={
             s.service: s.rto_seconds for s in summary.services if s.rto_seconds is not None
         },

@@ -5,9 +5,11 @@ run the readiness probes and refuse to change anything if one fails; start the c
 silence the alerts the drill causes (``silences.py``); run the groups (in order; a parallel
 group's steps at once); on a failed critical step or Ctrl-C, stop; run the rollbacks of the
 steps that started, newest first (always for a test: that is its cleanup); probe readiness
-again after a cleanup; judge the measurements against the targets; lift the silences;
-journal the end; close the journal, signed; release the lock. A runner killed
-outright leaves the lock and a journal without an end: ``recover.py`` finishes it.
+again after a cleanup; judge the journal (``verdict.judge_drill``: a failure for each
+objective missed) and end it as ``verdict.get_end_status`` says; lift the silences; journal
+the end; close the journal, signed; release the lock. A runner killed outright leaves the
+lock and a journal without an end: ``recover.py`` finishes it. The groups, rollbacks and
+probes themselves run in ``method.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,10 +27,12 @@ from egov import __version__
 from egov.drills import lock
 from egov.drills.canary import CanaryWriter
 from egov.drills.context import DrillContext
+from egov.drills.events import read_events
 from egov.drills.journal import JOURNAL_NAME, Journal, has_ended, read_journal
 from egov.drills.loader import LoadedScenario
+from egov.drills.method import probe_all, run_groups, run_rollbacks
 from egov.drills.remote import Remote
-from egov.drills.scenario import Cleanup, Mode, ModePlan, Probe, Step
+from egov.drills.scenario import Cleanup, Mode, ModePlan, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.silences import (
     SilenceService,
@@ -39,9 +42,9 @@ from egov.drills.silences import (
     make_settle_time,
     set_drill_silences,
 )
-from egov.drills.steps import Masker, evaluate_probe, make_masker, run_rollback, run_step
-from egov.drills.summary import DrillStatus, DrillSummary, read_measurements, summarize
-from egov.drills.verdict import Targets, judge
+from egov.drills.steps import Masker, make_masker
+from egov.drills.summary import DrillSummary, summarize
+from egov.drills.verdict import DrillStatus, Targets, get_end_status, judge_drill
 from egov.errors import DrillInputError
 from egov.inventory.model import Environment, Estate
 from egov.monitoring.alertmanager_api import SilenceRequest
@@ -156,7 +159,7 @@ def run_drill(
             journal.close(key)
         if lock.is_finished(journal_path):
             lock.release(options.directory)
-    return summarize(read_journal(journal_path), str(journal_path))
+    return summarize(read_events(journal_path), str(journal_path))
 
 
 def make_context(
@@ -254,7 +257,7 @@ def _run(
     silence_ids: list[str] = []
     try:
         silence_ids = _set_silences(options, journal, silences)
-        failed = _run_groups(plan, context, options, mask, started)
+        failed = run_groups(plan, context, options.operator, mask, started)
     except KeyboardInterrupt:
         interrupted = True
         journal.append("failure", text="interrupted by the operator (Ctrl-C)")
@@ -272,13 +275,7 @@ def _run(
         if not probe_all(context, readiness, "after", mask) and not (failed or interrupted):
             cleanup_failed = True
             journal.append("failure", text="the estate fails its readiness probes after cleanup")
-    missed = _judge_targets(context) if plan.measure and not (failed or interrupted) else []
-    if interrupted:
-        status = DrillStatus.INTERRUPTED
-    elif failed or cleanup_failed or missed:
-        status = DrillStatus.FAILED
-    else:
-        status = DrillStatus.SUCCEEDED
+    status = _judge(context, interrupted=interrupted, failed=failed, cleanup_failed=cleanup_failed)
     _lift_silences(options, journal, silences, silence_ids, make_settle_time(context.estate))
     journal.append("end", status=status.value)
     if interrupted:
@@ -368,132 +365,13 @@ def _journal_canary(context: DrillContext) -> None:
     context.journal.append("canary", services=services)
 
 
-def _run_groups(
-    plan: ModePlan,
-    context: DrillContext,
-    options: RunOptions,
-    mask: Masker,
-    started: list[Step],
-) -> bool:
-    """Run the groups; True when a critical step failed (the method stopped there)."""
-    for group in plan.steps:
-        options.progress(f"group {group.group}")
-        if group.parallel and len(group.steps) > 1:
-            with ThreadPoolExecutor(max_workers=len(group.steps)) as pool:
-                futures = [
-                    pool.submit(_run_one, context, group.group, step, options, mask, started)
-                    for step in group.steps
-                ]
-                results = [future.result() for future in futures]
-        else:
-            results = []
-            for step in group.steps:
-                results.append(_run_one(context, group.group, step, options, mask, started))
-                if not results[-1]:
-                    break
-        if not all(results):
-            return True
-    return False
-
-
-def _run_one(
-    context: DrillContext,
-    group: str,
-    step: Step,
-    options: RunOptions,
-    mask: Masker,
-    started: list[Step],
-) -> bool:
-    """Run one step; False when it failed and is critical."""
-    journal = context.journal
-    journal.append(
-        "step",
-        group=group,
-        name=step.name,
-        kind=step.kind,
-        description=step.description or (step.manual or ""),
-        critical=step.critical,
-    )
-    started.append(step)
-    if step.fault:
-        context.mark_fault()
-    options.progress(f"step {step.name}")
-    if step.manual is not None:
-        confirmed = options.confirm_manual(step.manual)
-        journal.append(
-            "step-end",
-            name=step.name,
-            status="succeeded" if confirmed else "failed",
-            attempts=1,
-            output=f"confirmed by {options.operator}" if confirmed else "",
-            error="" if confirmed else "the operator did not confirm",
-        )
-        return confirmed or not step.critical
-    outcome = run_step(context, step, mask)
-    journal.append(
-        "step-end",
-        name=step.name,
-        status=outcome.status,
-        attempts=outcome.attempts,
-        output=outcome.output,
-        error=outcome.error,
-    )
-    options.progress(f"step {step.name}: {outcome.status}")
-    if outcome.status != "succeeded" and step.critical:
-        journal.append("failure", text=f"step {step.name} {outcome.status}: {outcome.error}")
-        return False
-    return True
-
-
-def run_rollbacks(context: DrillContext, started: list[Step], mask: Masker) -> bool:
-    """Roll back the started steps newest first; True when any rollback failed."""
-    failed = False
-    for step in reversed(started):
-        if step.rollback is None:
-            continue
-        context.journal.append(
-            "rollback", name=step.name, kind="rollback", description=step.rollback.action
-        )
-        context.progress(f"rollback of {step.name}")
-        outcome = run_rollback(context, step.rollback, mask)
-        context.journal.append(
-            "rollback-end",
-            name=step.name,
-            status=outcome.status,
-            attempts=outcome.attempts,
-            output=outcome.output,
-            error=outcome.error,
-        )
-        if outcome.status != "succeeded":
-            failed = True
-            context.journal.append(
-                "failure", text=f"rollback of {step.name} {outcome.status}: {outcome.error}"
-            )
-    return failed
-
-
-def probe_all(context: DrillContext, probes: list[Probe], phase: str, mask: Masker) -> bool:
-    ok = True
-    for probe in probes:
-        met, value, detail = evaluate_probe(context, probe)
-        context.journal.append(
-            "probe",
-            phase=phase,
-            name=probe.name,
-            value=value,
-            tolerance=probe.tolerance.describe(),
-            ok=met,
-            detail=mask(detail),
-        )
-        context.progress(f"probe {probe.name}: {value!r} {'ok' if met else 'FAILED'}")
-        ok = ok and met
-    return ok
-
-
-def _judge_targets(context: DrillContext) -> list[str]:
-    """Journal a failure for every objective ``verdict.judge`` finds missed; return them."""
-    targets, measurements = read_measurements(read_journal(context.journal.path))
-    missed = list(judge(measurements, targets).problems)
-    for text in missed:
-        context.journal.append("failure", text=text)
-    return missed
+def _judge(
+    context: DrillContext, *, interrupted: bool, failed: bool, cleanup_failed: bool
+) -> DrillStatus:
+    """The run's end status from ``verdict.judge_drill`` over its journal so far; a run that
+    went its whole way journals a failure for every objective the verdict finds missed."""
+    verdict = judge_drill(read_events(context.journal.path))
+    if not (failed or interrupted):
+        for text in verdict.problems:
+            context.journal.append("failure", text=text)
+    return get_end_status(verdict, interrupted=interrupted, failed=failed or cleanup_failed)

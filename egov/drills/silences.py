@@ -26,11 +26,12 @@ No Alertmanager answering never fails a drill: a ``warning`` entry says the aler
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from egov.drills.context import get_database_roots
+from egov.drills.events import JournalEvent, SilenceEvent
 from egov.drills.journal import Journal, format_time
 from egov.drills.scenario import Mode, ModePlan, Step
 from egov.errors import MonitoringError
@@ -277,6 +278,6 @@ def lift_drill_silences(
         progress(f"silence {silence.id} ends at {stamp}, once the drill's alerts have cleared")
 
 
-def get_silence_ids(entries: list[dict[str, object]]) -> list[str]:
+def get_silence_ids(events: Sequence[JournalEvent]) -> list[str]:
     """The ids of the silences a journal says were set (for ``egov drill recover``)."""
-    return [str(entry["id"]) for entry in entries if entry.get("event") == SILENCE_EVENT]
+    return [event.id for event in events if isinstance(event, SilenceEvent)]

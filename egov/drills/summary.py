@@ -1,37 +1,34 @@
 """What a drill journal says, as one model: the input of the reports, history and metrics.
 
-``summarize`` is pure: it folds the journal's entries (see ``journal.py``) into steps,
-rollbacks, steady-state probes, and per-service RTO/RPO against targets with the verdict
-``verdict.judge`` gives them (``read_measurements`` types the journal's entries for it, here
-and in the runner).
+``summarize`` is pure: it folds the journal's typed events (``events.py``) into steps,
+rollbacks, steady-state probes, and per-service RTO/RPO against targets, and carries the
+verdict ``verdict.judge_drill`` gives them: the reports, the history and the exporter
+record show that verdict and never judge again.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any
+from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
-from egov.drills.verdict import (
-    DataLoss,
-    LostRecord,
-    Measurements,
-    ServiceVerdict,
-    Targets,
-    judge,
+from egov.drills.events import (
+    CloseEvent,
+    EndEvent,
+    FaultEvent,
+    JournalEvent,
+    MeasureEvent,
+    ProbeEvent,
+    SilenceEndEvent,
+    SilenceEvent,
+    StartEvent,
+    StepEndEvent,
+    StepStartEvent,
+    TextEvent,
 )
+from egov.drills.verdict import DrillStatus, DrillVerdict, judge_drill
 
-
-class DrillStatus(StrEnum):
-    """How a drill ended."""
-
-    SUCCEEDED = "succeeded"  # every critical step and cleanup succeeded, targets met
-    FAILED = "failed"  # a critical step, a cleanup or a target failed; rollbacks ran
-    INTERRUPTED = "interrupted"  # the operator stopped it; rollbacks ran
-    REFUSED = "refused"  # readiness probes failed: nothing was changed
-    UNFINISHED = "unfinished"  # the runner died: `egov drill recover` must run
-    RECOVERED = "recovered"  # the runner died and `egov drill recover` finished the rollbacks
+__all__ = ["DrillStatus", "DrillSummary", "ServiceMeasurement", "StepResult", "summarize"]
 
 
 class StepResult(BaseModel):
@@ -60,7 +57,7 @@ class ProbeResult(BaseModel):
 
     phase: str  # before | after
     name: str
-    value: Any = None
+    value: JsonValue = None
     tolerance: str = ""
     ok: bool
     detail: str = ""
@@ -135,11 +132,13 @@ class DrillSummary(BaseModel):
     journal_entries: int = 0
     journal_last_hash: str = ""
     journal_key: str = ""  # fingerprint of the key that signed the closing entry ("": open)
+    # ``judge_drill``'s, of the journal: carried as it is, never dumped (its parts are above)
+    verdict: DrillVerdict = Field(exclude=True, repr=False)
 
     @property
     def succeeded(self) -> bool:
         """The verdict: succeeded and every measurement within target."""
-        return self.status is DrillStatus.SUCCEEDED and all(s.ok for s in self.services)
+        return self.verdict.passed
 
     @property
     def lost_records(self) -> int:
@@ -147,190 +146,118 @@ class DrillSummary(BaseModel):
         return sum(s.lost_records or 0 for s in self.services)
 
 
-def summarize(entries: list[dict[str, Any]], journal_path: str = "") -> DrillSummary:
-    """Fold journal ``entries`` (already chain-checked) into a DrillSummary."""
-    if not entries or entries[0].get("event") != "start":
-        raise ValueError("a drill journal starts with a 'start' entry")
-    start = entries[0]
+def summarize(events: Sequence[JournalEvent], journal_path: str = "") -> DrillSummary:
+    """Fold a journal's typed ``events`` (chain-checked) into a DrillSummary with its verdict;
+    ValueError when they are not a drill's (``judge_drill``)."""
+    verdict = judge_drill(events)
+    start = events[0]
+    assert isinstance(start, StartEvent)  # judge_drill checked it
+    last = events[-1]
     summary = DrillSummary(
-        estate=start.get("estate", ""),
-        estate_title=start.get("estate_title", ""),
-        scenario=start.get("scenario", ""),
-        scenario_title=start.get("scenario_title", ""),
-        scenario_title_vi=start.get("scenario_title_vi", ""),
-        description=start.get("description", ""),
-        scenario_version=start.get("scenario_version", ""),
-        mode=start.get("mode", ""),
-        operator=start.get("operator", ""),
-        reason=start.get("reason", ""),
-        control_node=start.get("control_node", ""),
-        egov_version=start.get("egov_version", ""),
-        started_at=start["epoch"],
-        status=DrillStatus.UNFINISHED,
-        measured=bool(start.get("measured", False)),
+        estate=start.estate,
+        estate_title=start.estate_title,
+        scenario=start.scenario,
+        scenario_title=start.scenario_title,
+        scenario_title_vi=start.scenario_title_vi,
+        description=start.description,
+        scenario_version=start.scenario_version,
+        mode=start.mode,
+        operator=start.operator,
+        reason=start.reason,
+        control_node=start.control_node,
+        egov_version=start.egov_version,
+        started_at=start.epoch,
+        status=verdict.status,
+        measured=verdict.measured,
+        failures=list(verdict.failures),
         journal_path=journal_path,
-        journal_entries=len(entries),
-        journal_last_hash=entries[-1]["hash"],
-        journal_key=entries[-1].get("key", "") if entries[-1].get("event") == "close" else "",
+        journal_entries=len(events),
+        journal_last_hash=last.hash,
+        journal_key=last.key if isinstance(last, CloseEvent) else "",
+        verdict=verdict,
     )
-    targets: dict[str, dict[str, Any]] = start.get("targets", {})
     open_steps: dict[tuple[str, str], StepResult] = {}
-    for entry in entries[1:]:
-        event = entry["event"]
-        if event in {"step", "rollback"}:
-            result = StepResult(
-                group=entry.get("group", ""),
-                name=entry["name"],
-                kind="rollback" if event == "rollback" else entry.get("kind", "action"),
-                description=entry.get("description", ""),
-                status="started",
-                critical=entry.get("critical", True),
-                started_at=entry["epoch"],
-            )
-            open_steps[(event, entry["name"])] = result
-            (summary.rollbacks if event == "rollback" else summary.steps).append(result)
-        elif event in {"step-end", "rollback-end"}:
-            kind = event.removesuffix("-end")
-            found = open_steps.pop((kind, entry["name"]), None)
-            if found is not None:
-                found.status = entry.get("status", "failed")
-                found.finished_at = entry["epoch"]
-                found.attempts = entry.get("attempts", 1)
-                found.output = entry.get("output", "")
-                found.error = entry.get("error", "")
-        elif event == "probe":
-            summary.probes.append(
-                ProbeResult(
-                    phase=entry.get("phase", "before"),
-                    name=entry["name"],
-                    value=entry.get("value"),
-                    tolerance=entry.get("tolerance", ""),
-                    ok=bool(entry.get("ok")),
-                    detail=entry.get("detail", ""),
-                )
-            )
-        elif event == "fault":
-            summary.fault_at = summary.fault_at or entry["epoch"]
-        elif event == "note":
-            summary.notes.append(entry.get("text", ""))
-        elif event == "failure":
-            summary.failures.append(entry.get("text", ""))
-        elif event == "warning":
-            summary.warnings.append(entry.get("text", ""))
-        elif event == "silence":
-            summary.silences.append(
-                SilenceResult(
-                    id=entry["id"],
-                    matchers=list(entry.get("matchers", [])),
-                    set_at=entry["epoch"],
-                    ends_at=entry.get("ends_at", ""),
-                )
-            )
-        elif event == "silence-end":
-            found_silence = next((s for s in summary.silences if s.id == entry["id"]), None)
-            if found_silence is None:
-                found_silence = SilenceResult(id=entry["id"])
-                summary.silences.append(found_silence)
-            found_silence.lifted_at = entry["epoch"]
-            found_silence.lifted_by = entry.get("by", "")
-            # a drill that ended leaves its silences a settle time to run (silences.py)
-            found_silence.ends_at = entry.get("ends_at", found_silence.ends_at)
-        elif event == "end":
-            summary.status = DrillStatus(entry["status"])
-            summary.finished_at = entry["epoch"]
-    if summary.measured:
-        verdict_targets, measurements = read_measurements(entries)
-        verdict = judge(measurements, verdict_targets)
+    for event in events[1:]:
+        _fold(summary, open_steps, event)
+    if verdict.measured:
         summary.services = [
-            _measurement(
-                name,
-                targets.get(name, {}),
-                verdict_targets[name],
-                measurements[name],
-                verdict.get(name),
-                _details(entries, name),
-            )
-            for name in targets
+            _measurement(name, start.targets[name].title, verdict, events) for name in start.targets
         ]
     return summary
 
 
-def read_measurements(
-    entries: list[dict[str, Any]],
-) -> tuple[dict[str, Targets], dict[str, Measurements]]:
-    """The targets (from the start) and the measurements of a journal, typed for ``judge``.
-
-    A journal from before RPO was measured record by record (an ``rpo`` entry without
-    ``cutoff``) has no data loss to judge: its RPO counts as not measured.
-    """
-    start = entries[0] if entries else {}
-    targets = {
-        name: Targets(
-            rto_seconds=float(target.get("rto_seconds", 0)),
-            rpo_seconds=float(target.get("rpo_seconds", 0)),
-            files_rpo_seconds=_float(target.get("files_rpo_seconds")),
+def _fold(
+    summary: DrillSummary, open_steps: dict[tuple[str, str], StepResult], event: JournalEvent
+) -> None:
+    """Add what one event says to ``summary`` (a step's end to the step it ends)."""
+    if isinstance(event, StepStartEvent):
+        result = StepResult(
+            group=event.group,
+            name=event.name,
+            kind="rollback" if event.event == "rollback" else event.kind,
+            description=event.description,
+            status="started",
+            critical=event.critical,
+            started_at=event.epoch,
         )
-        for name, target in start.get("targets", {}).items()
-    }
-    found: dict[str, dict[str, Any]] = {name: {} for name in targets}
-    for entry in entries:
-        event = entry.get("event")
-        if event == "measure":
-            found.setdefault(entry["service"], {})[entry["metric"]] = entry
-        elif event == "canary":
-            for name, canary in entry.get("services", {}).items():
-                found.setdefault(name, {})["canary"] = canary
-    measurements = {}
-    for name, metrics in found.items():
-        canary = metrics.get("canary", {})
-        measurements[name] = Measurements(
-            rto_seconds=_float((metrics.get("rto") or {}).get("seconds")),
-            data_loss=_data_loss(metrics.get("rpo")),
-            failed_writes=int(canary.get("refused_writes", 0)),
-            files_rpo_seconds=_float((metrics.get("files-rpo") or {}).get("seconds")),
+        open_steps[(event.event, event.name)] = result
+        (summary.rollbacks if event.event == "rollback" else summary.steps).append(result)
+    elif isinstance(event, StepEndEvent):
+        found = open_steps.pop((event.event.removesuffix("-end"), event.name), None)
+        if found is not None:
+            found.status = event.status
+            found.finished_at = event.epoch
+            found.attempts = event.attempts
+            found.output = event.output
+            found.error = event.error
+    elif isinstance(event, ProbeEvent):
+        summary.probes.append(
+            ProbeResult(
+                phase=event.phase,
+                name=event.name,
+                value=event.value,
+                tolerance=event.tolerance,
+                ok=event.ok,
+                detail=event.detail,
+            )
         )
-    return targets, measurements
-
-
-def _data_loss(entry: dict[str, Any] | None) -> DataLoss | None:
-    if entry is None or "cutoff" not in entry:
-        return None
-    return DataLoss(
-        cutoff=float(entry["cutoff"]),
-        acknowledged=int(entry.get("acknowledged", 0)),
-        newest_acknowledged_at=_float(entry.get("newest_acknowledged_at")),
-        newest_recovered_at=_float(entry.get("newest_recovered_at")),
-        lost=tuple(LostRecord(int(seq), float(at)) for seq, at in entry.get("lost", [])),
-        fault_at=_float(entry.get("fault_at")),
-    )
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _details(entries: list[dict[str, Any]], service: str) -> str:
-    return "; ".join(
-        entry["detail"]
-        for entry in entries
-        if entry.get("event") == "measure"
-        and entry.get("service") == service
-        and entry.get("detail")
-    )
+    elif isinstance(event, FaultEvent):
+        summary.fault_at = summary.fault_at or event.epoch
+    elif isinstance(event, TextEvent) and event.event in {"note", "warning"}:
+        (summary.notes if event.event == "note" else summary.warnings).append(event.text)
+    elif isinstance(event, SilenceEvent):
+        summary.silences.append(
+            SilenceResult(
+                id=event.id,
+                matchers=list(event.matchers),
+                set_at=event.epoch,
+                ends_at=event.ends_at,
+            )
+        )
+    elif isinstance(event, SilenceEndEvent):
+        found_silence = next((s for s in summary.silences if s.id == event.id), None)
+        if found_silence is None:
+            found_silence = SilenceResult(id=event.id)
+            summary.silences.append(found_silence)
+        found_silence.lifted_at = event.epoch
+        found_silence.lifted_by = event.by
+        # a drill that ended leaves its silences a settle time to run (silences.py)
+        found_silence.ends_at = event.ends_at or found_silence.ends_at
+    elif isinstance(event, EndEvent):
+        summary.finished_at = event.epoch
 
 
 def _measurement(
-    service: str,
-    target: dict[str, Any],
-    targets: Targets,
-    measured: Measurements,
-    verdict: ServiceVerdict | None,
-    detail: str,
+    service: str, title: str, verdict: DrillVerdict, events: Sequence[JournalEvent]
 ) -> ServiceMeasurement:
+    """One service's row: what was measured, its targets, and the verdict on it."""
+    targets = verdict.targets[service]
+    measured = verdict.measurements[service]
+    judged = verdict.judged.get(service)
     loss = measured.data_loss
     return ServiceMeasurement(
         service=service,
-        title=target.get("title", ""),
+        title=title,
         rto_seconds=measured.rto_seconds,
         rto_target_seconds=targets.rto_seconds,
         rpo_seconds=None if loss is None else loss.seconds,
@@ -339,9 +266,13 @@ def _measurement(
         files_rpo_target_seconds=targets.files_rpo_seconds,
         lost_records=None if loss is None else len(loss.lost),
         failed_writes=measured.failed_writes,
-        rto_ok=verdict is not None and verdict.rto_ok,
-        rpo_ok=verdict is not None and verdict.rpo_ok,
-        files_rpo_ok=verdict is None or verdict.files_rpo_ok,
-        problems=list(verdict.problems) if verdict else [],
-        detail=detail,
+        rto_ok=judged is not None and judged.rto_ok,
+        rpo_ok=judged is not None and judged.rpo_ok,
+        files_rpo_ok=judged is None or judged.files_rpo_ok,
+        problems=list(judged.problems) if judged else [],
+        detail="; ".join(
+            event.detail
+            for event in events
+            if isinstance(event, MeasureEvent) and event.service == service and event.detail
+        ),
     )

@@ -18,15 +18,43 @@ the journal knows which acknowledged records the recovery site lacks. A passing 
 
 Missing measurements fail: a service whose RTO or RPO the drill could not measure is not
 proven. A file store's RPO is judged only where the drill restored one.
+
+``judge_drill(events) -> DrillVerdict`` is the whole drill's verdict from its journal's typed
+events (``events.py``): the targets the start journalled, the measurements, ``judge`` over
+them when the mode measures, how the run ended, and whether it passed. The runner asks it
+which objectives were missed before it ends the run (``get_end_status``); the summary, and
+so the reports, ``egov drill recover`` and the record the exporter publishes
+(``results.py``), carry the verdict it gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from egov.drills.events import (
+    CanaryEvent,
+    EndEvent,
+    JournalEvent,
+    MeasureEvent,
+    StartEvent,
+    TextEvent,
+)
 
 #: Lost records named in a failure's words (the journal keeps them all).
 NAMED_RECORDS = 5
+
+
+class DrillStatus(StrEnum):
+    """How a drill ended."""
+
+    SUCCEEDED = "succeeded"  # every critical step and cleanup succeeded, targets met
+    FAILED = "failed"  # a critical step, a cleanup or a target failed; rollbacks ran
+    INTERRUPTED = "interrupted"  # the operator stopped it; rollbacks ran
+    REFUSED = "refused"  # readiness probes failed: nothing was changed
+    UNFINISHED = "unfinished"  # the runner died: `egov drill recover` must run
+    RECOVERED = "recovered"  # the runner died and `egov drill recover` finished the rollbacks
 
 
 @dataclass(frozen=True)
@@ -209,3 +237,122 @@ def _name_records(records: tuple[LostRecord, ...]) -> str:
     shown = ", ".join(str(seq) for seq in seqs[:NAMED_RECORDS])
     more = f", … {seqs[-1]}" if len(seqs) > NAMED_RECORDS else ""
     return f"records {shown}{more} ({len(seqs)})"
+
+
+@dataclass(frozen=True)
+class DrillVerdict:
+    """A whole drill judged from its journal: how it ended, what it measured against which
+    targets, each service's verdict (none when the mode does not measure), its failures."""
+
+    status: DrillStatus  # UNFINISHED while the journal has no end
+    measured: bool
+    targets: Mapping[str, Targets] = field(default_factory=dict)
+    measurements: Mapping[str, Measurements] = field(default_factory=dict)
+    judged: Verdict = Verdict(())
+    failures: tuple[str, ...] = ()  # the journal's failure entries, in order
+
+    @property
+    def passed(self) -> bool:
+        """The drill succeeded and met every objective it measured."""
+        return self.status is DrillStatus.SUCCEEDED and self.judged.ok
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every objective missed, one sentence each (``judge``'s words)."""
+        return self.judged.problems
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why it did not pass: its failures, else the objectives missed, else how it ended
+        (a recovered run may have none journalled); () when it passed."""
+        if self.passed:
+            return ()
+        return self.failures or self.problems or (f"the drill ended {self.status.value}",)
+
+
+def judge_drill(events: Sequence[JournalEvent]) -> DrillVerdict:
+    """The verdict of a drill from its journal's ``events`` (pure); ValueError when they do
+    not begin with the start, or end with a status no drill writes."""
+    start = events[0] if events else None
+    if not isinstance(start, StartEvent):
+        raise ValueError("a drill journal starts with a 'start' entry")
+    targets = read_targets(start)
+    measurements = read_measurements(events, targets)
+    ends = [event for event in events if isinstance(event, EndEvent)]
+    return DrillVerdict(
+        status=DrillStatus(ends[-1].status) if ends else DrillStatus.UNFINISHED,
+        measured=start.measured,
+        targets=targets,
+        measurements=measurements,
+        judged=judge(measurements, targets) if start.measured else Verdict(()),
+        failures=tuple(
+            event.text
+            for event in events
+            if isinstance(event, TextEvent) and event.event == "failure"
+        ),
+    )
+
+
+def get_end_status(verdict: DrillVerdict, *, interrupted: bool, failed: bool) -> DrillStatus:
+    """How the runner ends a run that got past readiness: ``interrupted`` by the operator,
+    ``failed`` (a critical step, a rollback or the readiness after cleanup), or judged by
+    ``verdict`` (of the journal so far) on the objectives it measured."""
+    if interrupted:
+        return DrillStatus.INTERRUPTED
+    if failed or verdict.problems:
+        return DrillStatus.FAILED
+    return DrillStatus.SUCCEEDED
+
+
+def read_targets(start: StartEvent) -> dict[str, Targets]:
+    """The targets the run journalled at its start, by service in its order."""
+    return {
+        name: Targets(
+            rto_seconds=target.rto_seconds,
+            rpo_seconds=target.rpo_seconds,
+            files_rpo_seconds=target.files_rpo_seconds,
+        )
+        for name, target in start.targets.items()
+    }
+
+
+def read_measurements(
+    events: Sequence[JournalEvent], targets: Mapping[str, Targets]
+) -> dict[str, Measurements]:
+    """What the journal measured for each service (the targets' first, then any other).
+
+    A journal from before RPO was measured record by record (an ``rpo`` measure without
+    ``cutoff``) has no data loss to judge: its RPO counts as not measured.
+    """
+    metrics: dict[str, dict[str, MeasureEvent]] = {name: {} for name in targets}
+    refused: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, MeasureEvent):
+            metrics.setdefault(event.service, {})[event.metric] = event
+        elif isinstance(event, CanaryEvent):
+            for name, canary in event.services.items():
+                metrics.setdefault(name, {})
+                refused[name] = canary.refused_writes
+    measurements = {}
+    for name, found in metrics.items():
+        rto, files = found.get("rto"), found.get("files-rpo")
+        measurements[name] = Measurements(
+            rto_seconds=rto.seconds if rto else None,
+            data_loss=_read_data_loss(found.get("rpo")),
+            failed_writes=refused.get(name, 0),
+            files_rpo_seconds=files.seconds if files else None,
+        )
+    return measurements
+
+
+def _read_data_loss(event: MeasureEvent | None) -> DataLoss | None:
+    if event is None or event.cutoff is None:
+        return None
+    return DataLoss(
+        cutoff=event.cutoff,
+        acknowledged=event.acknowledged,
+        newest_acknowledged_at=event.newest_acknowledged_at,
+        newest_recovered_at=event.newest_recovered_at,
+        lost=tuple(LostRecord(seq, at) for seq, at in event.lost),
+        fault_at=event.fault_at,
+    )

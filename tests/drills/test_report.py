@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from egov.drills.charts import get_latest_time, make_measurement_svg, make_timeline_svg
+from egov.drills.events import read_events
 from egov.drills.i18n import STRINGS, format_duration, format_offset, get_strings
-from egov.drills.journal import JOURNAL_NAME, Journal, format_time, read_journal
+from egov.drills.journal import JOURNAL_NAME, Journal, format_time
 from egov.drills.report import Table, build_document, render_html, render_markdown
 from egov.drills.summary import DrillSummary, summarize
 
@@ -168,7 +169,7 @@ def write_good_drill(tmp_path: Path, rto_seconds: float = 120, *, measured: bool
 
 
 def load(path: Path) -> DrillSummary:
-    return summarize(read_journal(path), journal_path=str(path))
+    return summarize(read_events(path), journal_path=str(path))
 
 
 @pytest.fixture

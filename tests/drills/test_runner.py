@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from egov.drills import lock
+from egov.drills.events import parse_events, read_events
 from egov.drills.journal import JOURNAL_NAME, read_journal
 from egov.drills.loader import LoadedScenario
 from egov.drills.runner import RunOptions, get_targets, make_run_directory, run_drill
@@ -74,7 +75,7 @@ def load(tmp_path: Path, body: str, estate: Estate, name: str = "t-drill") -> Lo
 def check_finished(summary: DrillSummary, directory: Path) -> list[dict[str, object]]:
     """The run's journal chains, matches the summary, and the lock is gone."""
     entries = read_journal(Path(summary.journal_path))
-    assert summarize(entries, summary.journal_path) == summary
+    assert summarize(parse_events(entries), summary.journal_path) == summary
     assert [entry["event"] for entry in entries[-2:]] == ["end", "close"]
     assert summary.journal_key == get_test_key().fingerprint
     assert lock.read_lock(directory) is None
@@ -321,7 +322,7 @@ def test_ctrl_c_in_an_action_rolls_back_and_is_raised_again(
         run_drill(loaded, lab_estate, options)
     assert fake_catalog.calls == ["a", "b", "undo-b", "undo-a"]
     (journal_path,) = options.directory.glob(f"*/{JOURNAL_NAME}")
-    summary = summarize(read_journal(journal_path), str(journal_path))
+    summary = summarize(read_events(journal_path), str(journal_path))
     assert summary.status is DrillStatus.INTERRUPTED
     assert "interrupted by the operator (Ctrl-C)" in summary.failures
     check_finished(summary, options.directory)

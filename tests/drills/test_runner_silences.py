@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from egov.drills.events import read_events
 from egov.drills.journal import JOURNAL_NAME, read_journal
 from egov.drills.report import render_markdown
 from egov.drills.runner import RunOptions, run_drill
@@ -64,7 +65,7 @@ def run(
         summary = run_drill(loaded, estate, options)
     except KeyboardInterrupt:
         (path,) = options.directory.glob(f"*/{JOURNAL_NAME}")
-        summary = summarize(read_journal(path), str(path))
+        summary = summarize(read_events(path), str(path))
     return summary, read_journal(Path(summary.journal_path))
 
 

@@ -6,9 +6,22 @@ of a test) is 110 s and the targets are the lab's: RTO 180 s, RPO 5 s, file stor
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from egov.drills.verdict import DataLoss, LostRecord, Measurements, Targets, Verdict, judge
+from egov.drills.events import JournalEvent, parse_event
+from egov.drills.verdict import (
+    DataLoss,
+    DrillStatus,
+    LostRecord,
+    Measurements,
+    Targets,
+    Verdict,
+    get_end_status,
+    judge,
+    judge_drill,
+)
 
 TARGETS = {"portal": Targets(rto_seconds=180, rpo_seconds=5, files_rpo_seconds=600)}
 CUTOFF = 110.0
@@ -186,3 +199,90 @@ def test_each_service_is_judged_on_its_own() -> None:
     verdict = judge({"portal": measured(), "motcua": measured(rto_seconds=200.0)}, targets)
     assert [(s.service, s.ok) for s in verdict.services] == [("portal", True), ("motcua", False)]
     assert verdict.problems == ("motcua: RTO 200.0 s is over the target 180 s",)
+
+
+# judge_drill: the whole drill's verdict from its journal's events
+
+
+def journal(*events: tuple[str, dict[str, Any]], measured: bool = True) -> list[JournalEvent]:
+    """A start with the portal's targets, then ``events`` (kind, fields), numbered."""
+    start = (
+        "start",
+        {
+            "measured": measured,
+            "targets": {"portal": {"rto_seconds": 180, "rpo_seconds": 5, "files_rpo_seconds": 600}},
+        },
+    )
+    return [
+        parse_event({"seq": seq, "epoch": 100.0 + seq, "event": kind, "prev": "", "hash": ""} | f)
+        for seq, (kind, f) in enumerate([start, *events])
+    ]
+
+
+RTO = ("measure", {"service": "portal", "metric": "rto", "seconds": 42.0})
+RPO = (
+    "measure",
+    {
+        "service": "portal",
+        "metric": "rpo",
+        "cutoff": CUTOFF,
+        "acknowledged": 41,
+        "newest_acknowledged_at": 110.0,
+        "newest_recovered_at": 109.0,
+        "lost": [[41, 110.0]],
+    },
+)
+END = ("end", {"status": "succeeded"})
+
+
+def test_a_drill_that_met_every_target_and_succeeded_passes() -> None:
+    verdict = judge_drill(journal(RTO, RPO, ("canary", {"services": {}}), END))
+    assert verdict.passed and verdict.status is DrillStatus.SUCCEEDED
+    assert verdict.targets["portal"] == TARGETS["portal"]
+    assert verdict.measurements["portal"].rto_seconds == 42.0
+    assert verdict.reasons == ()
+
+
+def test_an_end_that_says_succeeded_over_a_missed_target_does_not_pass() -> None:
+    late = ("measure", {"service": "portal", "metric": "rto", "seconds": 400.0})
+    verdict = judge_drill(journal(late, RPO, END))
+    assert not verdict.passed
+    assert verdict.reasons == ("portal: RTO 400.0 s is over the target 180 s",)
+
+
+def test_refused_canary_writes_journalled_by_the_canary_fail_the_rpo() -> None:
+    canary = ("canary", {"services": {"portal": {"refused_writes": 3}}})
+    verdict = judge_drill(journal(RTO, RPO, canary, END))
+    assert not verdict.passed and "3 canary writes refused" in verdict.problems[0]
+
+
+def test_a_mode_that_measures_nothing_is_judged_by_how_it_ended_alone() -> None:
+    assert judge_drill(journal(END, measured=False)).passed
+    failed = judge_drill(journal(("failure", {"text": "b broke"}), ("end", {"status": "failed"})))
+    assert not failed.passed and failed.reasons == ("b broke",)
+
+
+def test_a_journal_without_its_end_is_unfinished_and_does_not_pass() -> None:
+    verdict = judge_drill(journal(RTO, RPO))
+    assert verdict.status is DrillStatus.UNFINISHED and not verdict.passed
+    assert verdict.reasons == ("the drill ended unfinished",)
+
+
+def test_a_recovered_drill_does_not_pass() -> None:
+    assert not judge_drill(journal(RTO, RPO, ("end", {"status": "recovered"}))).passed
+
+
+def test_judge_drill_refuses_events_that_do_not_begin_with_the_start() -> None:
+    with pytest.raises(ValueError, match="starts with a 'start' entry"):
+        judge_drill(journal(END)[1:])
+    with pytest.raises(ValueError):
+        judge_drill(journal(("end", {"status": "bogus"})))
+
+
+def test_the_runner_ends_failed_on_a_missed_objective_or_a_failure() -> None:
+    met = judge_drill(journal(RTO, RPO))
+    missed = judge_drill(journal(RPO))  # RTO never measured
+    assert get_end_status(met, interrupted=False, failed=False) is DrillStatus.SUCCEEDED
+    assert get_end_status(missed, interrupted=False, failed=False) is DrillStatus.FAILED
+    assert get_end_status(met, interrupted=False, failed=True) is DrillStatus.FAILED
+    assert get_end_status(missed, interrupted=True, failed=True) is DrillStatus.INTERRUPTED

@@ -63,10 +63,12 @@ NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
 
 def make_request(site: str = "site2") -> SilenceRequest:
+    """A silence live for the next hour (the fake Alertmanager judges states by the clock)."""
+    now = datetime.now(UTC)
     return SilenceRequest(
         (Matcher("site", site), Matcher("severity", "warning|critical", is_regex=True)),
-        NOW,
-        NOW + timedelta(hours=1),
+        now,
+        now + timedelta(hours=1),
         "egov drill t",
         "drill t (test), journal j: tests",
     )
@@ -152,11 +154,12 @@ def test_the_monitoring_hosts_are_asked_primary_site_first(lab: Estate) -> None:
 
 def test_a_silence_is_created_listed_and_expired(alertmanager: FakeAlertmanager) -> None:
     client = AlertmanagerClient([alertmanager.url])
-    created = client.create_silence(make_request())
+    request = make_request()
+    created = client.create_silence(request)
     assert created.url == alertmanager.url
     sent = alertmanager.silences[created.value]
     assert sent["createdBy"] == "egov drill t"
-    assert sent["endsAt"] == "2026-12-05T09:00:00.000Z"
+    assert sent["endsAt"] == format_timestamp(request.ends_at)
     assert sent["matchers"][1] == {
         "name": "severity",
         "value": "warning|critical",
