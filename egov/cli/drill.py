@@ -362,7 +362,12 @@ def _render_summary(summary: DrillSummary, reports: list[Path]) -> None:
     for warning in summary.warnings:
         stdout.print(f"  warning: {warning}", markup=False, soft_wrap=True)
     for silence in summary.silences:
-        state = "still set" if silence.lifted_at is None else f"removed by the {silence.lifted_by}"
+        if silence.lifted_at is None:
+            state = "still set"
+        elif silence.lifted_by == "runner":  # a finished drill's: it runs a settle time on
+            state = f"lifted by the runner: ends {silence.ends_at}, once the alerts have cleared"
+        else:
+            state = f"expired by {silence.lifted_by}"
         stdout.print(
             f"  silence: {', '.join(silence.matchers) or silence.id} ({state})",
             markup=False,
