@@ -25,21 +25,17 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from egov.backup.planinputs import DAY_SECONDS, Figure, JobInput, PlanInputs
 from egov.inventory.backup import DatasetKind
-from egov.inventory.fields import MAX_DURATION, format_duration, format_rate
+from egov.inventory.fields import MAX_DURATION, StrictModel, format_duration, format_rate
 
 #: Schedules move in steps an operator writes: quarter hours.
 SCHEDULE_STEP_SECONDS = 900.0
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Changes(_Model):
+class Changes(StrictModel):
     """What the plan may change: the configuration as it is when empty."""
 
     shards: dict[str, int] = Field(default_factory=dict, description="dataset → shards.")
@@ -53,7 +49,7 @@ class Changes(_Model):
     source_rate: float | None = None
 
 
-class Job(_Model):
+class Job(StrictModel):
     """One bar of the night (seconds from the window's start)."""
 
     label: str
@@ -68,7 +64,7 @@ class Job(_Model):
     shards: int = 1
 
 
-class SiteRpo(_Model):
+class SiteRpo(StrictModel):
     """A dataset's predicted worst-case RPO at one repository's site."""
 
     dataset: str
@@ -83,7 +79,7 @@ class SiteRpo(_Model):
         return self.predicted_seconds <= self.target_seconds
 
 
-class Night(_Model):
+class Night(StrictModel):
     """One predicted night, and what does not fit in it."""
 
     jobs: list[Job]
@@ -102,7 +98,7 @@ class Night(_Model):
         return all(item.meets for item in self.rpo)
 
 
-class Restore(_Model):
+class Restore(StrictModel):
     """How long restoring one dataset of one host would take."""
 
     dataset: str
@@ -112,14 +108,14 @@ class Restore(_Model):
     rate: Figure
 
 
-class Proposal(_Model):
+class Proposal(StrictModel):
     """One change to the configuration, in words an operator acts on."""
 
     kind: str = Field(pattern="^(schedule|shards|parallel-copies|bandwidth)$")
     text: str
 
 
-class BackupPlan(_Model):
+class BackupPlan(StrictModel):
     """The night as configured, the changes proposed, and the night with them."""
 
     inputs: PlanInputs

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from egov.inventory.backup import DatasetKind
 from egov.inventory.derive import (
     REPLICATION_DELAY,
@@ -36,6 +34,7 @@ from egov.inventory.derive import (
     get_repository_order,
     get_shortest_schedule,
 )
+from egov.inventory.fields import StrictModel
 from egov.inventory.model import Estate
 from egov.records import (
     BackupRecord,
@@ -54,11 +53,7 @@ MIN_TIMED_BYTES = 1_000_000
 FULL_BACKUP_SHARE = 0.9
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Figure(_Model):
+class Figure(StrictModel):
     """One number the plan uses, and where it came from."""
 
     value: float
@@ -70,7 +65,7 @@ class Figure(_Model):
         return self.source != DECLARED
 
 
-class JobInput(_Model):
+class JobInput(StrictModel):
     """One dataset backed up by one host."""
 
     dataset: str
@@ -96,7 +91,7 @@ class JobInput(_Model):
         return self.size_bytes.value * share
 
 
-class LinkInput(_Model):
+class LinkInput(StrictModel):
     """The copy from the first repository to one following: the rate it may go at."""
 
     repository: str
@@ -105,7 +100,7 @@ class LinkInput(_Model):
     rate: Figure | None
 
 
-class PlanInputs(_Model):
+class PlanInputs(StrictModel):
     """Everything one night's prediction depends on."""
 
     window_start: str

@@ -11,16 +11,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from egov.inventory.fields import Duration, Name, Number, PositiveDuration, WholeNumber
+from egov.inventory.fields import Duration, Name, Number, PositiveDuration, StrictModel, WholeNumber
 
 SCENARIO_SCHEMA_VERSION = 1
-
-
-class _Strict(BaseModel):
-    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Mode(StrEnum):
@@ -38,7 +33,7 @@ class Mode(StrEnum):
         return self in {Mode.SWITCHOVER, Mode.FAILOVER, Mode.FAILBACK}
 
 
-class Tolerance(_Strict):
+class Tolerance(StrictModel):
     """What a probe's value must be: ``equals`` a value, or lie within ``[min, max]``."""
 
     equals: bool | int | float | str | None = None
@@ -76,7 +71,7 @@ class Tolerance(_Strict):
         return f"{self.min:g} … {self.max:g}"
 
 
-class Probe(_Strict):
+class Probe(StrictModel):
     """A steady-state probe: a catalog probe, its arguments and the tolerance it must meet."""
 
     name: Name
@@ -91,7 +86,7 @@ OUTSIDE_LAB_DESCRIPTION = (
 )
 
 
-class Rollback(_Strict):
+class Rollback(StrictModel):
     """What undoes a step; run only if the step started, safe to run twice."""
 
     action: Name
@@ -100,7 +95,7 @@ class Rollback(_Strict):
     outside_lab: str | None = Field(default=None, description=OUTSIDE_LAB_DESCRIPTION)
 
 
-class Step(_Strict):
+class Step(StrictModel):
     """One action, probe or manual confirmation."""
 
     name: Name
@@ -140,7 +135,7 @@ class Step(_Strict):
         return "action" if self.action else "probe" if self.probe else "manual"
 
 
-class Group(_Strict):
+class Group(StrictModel):
     """Steps run in order, or all at once when ``parallel``; groups run one after another."""
 
     group: Name
@@ -155,7 +150,7 @@ class Cleanup(StrEnum):
     ON_FAILURE = "on-failure"  # a real failover keeps its result unless it fails
 
 
-class ModePlan(_Strict):
+class ModePlan(StrictModel):
     """The method of one mode."""
 
     description: str = ""
@@ -184,7 +179,7 @@ class ModePlan(_Strict):
         return self
 
 
-class Targets(_Strict):
+class Targets(StrictModel):
     """Targets for the whole scenario; unset ones come from each service in the inventory."""
 
     rto: PositiveDuration | None = None
@@ -192,7 +187,7 @@ class Targets(_Strict):
     files_rpo: PositiveDuration | None = None
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A drill scenario file."""
 
     schema_version: WholeNumber = Field(default=SCENARIO_SCHEMA_VERSION, ge=1, le=1)

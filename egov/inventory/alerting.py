@@ -16,7 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from egov.inventory.backup import TIME_OF_DAY_PATTERN
 from egov.inventory.fields import (
@@ -24,14 +24,10 @@ from egov.inventory.fields import (
     DurationRange,
     Name,
     SecretReference,
+    StrictModel,
     WholeNumber,
     is_secret_reference,
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
 
 EMAIL_PATTERN = (
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
@@ -134,7 +130,7 @@ AlertNameMatch = Annotated[
 ]
 
 
-class SmtpRelay(_Strict):
+class SmtpRelay(StrictModel):
     """The province's mail relay; Alertmanager always requires STARTTLS from it."""
 
     smarthost: Annotated[str, BeforeValidator(check_smarthost)] = Field(
@@ -159,7 +155,7 @@ class SmtpRelay(_Strict):
         return self
 
 
-class Webhook(_Strict):
+class Webhook(StrictModel):
     """An HTTP endpoint that receives Alertmanager's JSON (an SMS gateway, a chat bot)."""
 
     url: Annotated[str, BeforeValidator(check_webhook_url)] = Field(
@@ -175,7 +171,7 @@ class Webhook(_Strict):
     )
 
 
-class Telegram(_Strict):
+class Telegram(StrictModel):
     """A Telegram chat that the province's bot posts to."""
 
     bot_token: SecretReference = Field(description="The bot's token from @BotFather.")
@@ -194,7 +190,7 @@ class Telegram(_Strict):
         return self
 
 
-class Receiver(_Strict):
+class Receiver(StrictModel):
     """An on-call group: every channel listed receives each notification."""
 
     email: list[EmailAddress] = Field(
@@ -205,7 +201,7 @@ class Receiver(_Strict):
     telegram: Telegram | None = None
 
 
-class RouteMatch(_Strict):
+class RouteMatch(StrictModel):
     """What a route takes; every key given must match, a list matches any of its values."""
 
     severity: SeverityMatch | None = Field(
@@ -231,7 +227,7 @@ class RouteMatch(_Strict):
         )
 
 
-class QuietHours(_Strict):
+class QuietHours(StrictModel):
     """A daily window, in the estate's timezone, when a route's notifications wait."""
 
     start: Annotated[str, Field(pattern=TIME_OF_DAY_PATTERN)] = Field(examples=["22:00"])
@@ -251,7 +247,7 @@ RepeatInterval = Annotated[timedelta, DurationRange(minimum=timedelta(minutes=1)
 DEFAULT_REPEAT = timedelta(hours=4)
 
 
-class Route(_Strict):
+class Route(StrictModel):
     """Alerts matching ``match`` go to ``receivers``; later routes are not tried."""
 
     match: RouteMatch = Field(
@@ -272,7 +268,7 @@ class Route(_Strict):
     )
 
 
-class Alerting(_Strict):
+class Alerting(StrictModel):
     """Receivers and routes of the alerts; none: alerts are shown, delivered to no one."""
 
     language: Language = Field(

@@ -10,7 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from egov.inventory.fields import (
     Count,
@@ -23,19 +23,14 @@ from egov.inventory.fields import (
     Rate,
     SecretReference,
     Size,
+    StrictModel,
     WholeNumber,
 )
-
-
-class _Strict(BaseModel):
-    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
 
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
-class Schedule(_Strict):
+class Schedule(StrictModel):
     """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals."""
 
     interval: PositiveDuration = Field(
@@ -68,7 +63,7 @@ class Schedule(_Strict):
         return value
 
 
-class Retention(_Strict):
+class Retention(StrictModel):
     """Grandfather-father-son retention, applied by the repository's own host.
 
     ``within`` protects every snapshot younger than it whatever the other counts say: on
@@ -101,7 +96,7 @@ class RepositoryKind(StrEnum):
     S3 = "s3"
 
 
-class Repository(_Strict):
+class Repository(StrictModel):
     """A restic repository at one site."""
 
     site: Name = Field(description="Site where the repository's storage lives.")
@@ -162,7 +157,7 @@ HOST_SELECTOR_PATTERN = r"^(\*|[a-z][a-z0-9-]*/(\*|[a-z][a-z0-9-]*))$"
 MAX_FILE_COUNT = 10**12
 
 
-class DatasetEstimate(_Strict):
+class DatasetEstimate(StrictModel):
     """What the operators expect a dataset to hold on one host, for ``egov backup plan``.
 
     Only a fallback: once an agent has backed the dataset up, the plan takes the figures its
@@ -187,7 +182,7 @@ class DatasetEstimate(_Strict):
     )
 
 
-class Dataset(_Strict):
+class Dataset(StrictModel):
     """One thing backed up, with its own tags so its history is one restic query."""
 
     kind: DatasetKind
@@ -230,7 +225,7 @@ class Dataset(_Strict):
         return value
 
 
-class BackupPlanning(_Strict):
+class BackupPlanning(StrictModel):
     """What ``egov backup plan`` assumes where the agents' records measured nothing yet.
 
     Every rate is one restic process on one host; the plan replaces it with what the newest
@@ -279,7 +274,7 @@ class BackupPlanning(_Strict):
     )
 
 
-class BackupPolicy(_Strict):
+class BackupPolicy(StrictModel):
     """Everything the nightly backups need to know."""
 
     schedule: Schedule = Field(default_factory=Schedule)

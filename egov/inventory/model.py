@@ -14,7 +14,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from egov.inventory.alerting import Alerting
 from egov.inventory.backup import BackupPolicy
@@ -26,15 +26,11 @@ from egov.inventory.fields import (
     Rate,
     SecretReference,
     Size,
+    StrictModel,
     WholeNumber,
 )
 
 SCHEMA_VERSION = 1
-
-
-class _Strict(BaseModel):
-    # NaN and infinity pass every bound (comparisons with NaN are false): refused outright
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Environment(StrEnum):
@@ -59,7 +55,7 @@ class SiteStatus(StrEnum):
     PLANNED = "planned"
 
 
-class SshSettings(_Strict):
+class SshSettings(StrictModel):
     """How egov reaches hosts over SSH; host-level values override the estate's."""
 
     user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*$", examples=["root"])
@@ -74,7 +70,7 @@ class SshSettings(_Strict):
     )
 
 
-class Admin(_Strict):
+class Admin(StrictModel):
     """A person who may log in to every host."""
 
     name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
@@ -83,7 +79,7 @@ class Admin(_Strict):
     )
 
 
-class Host(_Strict):
+class Host(StrictModel):
     """A server at a site."""
 
     address: IPv4Address = Field(description="The address egov connects to.")
@@ -111,7 +107,7 @@ class ObjectLockMode(StrEnum):
     NONE = "none"
 
 
-class ObjectStore(_Strict):
+class ObjectStore(StrictModel):
     """An S3-compatible endpoint a site offers instead of (or besides) hosts."""
 
     endpoint: str = Field(examples=["https://198.51.100.10"])
@@ -137,7 +133,7 @@ class ObjectStore(_Strict):
         return value
 
 
-class Site(_Strict):
+class Site(StrictModel):
     """One place: the provincial data centre, the offsite store, the second data centre."""
 
     role: SiteRole
@@ -168,7 +164,7 @@ class HealthProtocol(StrEnum):
     TCP = "tcp"
 
 
-class HealthCheck(_Strict):
+class HealthCheck(StrictModel):
     """What 'the service answers' means, checked at each site's entrypoint."""
 
     protocol: HealthProtocol = HealthProtocol.HTTP
@@ -178,7 +174,7 @@ class HealthCheck(_Strict):
     timeout: PositiveDuration = Field(default=timedelta(seconds=5))
 
 
-class Placement(_Strict):
+class Placement(StrictModel):
     """Where a service runs at one site."""
 
     hosts: list[Name] = Field(min_length=1, description="Hosts running the service there.")
@@ -187,7 +183,7 @@ class Placement(_Strict):
     )
 
 
-class DatabaseRef(_Strict):
+class DatabaseRef(StrictModel):
     """A PostgreSQL database a service owns."""
 
     name: Name
@@ -195,7 +191,7 @@ class DatabaseRef(_Strict):
     rpo: PositiveDuration | None = Field(default=None, description="Overrides the service's RPO.")
 
 
-class FilesRef(_Strict):
+class FilesRef(StrictModel):
     """A file tree a service owns."""
 
     path: Annotated[str, Field(pattern=r"^/")]
@@ -207,14 +203,14 @@ class FilesRef(_Strict):
     )
 
 
-class ServiceData(_Strict):
+class ServiceData(StrictModel):
     """The data a service owns and must not lose."""
 
     databases: list[DatabaseRef] = Field(default_factory=list)
     files: list[FilesRef] = Field(default_factory=list)
 
 
-class Service(_Strict):
+class Service(StrictModel):
     """An e-government service and its recovery targets."""
 
     title: str = Field(min_length=1)
@@ -230,7 +226,7 @@ class Service(_Strict):
     data: ServiceData = Field(default_factory=ServiceData)
 
 
-class PostgresSettings(_Strict):
+class PostgresSettings(StrictModel):
     """Credentials of the PostgreSQL clusters (the `db` and `db-replica` hosts)."""
 
     version: WholeNumber = Field(default=15, ge=13, le=17, description="PostgreSQL major version.")
@@ -242,14 +238,14 @@ class PostgresSettings(_Strict):
     )
 
 
-class DrillSchedule(_Strict):
+class DrillSchedule(StrictModel):
     """How often failover is proven, and with which scenarios."""
 
     interval: PositiveDuration = Field(default=timedelta(days=91), examples=["91d"])
     scenarios: list[Name] = Field(default_factory=list, examples=[["quarterly-test-failover"]])
 
 
-class Estate(_Strict):
+class Estate(StrictModel):
     """A whole e-government estate: sites, hosts, services, backups, drills, alerting."""
 
     schema_version: WholeNumber = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
