@@ -18,14 +18,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from egov.drills.journal import GENESIS, hash_entry, read_journal
+from egov.drills.silences import is_drill_silence
 from egov.lab.paths import get_state_dir
+from egov.monitoring.alertmanager_api import AlertmanagerClient, Silence
 from tests.lab.conftest import INVENTORY, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
@@ -79,31 +80,26 @@ def last_record(address: str, service: str) -> int | None:
     return int(seq) if seq is not None else None
 
 
+def _held(lab: Lab, machine: str, journal: Path) -> list[Silence]:
+    """The silences ``machine``'s Alertmanager holds for the drill run of ``journal``."""
+    client = AlertmanagerClient([f"http://{lab.address(machine)}:9093"])
+    return [s for s in client.list_silences().value if is_drill_silence(s, journal.parent.name)]
+
+
 def drill_silences(lab: Lab, journal: Path) -> dict[str, list[str]]:
     """The Alertmanagers' silences set by the drill of ``journal``: each one's state, by id,
     as every monitoring host sees it (the cluster gossips them)."""
     seen: dict[str, list[str]] = {}
     for machine in MONITORING_HOSTS:
-        url = f"http://{lab.address(machine)}:9093/api/v2/silences"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            for silence in json.loads(response.read()):
-                if silence["createdBy"].startswith("egov drill") and (
-                    journal.parent.name in silence["comment"]
-                ):
-                    seen.setdefault(silence["id"], []).append(silence["status"]["state"])
+        for silence in _held(lab, machine, journal):
+            seen.setdefault(silence.id, []).append(silence.state)
     return seen
 
 
 def silence_ends(lab: Lab, journal: Path) -> dict[str, float]:
     """When each silence of the drill of ``journal`` ends (epoch seconds), as site 2 says."""
-    url = f"http://{lab.address('site2-mon-01')}:9093/api/v2/silences"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        listed = json.loads(response.read())
-    return {
-        s["id"]: datetime.fromisoformat(s["endsAt"].replace("Z", "+00:00")).timestamp()
-        for s in listed
-        if s["createdBy"].startswith("egov drill") and journal.parent.name in s["comment"]
-    }
+    held = _held(lab, "site2-mon-01", journal)
+    return {s.id: s.ends_at.timestamp() for s in held if s.ends_at is not None}
 
 
 def settled_silences(lab: Lab, journal: Path, state: str) -> dict[str, list[str]]:
