@@ -261,8 +261,8 @@ def drill_run(
     """Run a scenario in a mode, live, and write its journal and reports (vi and en)."""
     import getpass
 
+    from egov.drills.conduct import RunOptions, run_drill
     from egov.drills.loader import get_mode, load_scenario, resolve_scenario
-    from egov.drills.runner import RunOptions, run_drill
     from egov.inventory import resolve_inventory_path
 
     loaded_estate = load_inventory(inventory)

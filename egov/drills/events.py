@@ -8,7 +8,7 @@ gained later default to what a journal without them meant, unknown fields are ig
 an unknown kind is an ``OtherEvent``. A known kind that lacks what it must carry (a step
 without its name) is an ``EventError``, a ValueError naming the entry.
 
-The kinds, in the order a run writes them (``runner.py``): ``start``, ``note``, ``probe``,
+The kinds, in the order a run writes them (``conduct.py``): ``start``, ``note``, ``probe``,
 ``silence``, ``step`` (a step starts), ``fault``, ``measure``, ``step-end``, ``warning``,
 ``canary``, ``rollback``, ``rollback-end``, ``failure``, ``silence-end``, ``end``, ``close``.
 """

@@ -1,5 +1,5 @@
 """The method of a drill: its groups of steps, the rollbacks of the steps that started, and
-the steady-state probes, each journalled as it starts and ends (``runner.py`` orders them;
+the steady-state probes, each journalled as it starts and ends (``conduct.py`` orders them;
 ``recover.py`` runs the rollbacks and probes a killed runner left).
 
 A manual step asks the operator through ``context.confirm``; progress goes to

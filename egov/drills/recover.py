@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from egov.drills import lock
+from egov.drills.conduct import RunOptions, make_context
 from egov.drills.events import (
     EventError,
     StartEvent,
@@ -26,7 +27,6 @@ from egov.drills.events import (
 from egov.drills.journal import Journal, JournalError, has_ended, is_closed, read_journal
 from egov.drills.loader import load_scenario
 from egov.drills.method import probe_all, run_rollbacks
-from egov.drills.runner import RunOptions, make_context
 from egov.drills.scenario import Mode, Step
 from egov.drills.signing import get_or_create_signing_key, get_signing_key_path
 from egov.drills.silences import SilenceService, get_silence_ids, lift_drill_silences

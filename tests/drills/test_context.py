@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from egov.drills.canary import CanaryWriter, Endpoint
+from egov.drills.conduct import get_warmup_seconds
 from egov.drills.context import DrillContext
 from egov.drills.journal import Journal
 from egov.drills.probes import make_test_write_sql, parse_records
 from egov.drills.remote import Remote
-from egov.drills.runner import get_warmup_seconds
 from egov.drills.scenario import Mode
 from egov.drills.verdict import Targets
 from egov.inventory.model import Estate

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from egov.drills import lock
+from egov.drills.conduct import RunOptions, get_targets, make_run_directory, run_drill
 from egov.drills.events import parse_events, read_events
 from egov.drills.journal import JOURNAL_NAME, read_journal
 from egov.drills.loader import LoadedScenario
-from egov.drills.runner import RunOptions, get_targets, make_run_directory, run_drill
 from egov.drills.scenario import Mode
 from egov.drills.signing import SigningKeyError, load_public_key
 from egov.drills.summary import DrillStatus, DrillSummary, summarize

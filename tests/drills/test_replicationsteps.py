@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from egov.backup.restic import Snapshot
-from egov.drills.replication import find_missing_copies, parse_unix_timestamp
+from egov.drills.replicationsteps import find_missing_copies, parse_unix_timestamp
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC).timestamp()
 

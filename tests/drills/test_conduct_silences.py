@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from egov.drills.conduct import RunOptions, run_drill
 from egov.drills.events import read_events
 from egov.drills.journal import JOURNAL_NAME, read_journal
 from egov.drills.report import render_markdown
-from egov.drills.runner import RunOptions, run_drill
 from egov.drills.scenario import Mode
 from egov.drills.silences import make_settle_time
 from egov.drills.summary import DrillStatus, DrillSummary, summarize
