@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from egov.drills.charts import get_latest_time, make_measurement_svg, make_timeline_svg
+from egov.drills.document import Table, build_document
 from egov.drills.events import read_events
 from egov.drills.i18n import STRINGS, format_duration, format_offset, get_strings
 from egov.drills.journal import JOURNAL_NAME, Journal, format_time
-from egov.drills.report import Table, build_document, render_html, render_markdown
+from egov.drills.report import render_html, render_markdown
 from egov.drills.summary import DrillSummary, summarize
 
 SVG = "{http://www.w3.org/2000/svg}"
