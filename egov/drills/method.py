@@ -11,8 +11,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from egov.drills.context import DrillContext
+from egov.drills.journal import Journal
 from egov.drills.scenario import ModePlan, Probe, Step
-from egov.drills.steps import Masker, evaluate_probe, run_rollback, run_step
+from egov.drills.steps import Masker, Outcome, evaluate_probe, run_rollback, run_step
 
 
 def run_groups(
@@ -64,29 +65,32 @@ def _run_one(
     context.progress(f"step {step.name}")
     if step.manual is not None:
         confirmed = context.confirm(step.manual)
-        journal.append(
-            "step-end",
-            name=step.name,
-            status="succeeded" if confirmed else "failed",
-            attempts=1,
-            output=f"confirmed by {operator}" if confirmed else "",
-            error="" if confirmed else "the operator did not confirm",
+        answer = (
+            Outcome("succeeded", 1, output=f"confirmed by {operator}")
+            if confirmed
+            else Outcome("failed", 1, error="the operator did not confirm")
         )
+        _journal_end(journal, "step-end", step.name, answer)
         return confirmed or not step.critical
     outcome = run_step(context, step, mask)
-    journal.append(
-        "step-end",
-        name=step.name,
-        status=outcome.status,
-        attempts=outcome.attempts,
-        output=outcome.output,
-        error=outcome.error,
-    )
+    _journal_end(journal, "step-end", step.name, outcome)
     context.progress(f"step {step.name}: {outcome.status}")
     if outcome.status != "succeeded" and step.critical:
         journal.append("failure", text=f"step {step.name} {outcome.status}: {outcome.error}")
         return False
     return True
+
+
+def _journal_end(journal: Journal, event: str, name: str, outcome: Outcome) -> None:
+    """Journal how a step or a rollback ended (``event``: ``step-end`` or ``rollback-end``)."""
+    journal.append(
+        event,
+        name=name,
+        status=outcome.status,
+        attempts=outcome.attempts,
+        output=outcome.output,
+        error=outcome.error,
+    )
 
 
 def run_rollbacks(context: DrillContext, started: list[Step], mask: Masker) -> bool:
@@ -100,14 +104,7 @@ def run_rollbacks(context: DrillContext, started: list[Step], mask: Masker) -> b
         )
         context.progress(f"rollback of {step.name}")
         outcome = run_rollback(context, step.rollback, mask)
-        context.journal.append(
-            "rollback-end",
-            name=step.name,
-            status=outcome.status,
-            attempts=outcome.attempts,
-            output=outcome.output,
-            error=outcome.error,
-        )
+        _journal_end(context.journal, "rollback-end", step.name, outcome)
         if outcome.status != "succeeded":
             failed = True
             context.journal.append(
