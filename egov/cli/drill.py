@@ -91,23 +91,32 @@ def drill_list(
             stdout.print(f"       {item['description']}", markup=False, soft_wrap=True)
         return
     loaded_estate = load_inventory(inventory)
-    rows = []
-    for name, path in find_scenarios(resolve_inventory_path(inventory)).items():
-        loaded = load_scenario(path, loaded_estate.estate)
-        rows.append(
-            {
-                "name": name,
-                "title": loaded.scenario.title,
-                "modes": ["readiness", *(m.value for m in loaded.scenario.modes)],
-                "source": "shipped" if path.parent == SHIPPED_DIRECTORY else str(path),
-            }
-        )
+    found = find_scenarios(resolve_inventory_path(inventory)).items()
+    scenarios = [
+        (path, load_scenario(path, loaded_estate.estate, allow_unmet=True)) for _, path in found
+    ]
     if output is OutputFormat.JSON:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "name": path.stem,
+                    "title": loaded.scenario.title,
+                    "modes": ["readiness", *(m.value for m in loaded.scenario.modes)],
+                    "source": "shipped" if path.parent == SHIPPED_DIRECTORY else str(path),
+                    "applies": loaded.applies,
+                    "unmet": loaded.unmet,
+                }
+                for path, loaded in scenarios
+            ]
+        )
         return
-    for row in rows:
-        stdout.print(f"{row['name']:28} {', '.join(row['modes'])}", markup=False)
-        stdout.print(f"    {row['title']} ({row['source']})", markup=False)
+    for path, loaded in scenarios:
+        modes = ", ".join(["readiness", *(m.value for m in loaded.scenario.modes)])
+        source = "shipped" if path.parent == SHIPPED_DIRECTORY else str(path)
+        stdout.print(f"{path.stem:28} {modes}", markup=False)
+        stdout.print(f"    {loaded.scenario.title} ({source})", markup=False)
+        if loaded.unmet:
+            stdout.print(f"   {_describe_unmet(loaded.unmet)}", markup=False)
 
 
 @drill_app.command("validate")
@@ -131,13 +140,22 @@ def drill_validate(
     problems: list[str] = []
     for path in paths:
         try:
-            load_scenario(path, estate)
+            loaded = load_scenario(path, estate, allow_unmet=True)
         except DrillInputError as error:
             problems += error.problems
             continue
-        stdout.print(f"{path}: ok", markup=False)
+        stdout.print(f"{path}: ok{_describe_unmet(loaded.unmet)}", markup=False)
     if problems:
         raise DrillInputError(problems, "fix the scenarios; nothing was touched")
+
+
+def _describe_unmet(unmet: dict[str, str]) -> str:
+    """`` — does not apply to this estate: …`` for a scenario with unmet references, else ''."""
+    if not unmet:
+        return ""
+    return " — does not apply to this estate: " + "; ".join(
+        f"${name}: {why}" for name, why in unmet.items()
+    )
 
 
 @drill_app.command("run")

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from egov.drills.activity import Entry
+from egov.drills.bindings import bind, explain_unknown, find_references, get_unmet, make_bindings
 from egov.drills.catalog import get_catalog
 from egov.drills.scenario import Group, Mode, Probe, Rollback, Scenario, Step
 from egov.errors import DrillInputError
@@ -38,6 +39,27 @@ class LoadedScenario:
     path: Path
     sha256: str
     source_map: SourceMap
+    #: The ``$references`` this estate cannot give, and why: the scenario does not apply to
+    #: it (only ``load_scenario(..., allow_unmet=True)`` returns such a scenario, unbound).
+    unmet: dict[str, str]
+
+    @property
+    def applies(self) -> bool:
+        """Whether the scenario can run on the estate it was loaded against."""
+        return not self.unmet
+
+
+class ScenarioNotApplicable(DrillInputError):
+    """A valid scenario that needs what this estate does not have (an offsite site, say)."""
+
+    def __init__(self, name: str, estate: str, unmet: dict[str, str]) -> None:
+        needs = "; ".join(f"${ref}: {why}" for ref, why in unmet.items())
+        super().__init__(
+            [f"scenario {name} does not apply to estate {estate}: {needs}"],
+            "`egov drill list` shows which scenarios apply; write this estate's own in drills/ "
+            "beside the inventory",
+        )
+        self.unmet = unmet
 
 
 def find_scenarios(inventory_path: Path) -> dict[str, Path]:
@@ -66,8 +88,13 @@ def resolve_scenario(name_or_path: str, inventory_path: Path) -> Path:
     raise DrillInputError([f"{name_or_path}: no such scenario"], f"{hint} (`egov drill list`)")
 
 
-def load_scenario(path: Path, estate: Estate) -> LoadedScenario:
-    """Read, validate and cross-check the scenario at ``path`` against ``estate``."""
+def load_scenario(path: Path, estate: Estate, *, allow_unmet: bool = False) -> LoadedScenario:
+    """Read, validate and cross-check the scenario at ``path`` against ``estate``.
+
+    Its ``$references`` are replaced by the estate's names first (``bindings.py``). When the
+    estate cannot give one, raise ``ScenarioNotApplicable``; with ``allow_unmet`` (listing,
+    validating) return the scenario unbound, its shape checked, with ``unmet`` set instead.
+    """
     try:
         data, source_map = read_yaml(path)
     except SourceError as error:
@@ -83,20 +110,45 @@ def load_scenario(path: Path, estate: Estate) -> LoadedScenario:
             [f"{path}:1:1: the scenario is {shown} — start from a shipped one (`egov drill list`)"],
             HINT,
         )
+    bindings = make_bindings(estate)
+    unknown = [
+        format_problem(
+            source_map.file,
+            *_locate(source_map, ref.path),
+            ref.path,
+            f"${ref.name} is no name egov derives from the inventory",
+            hint=explain_unknown(ref.name, bindings),
+        )
+        for ref in find_references(data)
+        if ref.name not in bindings.names
+    ]
+    if unknown:
+        raise DrillInputError(unknown, HINT)
+    unmet = get_unmet(data, bindings)
+    if unmet and not allow_unmet:
+        raise ScenarioNotApplicable(str(data.get("name", path.stem)), estate.name, unmet)
+    # an unmet reference stands in as its own name (``$offsite_site`` → ``offsite-site``) so
+    # the scenario's shape is still checked; its names are not (they do not exist here)
+    bound = bind(data, bindings.with_stand_ins())
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(bound)
     except ValidationError as error:
-        problems = [format_validation_error(d, data, source_map, Scenario) for d in error.errors()]
+        problems = [format_validation_error(d, bound, source_map, Scenario) for d in error.errors()]
         raise DrillInputError(list(dict.fromkeys(problems)), HINT) from None
+    checked = [] if unmet else check_scenario(scenario, estate, path.stem)
     problems = [
         format_problem(source_map.file, *_locate(source_map, where), where, message, hint=hint)
-        for where, message, hint in check_scenario(scenario, estate, path.stem)
+        for where, message, hint in checked
     ]
     if problems:
         raise DrillInputError(problems, HINT)
     # the hash of the bytes validated, not of a second read the file may have changed before
     return LoadedScenario(
-        scenario=scenario, path=path, sha256=source_map.sha256, source_map=source_map
+        scenario=scenario,
+        path=path,
+        sha256=source_map.sha256,
+        source_map=source_map,
+        unmet=unmet,
     )
 
 

@@ -115,8 +115,13 @@ def covers_path(dataset: Dataset, path: str) -> bool:
 
     By path components, not by string prefix: ``/srv/files2`` is not under ``/srv/files``.
     """
+    return get_covering_root(dataset, path) is not None
+
+
+def get_covering_root(dataset: Dataset, path: str) -> str | None:
+    """The first of ``dataset``'s paths that is ``path`` or a directory above it, or None."""
     candidate = PurePosixPath(path)
-    return any(candidate.is_relative_to(root) for root in dataset.paths)
+    return next((root for root in dataset.paths if candidate.is_relative_to(root)), None)
 
 
 def covers_database(dataset: Dataset, database: str) -> bool:

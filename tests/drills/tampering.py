@@ -15,7 +15,7 @@ from egov.drills.journal import GENESIS, Journal, hash_entry, make_closing_messa
 from egov.drills.signing import SigningKey
 
 Entries = list[dict[str, Any]]
-STEPS = ("copy-the-database", "restore-the-files", "services-answer-at-site2")
+STEPS = ("copy-the-database", "restore-the-files", "services-answer-at-recovery-site")
 
 
 def write_signed_journal(path: Path, key: SigningKey) -> Entries:

@@ -183,8 +183,8 @@ def test_readiness_passes_and_changes_nothing(lab: Lab, drills: Path) -> None:
     assert report["status"] == "succeeded"
     assert {p["name"] for p in report["probes"] if p["ok"]} >= {
         "every-host-answers",
-        "site2-replica-is-current",
-        "files-backup-at-site2-is-fresh",
+        "recovery-replica-is-current",
+        "recovery-site-files-are-fresh",
     }
     assert production_state(lab) == before
 
@@ -344,7 +344,7 @@ def test_a_drill_whose_step_fails_rolls_back_and_the_estate_stays_ready(
     assert report["status"] == "failed"
     steps = {s["name"]: s["status"] for s in report["steps"]}
     assert steps["the-replica-takes-writes"] == "timed-out"
-    assert "services-answer-at-site2" not in steps  # after the failure nothing more ran
+    assert "services-answer-at-recovery-site" not in steps  # after the failure nothing more ran
     assert {r["name"]: r["status"] for r in report["rollbacks"]} == {
         "serve-from-the-copy": "succeeded",
         "restore-the-files": "succeeded",
@@ -543,7 +543,7 @@ def _stale_files_scenario(directory: Path, *, gate: bool) -> Path:
     )
     if not gate:
         gate_probe = (
-            "  - name: files-backup-at-site2-is-fresh\n"
+            "  - name: recovery-site-files-are-fresh\n"
             "    probe: backup-within-target\n"
             "    with: {dataset: files, repository: site2}\n"
         )
@@ -569,7 +569,7 @@ def test_a_file_copy_older_than_its_target_fails_the_file_store_verdict(
             code, refused, stderr = drill(drills, str(gated), "readiness")
             assert code == 1, stderr
             probes = {p["name"]: p for p in refused["probes"]}
-            assert not probes["files-backup-at-site2-is-fresh"]["ok"], probes
+            assert not probes["recovery-site-files-are-fresh"]["ok"], probes
             code, report, stderr = drill(drills, str(ungated), "test")
         finally:  # the results went to the exporters: a failed scenario would page
             for machine in ("primary-mon-01", "site2-mon-01"):
@@ -601,8 +601,8 @@ def test_a_vnpt_link_cut_mid_replication_fails_cleanly_and_the_next_run_complete
     steps = {s["name"]: s for s in report["steps"]}
     failed_at = steps["the-run-fails-cleanly"]
     assert failed_at["status"] == "succeeded"  # the cut run failed, and within its bounds
-    assert failed_at["finished_at"] - steps["cut-the-vnpt-link"]["started_at"] < 300
-    for name in ("nothing-missing-at-vnpt", "nothing-missing-at-site2", "no-lock-left-at-vnpt"):
+    assert failed_at["finished_at"] - steps["cut-the-offsite-link"]["started_at"] < 300
+    for name in ("nothing-missing-offsite", "nothing-missing-at-recovery", "no-lock-left-offsite"):
         assert steps[name]["status"] == "succeeded", steps[name]
     assert all(r["status"] == "succeeded" for r in report["rollbacks"]), report["rollbacks"]
     assert "0 faults in force" in egov("lab", "status").stdout
