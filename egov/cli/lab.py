@@ -22,8 +22,8 @@ from egov.errors import InputError
 
 if TYPE_CHECKING:
     from egov.inventory.model import Estate
+    from egov.lab.overview import LabStatus
     from egov.lab.spec import LabSpec
-    from egov.lab.status import LabStatus
 
 lab_app = typer.Typer(
     help="The lab: the inventory's sites as systemd-nspawn containers on this machine.",

@@ -252,7 +252,7 @@ def monitor_status(
 ) -> None:
     """The estate's health in one screen: sites, services, backups, lag, alerts firing."""
     from egov.deploys.topology import PROMETHEUS_PORT
-    from egov.monitoring.status import check_prometheus_url, fetch_status
+    from egov.monitoring.health import check_prometheus_url, fetch_status
 
     urls = _monitoring_urls(
         None if prometheus is None else check_prometheus_url(prometheus),
