@@ -98,8 +98,8 @@ def monitor_exporter(
     inventory: InventoryOption = None,
 ) -> None:
     """Serve the egov metrics (backups, replication, verification, drills) for Prometheus."""
-    from egov.monitoring.exporter import RecordReader, run_exporter
-    from egov.records import get_state_dir
+    from egov.monitoring.exporter import run_exporter
+    from egov.records import RecordReader, get_state_dir
 
     directory = state_dir or get_state_dir()
     try:
