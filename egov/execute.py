@@ -1,6 +1,7 @@
 """The one place egov runs local processes (restic, pip, nft, systemd-nspawn, …).
 
-Callers build argv tuples (pure, tested without binaries) and hand them here. A failure becomes
+Callers build argv tuples (pure, tested without binaries) and hand them here; the lab's
+containers too (``spawn_detached`` starts one that outlives us). A failure becomes
 ``CommandFailed`` with the tail of stderr; secrets travel in the environment or on stdin, never
 in argv, so the argv in the error is safe to show.
 """
@@ -8,6 +9,8 @@ in argv, so the argv in the error is safe to show.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -254,3 +257,43 @@ def run_pipeline(
             sink_output.get("stderr", b"").decode(errors="replace"),
         ),
     )
+
+
+def spawn_detached(argv: Sequence[str], log_path: Path) -> int:
+    """Start ``argv`` in its own session, output appended to ``log_path``; return its PID.
+
+    The process outlives us (a new session, stdin from /dev/null), which is how a lab container
+    keeps running after ``egov lab up`` returns. The child is not waited for here:
+    ``reap_detached`` collects it if it exits while we are still running.
+    """
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    _detached[process.pid] = process
+    return process.pid
+
+
+def reap_detached() -> None:
+    """Collect the detached children of this process that have exited (no zombies linger).
+
+    Only our own ``spawn_detached`` children are polled: a blanket ``waitpid(-1)`` would steal
+    the exit status of commands other threads are running.
+    """
+    for pid, process in list(_detached.items()):
+        if process.poll() is not None:
+            del _detached[pid]
+
+
+_detached: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def find_program(name: str, path: str | None = None) -> str | None:
+    """Return the full path of program ``name`` on ``path`` (default $PATH plus sbin), or None."""
+    search = path if path is not None else os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    return shutil.which(name, path=search)

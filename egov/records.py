@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 from abc import abstractmethod
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -245,6 +246,55 @@ def read_records(kind: type[RecordT], state_dir: Path | None = None) -> list[Rec
         return []
     records = [_load(kind, path) for path in sorted(directory.glob("*.json"))]
     return [record for record in records if record is not None]
+
+
+@dataclass
+class _CachedFile:
+    stamp: tuple[int, int, int]
+    record: _Record
+
+
+@dataclass
+class RecordReader:
+    """Reads records of the state directory, remembering the last good one of each file.
+
+    For a reader that lives long (the exporter, on every scrape): an unchanged file (same
+    inode, size and mtime) is not parsed again, and a file that turns unreadable still gives
+    its last good record, so a half-broken state directory never makes a series vanish.
+    """
+
+    state_dir: Path
+    _cache: dict[Path, _CachedFile] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise OSError when the state directory cannot be listed."""
+        if not self.state_dir.is_dir():
+            raise FileNotFoundError(f"{self.state_dir} is not a directory")
+        next(iter(self.state_dir.iterdir()), None)
+
+    def read(self, kind: type[RecordT], key: str) -> RecordT | None:
+        """The record ``key`` of ``kind``; its last readable version when now unreadable."""
+        path = self.state_dir / kind.KIND / f"{key}.json"
+        cached = self._cache.get(path)
+        record: _Record | None
+        try:
+            stat = path.stat()
+            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if cached is not None and cached.stamp == stamp:
+                record = cached.record
+            else:
+                record = kind.model_validate_json(read_input_bytes(path, JSON_INPUT))
+                self._cache[path] = _CachedFile(stamp, record)
+        except (OSError, ValueError, ValidationError, UnreadableInput):  # a FIFO never blocks
+            record = cached.record if cached is not None else None
+        return record if isinstance(record, kind) else None
+
+    def keys(self, kind: type[_Record]) -> list[str]:
+        """Keys of the records of ``kind`` present now (and those seen before)."""
+        directory = self.state_dir / kind.KIND
+        present = {path.stem for path in directory.glob("*.json")} if directory.is_dir() else set()
+        seen = {path.stem for path in self._cache if path.parent == directory}
+        return sorted(present | seen)
 
 
 def _refuse_constant(name: str) -> float:

@@ -44,8 +44,12 @@ def test_bad_lab_input_exits_2(
 
 
 def test_lab_hosts_take_both_spellings() -> None:
-    from egov.cli.lab import _machine
+    from egov.cli.lab import resolve_machine
     from egov.inventory import load_estate
 
     estate = load_estate(Path(LAB)).estate
-    assert _machine(estate, "site2/mon-01") == _machine(estate, "site2-mon-01") == "site2-mon-01"
+    assert (
+        resolve_machine(estate, "site2/mon-01")
+        == resolve_machine(estate, "site2-mon-01")
+        == "site2-mon-01"
+    )

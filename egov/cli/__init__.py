@@ -19,13 +19,14 @@ import typer
 import typer.main
 
 from egov import stopping
-from egov.cli import backup, deploy, drill, inventory, lab, monitor
+from egov.cli import backup, deploy, drill, inventory, lab, lab_fault, monitor
 from egov.cli.app import app, settings, stderr
 from egov.errors import EgovError, ExitCode
 
 __all__ = ["app", "main", "run"]
 INTERRUPTED = 130
-_COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, monitor)  # imported for their commands
+# imported for their commands
+_COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, lab_fault, monitor)
 
 
 def _report(error: EgovError) -> int:

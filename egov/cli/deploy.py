@@ -150,7 +150,7 @@ def deploy_command(
 ) -> None:
     """Configure the hosts from the inventory (pyinfra over SSH)."""
     from egov.deploys.audit import append_record, make_record
-    from egov.deploys.runner import run_deploy
+    from egov.deploys.pyinfraapi import run_deploy
     from egov.deploys.wheelhouse import build_wheelhouse
     from egov.inventory.pyinfra_bridge import check_connectable, check_ssh_files
     from egov.inventory.selectors import select_hosts

@@ -98,8 +98,8 @@ def monitor_exporter(
     inventory: InventoryOption = None,
 ) -> None:
     """Serve the egov metrics (backups, replication, verification, drills) for Prometheus."""
-    from egov.monitoring.exporter import RecordReader, run_exporter
-    from egov.records import get_state_dir
+    from egov.monitoring.exporter import run_exporter
+    from egov.records import RecordReader, get_state_dir
 
     directory = state_dir or get_state_dir()
     try:
@@ -146,20 +146,20 @@ def monitor_dashboards(
 
     with warnings.catch_warnings():  # the SDK flags its v1 dashboard builder as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
-        from egov.monitoring import dashboards
+        from egov.monitoring import dashboards, grafana
     from egov.monitoring.targets import make_targets
 
     built = dashboards.build_dashboards(make_targets(load_inventory(inventory).estate))
     root = _output_directory(directory)
     files = {
-        root / "dashboards" / f"{uid}.json": dashboards.render_dashboard(dashboard)
+        root / "dashboards" / f"{uid}.json": grafana.render_dashboard(dashboard)
         for uid, dashboard in built.items()
     }
     files[root / "provisioning" / "dashboards" / "egov.yaml"] = yaml.safe_dump(
-        dashboards.build_dashboard_provisioning(), sort_keys=False
+        grafana.build_dashboard_provisioning(), sort_keys=False
     )
     files[root / "provisioning" / "datasources" / "egov.yaml"] = yaml.safe_dump(
-        dashboards.build_datasource_provisioning("http://127.0.0.1:9090"), sort_keys=False
+        grafana.build_datasource_provisioning("http://127.0.0.1:9090"), sort_keys=False
     )
     _write_outputs(files)
 
@@ -252,7 +252,7 @@ def monitor_status(
 ) -> None:
     """The estate's health in one screen: sites, services, backups, lag, alerts firing."""
     from egov.deploys.topology import PROMETHEUS_PORT
-    from egov.monitoring.status import check_prometheus_url, fetch_status
+    from egov.monitoring.health import check_prometheus_url, fetch_status
 
     urls = _monitoring_urls(
         None if prometheus is None else check_prometheus_url(prometheus),

@@ -1,6 +1,6 @@
 """What a deploy running on one host knows: the estate, the host, the control node's files.
 
-The runner (or ``pyinfra_inventory.py`` under the plain pyinfra CLI) puts the Estate and the
+``pyinfraapi.py`` (or ``pyinfra_inventory.py`` under the plain pyinfra CLI) puts the Estate and the
 control-side settings into pyinfra's global data; deploys read them through ``get_context``
 rather than reaching for globals of their own.
 """

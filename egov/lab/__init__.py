@@ -24,13 +24,13 @@ from egov.lab.faults import (
 )
 from egov.lab.image import ImageStatus, get_image_status, image_build, image_prune
 from egov.lab.lifecycle import get_image_in_use, lab_down, lab_exec, lab_up
+from egov.lab.overview import HostStatus, LabStatus, SiteStatus, lab_status
 from egov.lab.paths import get_cache_dir, get_known_hosts_path, get_ssh_key_path, get_state_dir
 from egov.lab.prerequisites import check_host_prerequisites
 from egov.lab.progress import NoProgress, Progress
 from egov.lab.spec import LabHost, LabSite, LabSpec, check_lab_spec
 from egov.lab.ssh import ssh_argv
 from egov.lab.state import Fault
-from egov.lab.status import HostStatus, LabStatus, SiteStatus, lab_status
 
 __all__ = [
     "FAULT_KINDS",

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from egov import execute
 from egov.errors import LabError
-from egov.lab import execute
 from egov.lab.aptrepo import CONTAINER_REPOSITORY_PATH
 from egov.lab.state import ProcessRecord
 

@@ -18,8 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
+from egov import execute
 from egov.errors import LabError, LabInputError
-from egov.lab import execute
 
 HOST_DISK_BYTES = 4 * 1024**3
 FILL_FILE_NAME = ".egov-lab-fill"
@@ -73,8 +73,8 @@ def run_prepare_root(host_dir: Path, image_rootfs: Path, image_key: str) -> Path
     image = host_dir / "disk.img"
     key_file = host_dir / "image-key"
     if not image.is_file():
-        execute.run(("truncate", "--size", str(HOST_DISK_BYTES), str(image) + ".new"))
-        execute.run(("mkfs.ext4", "-q", "-F", "-m", "0", str(image) + ".new"))
+        execute.run_command(("truncate", "--size", str(HOST_DISK_BYTES), str(image) + ".new"))
+        execute.run_command(("mkfs.ext4", "-q", "-F", "-m", "0", str(image) + ".new"))
         Path(str(image) + ".new").replace(image)
         key_file.write_text(image_key + "\n")
     disk = host_dir / "disk"
@@ -82,12 +82,12 @@ def run_prepare_root(host_dir: Path, image_rootfs: Path, image_key: str) -> Path
     disk.mkdir(exist_ok=True)
     root.mkdir(exist_ok=True)
     if not is_mounted(disk):
-        execute.run(("mount", "-o", "loop", str(image), str(disk)))
+        execute.run_command(("mount", "-o", "loop", str(image), str(disk)))
     (disk / "upper").mkdir(exist_ok=True)
     (disk / "work").mkdir(exist_ok=True)
     if not is_mounted(root):
         options = build_overlay_options(image_rootfs, disk)
-        execute.run(("mount", "-t", "overlay", "overlay", "-o", options, str(root)))
+        execute.run_command(("mount", "-t", "overlay", "overlay", "-o", options, str(root)))
     return root
 
 
@@ -102,7 +102,7 @@ def run_unmount_under(directory: Path) -> list[str]:
     for point in reversed(inside):
         if point in done:
             continue
-        execute.run(("umount", point))
+        execute.run_command(("umount", point))
         done.append(point)
     return done
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from egov.lab import execute
+from egov import execute
 
 TABLE_PREFIX = "egov_lab_"
 COUNTERS: tuple[str, ...] = ("lab_escape", "lab_intrude", "lab_leak", "lab_cut")
@@ -125,23 +125,25 @@ def parse_counters(listing_json: str) -> dict[str, int]:
 
 def run_apply(script: str) -> None:
     """Apply an ``nft -f`` script atomically."""
-    execute.run(("nft", "-f", "-"), input_text=script)
+    execute.run_command(("nft", "-f", "-"), input_text=script)
 
 
 def table_exists(table: str) -> bool:
     """Return whether the estate's table is loaded."""
-    return execute.run(("nft", "list", "table", "inet", table), check=False).returncode == 0
+    return execute.run_command(("nft", "list", "table", "inet", table), check=False).returncode == 0
 
 
 def run_delete_table(table: str) -> None:
     """Delete the estate's table if it is loaded; the rest of the ruleset is untouched."""
     if table_exists(table):
-        execute.run(("nft", "delete", "table", "inet", table))
+        execute.run_command(("nft", "delete", "table", "inet", table))
 
 
 def get_counters(table: str) -> dict[str, int]:
     """Return the packet count of each lab counter (empty when the table is not loaded)."""
-    result = execute.run(("nft", "-j", "list", "counters", "table", "inet", table), check=False)
+    result = execute.run_command(
+        ("nft", "-j", "list", "counters", "table", "inet", table), check=False
+    )
     if result.returncode != 0:
         return {}
     return parse_counters(result.stdout)

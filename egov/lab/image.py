@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from egov import execute
 from egov.errors import LabError, LabInputError
-from egov.lab import execute
 from egov.lab.aptrepo import (
     CHROOT_DOWNLOAD_PATH,
     CHROOT_ENV,
@@ -230,7 +230,7 @@ def _build_into(recipe: ImageRecipe, work: Path, progress: Progress) -> int:
     repository = work / "apt"
     sources = get_mirror_sources(recipe.suite)
     progress.step(f"debootstrap {recipe.suite} ({recipe.variant}) from {sources[0].uri}")
-    execute.run(build_debootstrap_argv(recipe, rootfs, sources[0].uri))
+    execute.run_command(build_debootstrap_argv(recipe, rootfs, sources[0].uri))
     progress.step(
         f"downloading {len(recipe.repository_packages)} packages for the lab apt repository"
     )
@@ -247,14 +247,14 @@ def _fill_repository(
     (rootfs / "etc/apt/sources.list").write_text("".join(s.to_line() + "\n" for s in sources))
     download = rootfs / CHROOT_DOWNLOAD_PATH.lstrip("/")
     (download / "partial").mkdir(parents=True, exist_ok=True)
-    execute.run(("chroot", str(rootfs), "apt-get", "update"), env=CHROOT_ENV)
-    execute.run(build_download_argv(rootfs, packages), env=CHROOT_ENV)
+    execute.run_command(("chroot", str(rootfs), "apt-get", "update"), environment=CHROOT_ENV)
+    execute.run_command(build_download_argv(rootfs, packages), environment=CHROOT_ENV)
     repository.mkdir()
     debs = sorted(download.glob("*.deb"))
     for deb in debs:
         deb.rename(repository / deb.name)
     shutil.rmtree(download)
-    index = execute.run(build_index_argv(), cwd=repository)
+    index = execute.run_command(build_index_argv(), cwd=repository)
     (repository / "Packages").write_text(index.stdout)
     if not debs:
         raise LabError("the lab apt repository is empty: apt downloaded nothing")
@@ -279,17 +279,17 @@ def _customise(rootfs: Path, repository: Path) -> None:
     (etc / "apt/sources.list").write_text(CONTAINER_SOURCES_LIST)
     for extra in (etc / "apt/sources.list.d").glob("*"):
         extra.unlink()
-    execute.run(("systemctl", f"--root={rootfs}", "enable", "systemd-networkd.service"))
-    execute.run(("systemctl", f"--root={rootfs}", "mask", *MASKED_UNITS))
+    execute.run_command(("systemctl", f"--root={rootfs}", "enable", "systemd-networkd.service"))
+    execute.run_command(("systemctl", f"--root={rootfs}", "mask", *MASKED_UNITS))
     mount_point = rootfs / CONTAINER_REPOSITORY_PATH.lstrip("/")
     mount_point.mkdir(parents=True, exist_ok=True)
     # Index the lab repository once here, so a fresh container can install without an update.
-    execute.run(("mount", "--bind", "-o", "ro", str(repository), str(mount_point)))
+    execute.run_command(("mount", "--bind", "-o", "ro", str(repository), str(mount_point)))
     try:
-        execute.run(("chroot", str(rootfs), "apt-get", "update"), env=CHROOT_ENV)
+        execute.run_command(("chroot", str(rootfs), "apt-get", "update"), environment=CHROOT_ENV)
     finally:
-        execute.run(("umount", str(mount_point)))
-    execute.run(("chroot", str(rootfs), "apt-get", "clean"), env=CHROOT_ENV)
+        execute.run_command(("umount", str(mount_point)))
+    execute.run_command(("chroot", str(rootfs), "apt-get", "clean"), environment=CHROOT_ENV)
 
 
 def _list_images(*, include_partial: bool = False) -> list[Path]:
@@ -319,5 +319,5 @@ def _remove_tree(path: Path) -> None:
     mounts = Path("/proc/self/mounts").read_text().splitlines()
     inside = [line.split()[1] for line in mounts if line.split()[1].startswith(str(path) + "/")]
     for mount_point in sorted(inside, reverse=True):
-        execute.run(("umount", "--lazy", mount_point), check=False)
+        execute.run_command(("umount", "--lazy", mount_point), check=False)
     shutil.rmtree(path)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from egov.errors import LabError, LabInputError
 from egov.lab import container, corruption, disk, firewall, hosts, network, ssh
 from egov.lab.image import ImageStatus, image_build, image_prune
+from egov.lab.overview import LabStatus, lab_status
 from egov.lab.paths import (
     CGROUP_ROOTS,
     DEFAULT_STATE_DIR,
@@ -35,7 +36,6 @@ from egov.lab.state import (
     load_state,
     save_state,
 )
-from egov.lab.status import LabStatus, lab_status
 
 BOOT_TIMEOUT_SECONDS = 120.0
 HALT_TIMEOUT_SECONDS = 12.0
@@ -258,14 +258,14 @@ def lab_exec(
     Return the completed process (``check`` raises CommandFailed on non-zero exit). Raise
     LabInputError for an unknown host, LabError when the host is not running.
     """
-    from egov.lab import execute
+    from egov import execute
 
     spec.get_host(machine)
     state = load_state(spec.name)
     leader = hosts.get_leader(state, machine) if state is not None else None
     if leader is None:
         raise LabError(f"lab host {machine} is not running", hint="`egov lab status` shows why")
-    return execute.run(
+    return execute.run_command(
         container.build_enter_argv(leader, list(argv)),
         input_text=input_text,
         capture=capture,

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from ipaddress import IPv4Network, ip_network
 from pathlib import Path
 
-from egov.lab import execute
+from egov import execute
 from egov.lab.spec import LabHost, LabSite, LabSpec
 
 BRIDGE_PREFIX = "egv-"
@@ -135,8 +135,8 @@ def parse_host_networks(
 
 def get_host_networks(exclude: Iterable[str] = ()) -> list[IPv4Network]:
     """Return this machine's own IPv4 networks (interfaces and routes), minus ``exclude``d links."""
-    addresses = execute.run(("ip", "-j", "-4", "addr", "show")).stdout
-    routes = execute.run(("ip", "-j", "-4", "route", "show")).stdout
+    addresses = execute.run_command(("ip", "-j", "-4", "addr", "show")).stdout
+    routes = execute.run_command(("ip", "-j", "-4", "route", "show")).stdout
     return parse_host_networks(addresses, routes, exclude)
 
 
@@ -148,36 +148,36 @@ def link_exists(name: str) -> bool:
 def run_create_bridge(site: LabSite, bridge: str) -> None:
     """Create ``bridge`` with the site's ``.1`` and bring it up; an existing one is completed."""
     if not link_exists(bridge):
-        execute.run(("ip", "link", "add", bridge, "type", "bridge"))
+        execute.run_command(("ip", "link", "add", bridge, "type", "bridge"))
     address = f"{site.gateway}/{site.network.prefixlen}"
-    shown = execute.run(("ip", "-j", "-4", "addr", "show", "dev", bridge)).stdout
+    shown = execute.run_command(("ip", "-j", "-4", "addr", "show", "dev", bridge)).stdout
     if address not in {
         f"{info['local']}/{info['prefixlen']}"
         for link in json.loads(shown or "[]")
         for info in link.get("addr_info", [])
     }:
-        execute.run(("ip", "addr", "add", address, "dev", bridge))
-    execute.run(("ip", "link", "set", bridge, "up"))
+        execute.run_command(("ip", "addr", "add", address, "dev", bridge))
+    execute.run_command(("ip", "link", "set", bridge, "up"))
 
 
 def run_delete_link(name: str) -> None:
     """Delete interface ``name`` if it exists (a bridge or an ifb the lab created)."""
     if link_exists(name):
-        execute.run(("ip", "link", "delete", name))
+        execute.run_command(("ip", "link", "delete", name))
 
 
 def run_shape_link(bridge: str, ifb: str, rate_kbit: int) -> None:
     """Limit the site's link to ``rate_kbit`` both ways (replacing an earlier limit)."""
     run_unshape_link(bridge, ifb)
     for argv in build_shaping_argvs(bridge, ifb, rate_kbit):
-        execute.run(argv)
+        execute.run_command(argv)
 
 
 def run_unshape_link(bridge: str, ifb: str) -> None:
     """Remove the shaping of a site's link; a link without shaping is left as is."""
     if link_exists(bridge):
-        execute.run(("tc", "qdisc", "del", "dev", bridge, "root"), check=False)
-        execute.run(("tc", "qdisc", "del", "dev", bridge, "ingress"), check=False)
+        execute.run_command(("tc", "qdisc", "del", "dev", bridge, "root"), check=False)
+        execute.run_command(("tc", "qdisc", "del", "dev", bridge, "ingress"), check=False)
     run_delete_link(ifb)
 
 
@@ -185,7 +185,7 @@ def get_shaping_kbit(bridge: str) -> int | None:
     """Return the tbf rate on ``bridge`` in kbit/s, or None when it is not shaped."""
     if not link_exists(bridge):
         return None
-    shown = execute.run(("tc", "-j", "qdisc", "show", "dev", bridge), check=False).stdout
+    shown = execute.run_command(("tc", "-j", "qdisc", "show", "dev", bridge), check=False).stdout
     for qdisc in json.loads(shown or "[]"):
         if qdisc.get("kind") == "tbf":
             rate = qdisc.get("options", {}).get("rate")

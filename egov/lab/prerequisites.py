@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 
 from egov.errors import LabInputError
-from egov.lab.execute import find_program
+from egov.execute import find_program
 
 #: Programs the lab runs, with the Debian package that provides each.
 REQUIRED_PROGRAMS: tuple[tuple[str, str], ...] = (

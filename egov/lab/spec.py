@@ -8,10 +8,10 @@ machine untouched (exit code 2).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import Any, TypeVar
 
 from egov.errors import LabInputError
 
@@ -52,6 +52,22 @@ class LabSite:
         return self.network.network_address + 1
 
 
+NamedT = TypeVar("NamedT")
+
+
+def _get_named(
+    estate: str, what: str, items: Sequence[NamedT], name_of: Callable[[NamedT], str], name: str
+) -> NamedT:
+    """The first of ``items`` called ``name``; raise LabInputError naming the known ones."""
+    for item in items:
+        if name_of(item) == name:
+            return item
+    known = ", ".join(name_of(item) for item in items)
+    raise LabInputError(
+        f"lab {what} {name!r} does not exist in estate {estate!r}", hint=f"known {what}s: {known}"
+    )
+
+
 @dataclass(frozen=True)
 class LabSpec:
     """The estate to build: its name (used in state paths and nftables names) and sites."""
@@ -66,25 +82,11 @@ class LabSpec:
 
     def get_host(self, machine: str) -> LabHost:
         """Return the host named ``machine`` (``primary-db-01``); raise LabInputError if none."""
-        for host in self.hosts:
-            if host.machine == machine:
-                return host
-        known = ", ".join(host.machine for host in self.hosts)
-        raise LabInputError(
-            f"lab host {machine!r} does not exist in estate {self.name!r}",
-            hint=f"known hosts: {known}",
-        )
+        return _get_named(self.name, "host", self.hosts, lambda host: host.machine, machine)
 
     def get_site(self, name: str) -> LabSite:
         """Return the site called ``name``; raise LabInputError if none."""
-        for site in self.sites:
-            if site.name == name:
-                return site
-        known = ", ".join(site.name for site in self.sites)
-        raise LabInputError(
-            f"lab site {name!r} does not exist in estate {self.name!r}",
-            hint=f"known sites: {known}",
-        )
+        return _get_named(self.name, "site", self.sites, lambda site: site.name, name)
 
     def get_site_of(self, machine: str) -> LabSite:
         """Return the site holding host ``machine``; raise LabInputError if none."""

@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from egov import execute
 from egov.errors import CommandFailed
-from egov.lab import execute
 from egov.lab.paths import get_known_hosts_path, get_ssh_dir, get_ssh_key_path
 from egov.lab.spec import LabHost, LabSpec
 
@@ -85,7 +85,7 @@ def run_ensure_key() -> Path:
     key = get_ssh_key_path()
     if not key.is_file():
         get_ssh_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
-        execute.run(
+        execute.run_command(
             ("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "egov-lab", "-f", str(key))
         )
     key.chmod(0o600)
@@ -96,7 +96,7 @@ def run_ensure_host_key(root: Path, machine: str) -> str:
     """Create the host's own ed25519 host key in its root if missing; return the public key."""
     private = root / HOST_KEY_PATH
     if not private.is_file():
-        execute.run(
+        execute.run_command(
             (
                 "ssh-keygen",
                 "-q",
@@ -171,7 +171,7 @@ def run_login_check(spec: LabSpec, machines: Iterable[str]) -> dict[str, bool]:
     def probe(machine: str) -> bool:
         argv = ssh_argv(spec, machine, ["true"])
         try:
-            return execute.run(argv, check=False, timeout_seconds=15).returncode == 0
+            return execute.run_command(argv, check=False, timeout_seconds=15).returncode == 0
         except CommandFailed:
             return False
 

@@ -1,10 +1,11 @@
-"""What every alert says, in Vietnamese (the default) and English.
+"""What every alert says, in Vietnamese (the default) and English, as Prometheus annotations.
 
-One table, one entry per alert: the ``summary`` a person reads on a phone at 2 a.m. and the
-``description`` saying what is wrong, where (the site, host, service, dataset the alert's labels
-name), and how bad (the measured value against the inventory's target, or how long it has been
-so). The texts are Python format strings whose placeholders keep the Go templates out of
-sight, so a translator edits sentences, not ``{{ $labels.site }}``:
+One table, one entry per alert (the backup side's in ``backup_alert_texts.py``, the hosts',
+sites', PostgreSQL's and the services' here): the ``summary`` a person reads on a phone at
+2 a.m. and the ``description`` saying what is wrong, where (the site, host, service, dataset
+the alert's labels name), and how bad (the measured value against the inventory's target, or
+how long it has been so). The texts are Python format strings whose placeholders keep the Go
+templates out of sight, so a translator edits sentences, not ``{{ $labels.site }}``:
 
 - ``{site}``, ``{host}``, …: the alert's label of that name (``{{ $labels.site }}``); only the
   labels the alert is known to carry may be named (``make_annotations`` checks);
@@ -18,40 +19,12 @@ sight, so a translator edits sentences, not ``{{ $labels.site }}``:
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from string import Formatter
 
-LANGUAGES = ("vi", "en")
-DEFAULT_LANGUAGE = "vi"
+from egov.monitoring.alerttext import AlertText, Text
+from egov.monitoring.backup_alert_texts import BACKUP_ALERT_TEXTS
+
 RUNBOOK_DOCUMENT = "docs/runbooks.md"
-
-
-def check_language(language: str) -> str:
-    """``language`` when alert texts exist in it; raise ValueError otherwise."""
-    if language not in LANGUAGES:
-        raise ValueError(f"no alert texts in {language!r}: choose one of {', '.join(LANGUAGES)}")
-    return language
-
-
-@dataclass(frozen=True)
-class Text:
-    """One sentence in each language."""
-
-    vi: str
-    en: str
-
-    def get(self, language: str) -> str:
-        """The sentence in ``language`` (``vi`` or ``en``); raise ValueError for another."""
-        return self.vi if check_language(language) == "vi" else self.en
-
-
-@dataclass(frozen=True)
-class AlertText:
-    """The two annotations a person reads."""
-
-    summary: Text
-    description: Text
-
 
 _VALUE_FILTERS = {
     "": "{{ $value }}",
@@ -61,174 +34,7 @@ _VALUE_FILTERS = {
 }
 _SEEN_FROM = "{{ $externalLabels.prometheus_site }}"
 
-TEXTS: dict[str, AlertText] = {
-    # ---- backups ---------------------------------------------------------------------------
-    "BackupStale": AlertText(
-        Text(
-            vi="Bản sao lưu {dataset} tại {site} đã quá hạn",
-            en="Backup of {dataset} at {site} is stale",
-        ),
-        Text(
-            vi="Snapshot mới nhất của {dataset} từ {site} trong kho {repository} đã cũ "
-            "{value:duration}; mục tiêu là không quá {limit}.",
-            en="The newest snapshot of {dataset} from {site} in repository {repository} is "
-            "{value:duration} old; its target is {limit}.",
-        ),
-    ),
-    "ReplicationLagging": AlertText(
-        Text(
-            vi="Kho {repository} chậm đồng bộ {dataset} của {site}",
-            en="Repository {repository} lags behind for {dataset} of {site}",
-        ),
-        Text(
-            vi="Snapshot của {dataset} từ {site} trong kho {repository} cũ hơn so với kho đầu "
-            "tiên ({first}) {value:duration}; mục tiêu là không quá {limit}.",
-            en="Repository {repository} holds snapshots of {dataset} from {site} "
-            "{value:duration} older than the first repository ({first}); the target is {limit}.",
-        ),
-    ),
-    "ReplicationSnapshotMissing": AlertText(
-        Text(
-            vi="Kho {repository} thiếu dữ liệu {dataset} của {site}",
-            en="{dataset} of {site} is missing from repository {repository}",
-        ),
-        Text(
-            vi="Một máy chủ tại {site} chưa có snapshot nào của {dataset} trong kho "
-            "{repository}: việc sao chép từ {first} chưa chạy hoặc đã lỗi suốt {limit}.",
-            en="A host of {site} has no snapshot of {dataset} in repository {repository}: "
-            "the copy from {first} has not run or failed for {limit}.",
-        ),
-    ),
-    "BackupJobFailed": AlertText(
-        Text(
-            vi="Lần sao lưu {dataset} gần nhất trên {host} ({site}) thất bại",
-            en="The last backup of {dataset} on {host} ({site}) failed",
-        ),
-        Text(
-            vi="Agent sao lưu trên {host} tại {site} báo lần sao lưu {dataset} vào kho "
-            "{repository} bị lỗi; nếu các lần sau cũng lỗi sẽ có cảnh báo BackupStale.",
-            en="The backup agent on {host} at {site} reported a failed run of {dataset} to "
-            "{repository}; BackupStale follows if the next runs fail too.",
-        ),
-    ),
-    # ---- verification and restore tests ---------------------------------------------------
-    "VerificationFailed": AlertText(
-        Text(
-            vi="restic check báo lỗi trên kho {repository} ({site})",
-            en="restic check failed on repository {repository} ({site})",
-        ),
-        Text(
-            vi="Lần restic check --read-data-subset gần nhất của kho {repository} tại {site} "
-            "phát hiện lỗi: kho có thể đã hỏng.",
-            en="The last restic check --read-data-subset of {repository} at {site} found "
-            "errors: the repository may be damaged.",
-        ),
-    ),
-    "VerificationOverdue": AlertText(
-        Text(
-            vi="Kho {repository} ({site}) đã lâu chưa được kiểm tra",
-            en="Repository {repository} ({site}) has not been verified lately",
-        ),
-        Text(
-            vi="Đã {value:duration} không có lần restic check nào của kho {repository} tại "
-            "{site} thành công (giới hạn {overdue}); vòng kiểm tra đọc hết mọi pack trong "
-            "{verify_days} ngày, mỗi ngày một phần.",
-            en="No restic check of {repository} at {site} has passed for {value:duration} "
-            "(limit {overdue}); the rotation reads every pack over {verify_days} days, one "
-            "subset a day.",
-        ),
-    ),
-    "RestoreTestFailed": AlertText(
-        Text(
-            vi="Thử khôi phục {dataset} từ kho {repository} thất bại",
-            en="Restore test of {dataset} from {repository} failed",
-        ),
-        Text(
-            vi="Lần thử khôi phục gần nhất của {dataset} từ kho {repository} tại {site} thất "
-            "bại: bản sao đó có thể không khôi phục được.",
-            en="The last test restore of {dataset} from repository {repository} at {site} "
-            "failed: that copy may not be restorable.",
-        ),
-    ),
-    # ---- drills -----------------------------------------------------------------------------
-    "DrillOverdue": AlertText(
-        Text(vi="Đã quá hạn diễn tập {scenario}", en="Drill {scenario} is overdue"),
-        Text(
-            vi="Kịch bản diễn tập {scenario} thành công lần cuối cách đây {value:duration}; "
-            "inventory yêu cầu diễn tập mỗi {interval}.",
-            en="Drill scenario {scenario} last succeeded {value:duration} ago; the inventory "
-            "asks for one every {interval}.",
-        ),
-    ),
-    "DrillFailed": AlertText(
-        Text(vi="Diễn tập {scenario} thất bại", en="Drill {scenario} failed"),
-        Text(
-            vi="Lần chạy gần nhất của kịch bản diễn tập {scenario} thất bại; xem journal và "
-            "báo cáo của lần chạy đó.",
-            en="The last run of drill scenario {scenario} failed; see its journal and report.",
-        ),
-    ),
-    "DrillRtoMissed": AlertText(
-        Text(
-            vi="Diễn tập {scenario} không đạt RTO của {service}",
-            en="Drill {scenario} missed the RTO of {service}",
-        ),
-        Text(
-            vi="Diễn tập {scenario} đo được thời gian khôi phục {service} là {value:duration}; "
-            "RTO yêu cầu là {target}.",
-            en="Drill {scenario} measured a recovery time of {value:duration} for {service}; "
-            "its RTO is {target}.",
-        ),
-    ),
-    "DrillRpoMissed": AlertText(
-        Text(
-            vi="Diễn tập {scenario} không đạt RPO của {service}",
-            en="Drill {scenario} missed the RPO of {service}",
-        ),
-        Text(
-            vi="Diễn tập {scenario} ghi nhận {service} mất {value:duration} dữ liệu; RPO yêu "
-            "cầu là {target}.",
-            en="Drill {scenario} measured a data loss of {value:duration} for {service}; its "
-            "RPO is {target}.",
-        ),
-    ),
-    # ---- capacity ---------------------------------------------------------------------------
-    "StorageUsageHigh": AlertText(
-        Text(
-            vi="Dung lượng sao lưu tại {site} đã vượt {ratio}",
-            en="Backup storage at {site} is above {ratio}",
-        ),
-        Text(
-            vi="Các kho sao lưu tại {site} đang dùng {value:percent} dung lượng lưu trữ của "
-            "site; ngưỡng cảnh báo là {ratio}.",
-            en="Repositories at {site} use {value:percent} of the site's storage capacity; "
-            "the threshold is {ratio}.",
-        ),
-    ),
-    "StorageUsageCritical": AlertText(
-        Text(
-            vi="Dung lượng sao lưu tại {site} đã vượt {ratio}: sắp đầy",
-            en="Backup storage at {site} is above {ratio}: nearly full",
-        ),
-        Text(
-            vi="Các kho sao lưu tại {site} đang dùng {value:percent} dung lượng lưu trữ của "
-            "site; ngưỡng nguy cấp là {ratio}, sao lưu sẽ lỗi khi đầy.",
-            en="Repositories at {site} use {value:percent} of the site's storage capacity; "
-            "the critical threshold is {ratio}, and backups fail when it is full.",
-        ),
-    ),
-    "StorageFullSoon": AlertText(
-        Text(
-            vi="Dung lượng sao lưu tại {site} sẽ đầy trong vòng {horizon}",
-            en="Backup storage at {site} fills within {horizon}",
-        ),
-        Text(
-            vi="Với tốc độ tăng trong {trend} qua, các kho sao lưu tại {site} sẽ cần "
-            "{value:bytes} sau {horizon}, vượt dung lượng lưu trữ của site.",
-            en="At the growth of the last {trend}, repositories at {site} will hold "
-            "{value:bytes} in {horizon}, more than the site's storage capacity.",
-        ),
-    ),
+_ESTATE_TEXTS: dict[str, AlertText] = {
     # ---- PostgreSQL -------------------------------------------------------------------------
     "PostgresPrimaryDown": AlertText(
         Text(
@@ -376,6 +182,9 @@ TEXTS: dict[str, AlertText] = {
         ),
     ),
 }
+
+#: every alert's texts, the backup side's first (the order the rules list them in)
+TEXTS: dict[str, AlertText] = {**BACKUP_ALERT_TEXTS, **_ESTATE_TEXTS}
 
 
 class _MeasuredValue:

@@ -2,7 +2,7 @@
 
 Every monitoring host runs a Prometheus and an Alertmanager; a command asks the primary
 site's first and the others after it, so it outlives the primary site. One function orders
-them for every client (``status.py`` for Prometheus, ``alertmanager_api.py``).
+them for every client (``health.py`` for Prometheus, ``alertmanager_api.py``).
 """
 
 from __future__ import annotations

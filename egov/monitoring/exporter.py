@@ -19,28 +19,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import ValidationError
 
-from egov.inputfile import JSON_INPUT, UnreadableInput, read_input_bytes
 from egov.monitoring.targets import DatasetTarget, MonitoringTargets
 from egov.records import (
     CatalogRecord,
     DrillRecord,
+    RecordReader,
     RestoreTestRecord,
     Result,
     VerificationRecord,
-    _Record,
 )
 
 NAN = math.nan
-RecordT = TypeVar("RecordT", bound=_Record)
 
 
 def _result(result: Result | None) -> float:
@@ -51,50 +46,6 @@ def _result(result: Result | None) -> float:
 
 def _value(value: float | None, missing: float = NAN) -> float:
     return missing if value is None else float(value)
-
-
-@dataclass
-class _CachedFile:
-    stamp: tuple[int, int, int]
-    record: _Record
-
-
-@dataclass
-class RecordReader:
-    """Reads records of the state directory, remembering the last good one of each file."""
-
-    state_dir: Path
-    _cache: dict[Path, _CachedFile] = field(default_factory=dict)
-
-    def check(self) -> None:
-        """Raise OSError when the state directory cannot be listed."""
-        if not self.state_dir.is_dir():
-            raise FileNotFoundError(f"{self.state_dir} is not a directory")
-        next(iter(self.state_dir.iterdir()), None)
-
-    def read(self, kind: type[RecordT], key: str) -> RecordT | None:
-        """The record ``key`` of ``kind``; its last readable version when now unreadable."""
-        path = self.state_dir / kind.KIND / f"{key}.json"
-        cached = self._cache.get(path)
-        record: _Record | None
-        try:
-            stat = path.stat()
-            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            if cached is not None and cached.stamp == stamp:
-                record = cached.record
-            else:
-                record = kind.model_validate_json(read_input_bytes(path, JSON_INPUT))
-                self._cache[path] = _CachedFile(stamp, record)
-        except (OSError, ValueError, ValidationError, UnreadableInput):  # a FIFO never blocks
-            record = cached.record if cached is not None else None
-        return record if isinstance(record, kind) else None
-
-    def keys(self, kind: type[_Record]) -> list[str]:
-        """Keys of the records of ``kind`` present now (and those seen before)."""
-        directory = self.state_dir / kind.KIND
-        present = {path.stem for path in directory.glob("*.json")} if directory.is_dir() else set()
-        seen = {path.stem for path in self._cache if path.parent == directory}
-        return sorted(present | seen)
 
 
 class _Families:

@@ -26,7 +26,7 @@ import yaml
 
 from egov.inventory.fields import format_duration as _d
 from egov.monitoring.alert import Alert, Record, Rule, format_threshold, make_for, make_window
-from egov.monitoring.annotations import DEFAULT_LANGUAGE, check_language
+from egov.monitoring.alerttext import DEFAULT_LANGUAGE, check_language
 from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
 from egov.monitoring.slo import make_slo_rules
 from egov.monitoring.targets import MonitoringTargets

@@ -113,7 +113,8 @@ def test_every_dashboard_panel_has_data_on_the_lab_prometheus(lab: Lab) -> None:
     The backup panels need backups: tests/lab/test_backup.py runs them earlier in the session
     (and on a lab left up, the timers have).
     """
-    from egov.monitoring.dashboards import build_dashboards, list_panel_queries
+    from egov.monitoring.dashboards import build_dashboards
+    from egov.monitoring.grafana import list_panel_queries
     from egov.monitoring.targets import make_targets
 
     queries = list_panel_queries(build_dashboards(make_targets(load_estate(INVENTORY).estate)))

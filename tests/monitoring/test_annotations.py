@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from egov.monitoring.annotations import TEXTS, Text, make_annotations
+from egov.monitoring.alerttext import Text
+from egov.monitoring.annotations import TEXTS, make_annotations
 
 
 def test_every_text_is_translated() -> None:

@@ -13,10 +13,10 @@ from tests.monitoring.conftest import DATA
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from egov.monitoring.dashboards import (
+    from egov.monitoring.dashboards import build_dashboards
+    from egov.monitoring.grafana import (
         DATASOURCE_UID,
         build_dashboard_provisioning,
-        build_dashboards,
         list_panel_queries,
         render_dashboard,
     )

@@ -18,7 +18,8 @@ import yaml
 from egov.inventory import load_estate
 from egov.inventory.fields import parse_duration
 from egov.monitoring.alert import ALERT_LABELS, make_for
-from egov.monitoring.annotations import LANGUAGES, TEXTS
+from egov.monitoring.alerttext import LANGUAGES
+from egov.monitoring.annotations import TEXTS
 from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
 from egov.monitoring.rules import (
     build_rules,

@@ -8,13 +8,12 @@ Two of pyinfra 3.10's API-mode sharp edges are handled here (see the reference n
   host's ``db`` operations before any replica starts cloning.
 - ``add_deploy`` prepares hosts one after another; the greenlets prepare them in parallel.
 - Lockstep execution follows levels of the operations' graph, not their order across hosts;
-  ``make_op_order`` restores the order ``site.py`` declares.
+  ``make_op_order`` (``oporder.py``) restores the order ``site.py`` declares.
 File diffs are logged by pyinfra during preparation; we collect them per host as data.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import re
 import time
@@ -35,6 +34,7 @@ from pyinfra.api.state import BaseStateCallback, State, StateStage
 from pyinfra.context import ctx_config, ctx_host, ctx_state
 
 from egov.deploys.context import make_global_data
+from egov.deploys.oporder import make_op_order
 from egov.deploys.recap import DeployResult, HostOutcome, HostStatus
 from egov.deploys.site import apply_roles
 from egov.inventory.model import Estate, HostRef
@@ -104,8 +104,7 @@ class _Tracker(BaseStateCallback):
     def operation_start(  # type: ignore[override]
         self, state: State, op_hash: str
     ) -> None:
-        names = sorted(state.get_op_meta(op_hash).names)
-        self.progress.operation(names[0] if names else op_hash)
+        self.progress.operation(_operation_label(state, op_hash))
         self._operation_started[op_hash] = time.monotonic()
 
     def operation_end(  # type: ignore[override]
@@ -113,8 +112,7 @@ class _Tracker(BaseStateCallback):
     ) -> None:
         started = self._operation_started.pop(op_hash, None)
         if started is not None:
-            names = sorted(state.get_op_meta(op_hash).names)
-            label = names[0] if names else op_hash
+            label = _operation_label(state, op_hash)
             self.operation_seconds[label] = (
                 self.operation_seconds.get(label, 0.0) + time.monotonic() - started
             )
@@ -128,14 +126,13 @@ class _Tracker(BaseStateCallback):
         self, state: State, host: Host, op_hash: str, retry_count: int = 0, max_retries: int = 0
     ) -> None:
         self.finished[host.name] = time.monotonic()
-        names = sorted(state.get_op_meta(op_hash).names)
         detail = ""
         try:
             lines = state.ops[host][op_hash].operation_meta.stderr_lines
             detail = ": " + " / ".join(line.strip() for line in lines[-3:] if line.strip())
         except (KeyError, RuntimeError, AssertionError):
             pass  # no output recorded (the connection dropped)
-        label = names[0] if names else op_hash
+        label = _operation_label(state, op_hash)
         self.errors.setdefault(host.name, _clean(f"{label} failed{detail}"))
 
 
@@ -164,6 +161,12 @@ class _DiffCollector(logging.Handler):
                 self.diffs[name].append(_unified(message.removeprefix("  ")))
             else:
                 self._open[name] = False
+
+
+def _operation_label(state: State, op_hash: str) -> str:
+    """An operation's name as reports show it: the first of its names, else its hash."""
+    names = sorted(state.get_op_meta(op_hash).names)
+    return names[0] if names else op_hash
 
 
 def _unified(line: str) -> str:
@@ -216,41 +219,6 @@ def _prepare(state: State, deploy: Callable[[], None]) -> dict[Host, str]:
     finally:
         pyinfra.is_cli = previous
     return {host: greenlet.get() for greenlet, host in greenlets.items() if greenlet.get()}
-
-
-def make_op_order(
-    sequences: list[list[str]], op_orders: Mapping[str, tuple[int, ...]]
-) -> list[str]:
-    """A global operation order: each host's own order kept, ties broken by call site.
-
-    pyinfra orders operations by levels of their dependency graph, so a replica whose earlier
-    operations are fewer reaches "clone the primary" before the primary has created the
-    replication role. Taking always the ready operation with the smallest call site (Kahn's
-    algorithm with a priority queue) runs the whole ``db`` role before any ``db-replica``
-    operation, as ``site.py`` orders them. Raise PyinfraError on a cycle.
-    """
-    successors: dict[str, set[str]] = {}
-    waiting: dict[str, int] = {}
-    for sequence in sequences:
-        for index, op_hash in enumerate(sequence):
-            successors.setdefault(op_hash, set())
-            waiting.setdefault(op_hash, 0)
-            if index and op_hash not in successors[sequence[index - 1]]:
-                successors[sequence[index - 1]].add(op_hash)
-                waiting[op_hash] += 1
-    ready = [(op_orders[op_hash], op_hash) for op_hash, count in waiting.items() if not count]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, op_hash = heapq.heappop(ready)
-        order.append(op_hash)
-        for successor in successors[op_hash]:
-            waiting[successor] -= 1
-            if not waiting[successor]:
-                heapq.heappush(ready, (op_orders[successor], successor))
-    if len(order) != len(waiting):
-        raise PyinfraError("the operations of different hosts are ordered in a cycle")
-    return order
 
 
 def _fix_op_order(state: State) -> None:
@@ -364,8 +332,7 @@ def _outcome(
         if data is None:
             continue
         meta = data.operation_meta
-        names = sorted(state.get_op_meta(op_hash).names)
-        label = names[0] if names else op_hash
+        label = _operation_label(state, op_hash)
         if dry_run:
             # set while preparing; the public will_change would re-run the generator
             if meta._maybe_is_change and data.global_arguments.get("_if"):

@@ -19,7 +19,7 @@ import pytest
 from egov.cli import run
 from egov.errors import InputError, MonitoringError
 from egov.inventory.model import Estate
-from egov.monitoring.status import (
+from egov.monitoring.health import (
     QUERIES,
     UNLABELLED,
     check_prometheus_url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
-from egov.deploys.runner import make_op_order
+from egov.deploys.oporder import make_op_order
 
 
 def test_primary_role_runs_before_the_replica_clone() -> None:
