@@ -114,9 +114,7 @@ def test_drill_list_says_which_scenarios_apply_and_why_not(province: None) -> No
 
 
 @pytest.mark.parametrize("scenario", sorted(APPLIES))
-def test_every_applicable_scenario_is_ready(
-    province: None, scenario: str, tmp_path: Path
-) -> None:
+def test_every_applicable_scenario_is_ready(province: None, scenario: str, tmp_path: Path) -> None:
     code, report, stderr = drill(tmp_path, scenario, "readiness")
     assert code == 0, stderr + json.dumps(report.get("probes"))
     assert report["status"] == "succeeded"
