@@ -57,7 +57,7 @@ from egov.backup.restic import (
     make_unlock_command,
     parse_backup_summary,
 )
-from egov.backup.runner import Restic, ResticResult
+from egov.backup.resticexec import Restic, ResticResult
 from egov.errors import BackupError, EgovError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, get_state_dir, read_record, write_record

@@ -33,7 +33,7 @@ from egov.backup.restic import (
     make_snapshots_command,
     parse_snapshots,
 )
-from egov.backup.runner import Restic
+from egov.backup.resticexec import Restic
 from egov.errors import BackupError, CommandFailed, EgovError
 from egov.execute import run_command
 from egov.inventory.backup import DatasetKind

@@ -26,8 +26,8 @@ from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.manifest import Manifest, make_manifest, serialize_manifest
 from egov.backup.manifestsnapshot import ManifestSnapshot, make_manifest_command
 from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
+from egov.backup.resticexec import Restic
 from egov.backup.restoretest import find_manifest
-from egov.backup.runner import Restic
 from egov.errors import BackupError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, read_record

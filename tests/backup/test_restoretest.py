@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from egov.backup.agent import AgentSettings, run_backup_job
-from egov.backup.control import list_snapshots
+from egov.backup.datasetrestore import list_snapshots
 from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.manifest import (
     Manifest,
