@@ -22,7 +22,8 @@ from egov.cli.backup_options import StateDirOption
 from egov.outputfile import write_output_text
 
 if TYPE_CHECKING:
-    from egov.backup.plan import BackupPlan, Night
+    from egov.backup.night import Night
+    from egov.backup.plan import BackupPlan
 
 
 def backup_plan(
@@ -72,7 +73,7 @@ def backup_plan(
 
 
 def _print_plan(plan: BackupPlan) -> None:
-    from egov.backup.plan import format_seconds
+    from egov.backup.night import format_seconds
     from egov.inventory.fields import format_rate
 
     inputs = plan.inputs
@@ -115,7 +116,7 @@ def _print_plan(plan: BackupPlan) -> None:
 
 
 def _print_night(title: str, night: Night) -> None:
-    from egov.backup.plan import format_seconds
+    from egov.backup.night import format_seconds
 
     table = Table("job", "site", "start", "end", "GB", title=title)
     for job in night.jobs:
