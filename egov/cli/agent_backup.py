@@ -31,7 +31,7 @@ def agent_backup(
     cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
     """Back up this host's datasets (run by egov-backup@<dataset>.service)."""
-    from egov.backup.agent import run_agent_backup
+    from egov.backup.datasetbackup import run_agent_backup
 
     loaded = _agent_config(config)
     settings = make_backup_settings(None, cache_dir, Path(loaded.textfile_directory))

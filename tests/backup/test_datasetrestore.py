@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.agent import AgentSettings
+from egov.backup.datasetbackup import run_backup_job
 from egov.backup.datasetrestore import restore_dataset
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import (
@@ -20,7 +21,7 @@ from egov.backup.restic import (
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 from tests.backup.conftest import make_tree
-from tests.backup.test_agent import files_job
+from tests.backup.test_datasetbackup import files_job
 
 
 def test_restic_restore_names_the_snapshot_it_chose() -> None:
