@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from egov.backup.repositories import DEFAULT_CACHE_DIR
 from egov.backup.restic import Outcome, make_unlock_command
@@ -73,3 +74,22 @@ def run_with_retries(
         settings.sleep(delay)
         result = attempt_once()
     return result
+
+
+class HasLastSuccess(Protocol):
+    """A job's record that remembers its last success across failures."""
+
+    @property
+    def last_success_at(self) -> float | None:
+        """Epoch seconds of the last run that succeeded; None before the first."""
+        ...
+
+
+def get_last_success_at(
+    previous: HasLastSuccess | None, succeeded: bool, now: float
+) -> float | None:
+    """When the job last succeeded: ``now`` if this run did, else what ``previous`` said (a
+    failure keeps the last success: status and the metrics count from it)."""
+    if succeeded:
+        return now
+    return previous.last_success_at if previous else None

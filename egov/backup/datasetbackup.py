@@ -20,7 +20,13 @@ from pathlib import Path
 
 from blake3 import blake3
 
-from egov.backup.agent import AgentSettings, Progress, no_progress, run_with_retries
+from egov.backup.agent import (
+    AgentSettings,
+    Progress,
+    get_last_success_at,
+    no_progress,
+    run_with_retries,
+)
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasets import (
     BackupJob,
@@ -322,7 +328,7 @@ def _make_record(
     error: str,
 ) -> BackupRecord:
     ok = not error and summary is not None
-    last_success_at = finished if ok else (previous.last_success_at if previous else None)
+    last_success_at = get_last_success_at(previous, ok, finished)
     last_snapshot = previous.last_success_snapshot_time if previous else None
     return BackupRecord(
         dataset=job.dataset,

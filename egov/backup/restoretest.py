@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from egov.backup.agent import AgentSettings
+from egov.backup.agent import AgentSettings, get_last_success_at
 from egov.backup.datasets import make_dump_filename
 from egov.backup.manifest import Manifest, compare_manifest
 from egov.backup.repositories import RepositoryConfig, open_repository
@@ -308,7 +308,7 @@ def run_restore_test(
         snapshot_id=snapshot_id,
         duration_seconds=now - started,
         files_checked=checked,
-        last_success_at=now if not error else (previous.last_success_at if previous else None),
+        last_success_at=get_last_success_at(previous, not error, now),
     )
     write_record(record, settings.state_dir)
     return record
