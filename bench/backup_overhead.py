@@ -43,9 +43,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egov.backup.agent import AgentSettings, run_agent_backup
+from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import AgentConfig
-from egov.backup.control import restore_dataset
+from egov.backup.datasetbackup import run_agent_backup
+from egov.backup.datasetrestore import restore_dataset
 from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.repositories import AccessKind, RepositoryConfig
 from egov.errors import EgovError

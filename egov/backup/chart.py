@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from egov.backup.plan import Night
+from egov.backup.night import Night
 
 WIDTH = 900
 LABEL_WIDTH = 260

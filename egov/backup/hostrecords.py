@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from egov.backup.control import make_ssh_command
 from egov.errors import CommandFailed
 from egov.execute import run_command
 from egov.hostlayout import STATE_DIRECTORY
@@ -22,6 +21,7 @@ from egov.inventory.derive import get_dataset_hosts
 from egov.inventory.model import Estate, HostRef
 from egov.inventory.pyinfra_bridge import check_connectable, check_ssh_files
 from egov.records import BackupRecord
+from egov.ssh import make_ssh_command
 
 SSH_READ_TIMEOUT_SECONDS = 30.0
 #: More than a host's records ever hold (a few hundred bytes per dataset): the bound stops

@@ -19,7 +19,7 @@ from __future__ import annotations
 from egov.backup.datasets import BackupJob, make_manifest_tags
 from egov.backup.manifest import MANIFEST_FILENAME, get_snapshot_suffix, name_snapshot
 from egov.backup.restic import Outcome, make_stdin_backup_command
-from egov.backup.runner import Restic, ResticResult
+from egov.backup.resticexec import Restic, ResticResult
 
 
 def make_manifest_command(job: BackupJob) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from egov.backup.restic import (
     make_cat_config_command,
     make_init_command,
 )
-from egov.backup.runner import Restic
+from egov.backup.resticexec import Restic
 from egov.errors import BackupError, InputError
 from egov.hostlayout import RESTIC_CACHE_DIRECTORY
 from egov.inventory.backup import RepositoryKind
@@ -123,6 +123,14 @@ def make_repository_config(
         region=store.region if store else "us-east-1",
         object_lock=store.object_lock if store else ObjectLockMode.COMPLIANCE,
     )
+
+
+def get_repository(estate: Estate, name: str | None) -> RepositoryConfig:
+    """The named repository (default: the first of the replication order)."""
+    chosen = name or (estate.backup.replication[0] if estate.backup.replication else None)
+    if chosen is None:
+        raise InputError("the inventory declares no repository", "add backup.repositories")
+    return make_repository_config(estate, chosen)
 
 
 def get_secret_file_name(repository: str, key: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from egov.backup.agent import AgentSettings
+from egov.backup.agent import AgentSettings, get_last_success_at
 from egov.backup.datasets import make_dump_filename
 from egov.backup.manifest import Manifest, compare_manifest
 from egov.backup.repositories import RepositoryConfig, open_repository
@@ -33,7 +33,7 @@ from egov.backup.restic import (
     make_snapshots_command,
     parse_snapshots,
 )
-from egov.backup.runner import Restic
+from egov.backup.resticexec import Restic
 from egov.errors import BackupError, CommandFailed, EgovError
 from egov.execute import run_command
 from egov.inventory.backup import DatasetKind
@@ -308,7 +308,7 @@ def run_restore_test(
         snapshot_id=snapshot_id,
         duration_seconds=now - started,
         files_checked=checked,
-        last_success_at=now if not error else (previous.last_success_at if previous else None),
+        last_success_at=get_last_success_at(previous, not error, now),
     )
     write_record(record, settings.state_dir)
     return record

@@ -9,7 +9,7 @@ A change of t (``verify_days``) restarts the cycle.
 
 from __future__ import annotations
 
-from egov.backup.agent import AgentSettings, run_with_retries
+from egov.backup.agent import AgentSettings, get_last_success_at, run_with_retries
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import make_check_command, parse_check_errors
 from egov.errors import EgovError
@@ -58,7 +58,7 @@ def make_verification_record(
         subsets=subsets,
         cycle_started_at=cycle_started_at,
         last_full_cycle_at=last_full_cycle_at,
-        last_success_at=now if not error else (previous.last_success_at if previous else None),
+        last_success_at=get_last_success_at(previous, not error, now),
     )
 
 

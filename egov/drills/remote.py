@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from egov.backup.control import make_ssh_command
 from egov.errors import CommandFailed, DrillError
 from egov.execute import run_command
 from egov.inventory.model import Estate, HostRef
+from egov.ssh import make_ssh_command
 
 OUTPUT_TAIL_CHARS = 600
 

@@ -18,7 +18,8 @@ from pydantic import Field
 
 from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import get_replication_host
-from egov.backup.control import list_snapshots, make_run_now_command, make_wait_script
+from egov.backup.datasetrestore import list_snapshots
+from egov.backup.ondemand import make_run_now_command, make_wait_script
 from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot
 from egov.drills.activity import Arguments, register

@@ -12,13 +12,14 @@ import tempfile
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
-from egov.backup.control import Restored, make_ssh_command, restore_dataset
+from egov.backup.datasetrestore import Restored, restore_dataset
 from egov.backup.repositories import make_repository_config
 from egov.drills.context import DrillContext
 from egov.errors import DrillError
 from egov.execute import run_pipeline
 from egov.hostlayout import DRILL_ROOT, RESTIC_CACHE_DIRECTORY
 from egov.inventory.model import HostRef
+from egov.ssh import make_ssh_command
 
 CACHE_DIRECTORY = Path(RESTIC_CACHE_DIRECTORY)
 STAGING_ROOT = DRILL_ROOT

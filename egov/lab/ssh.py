@@ -18,39 +18,31 @@ from egov import execute
 from egov.errors import CommandFailed
 from egov.lab.paths import get_known_hosts_path, get_ssh_dir, get_ssh_key_path
 from egov.lab.spec import LabHost, LabSpec
+from egov.ssh import build_ssh_argv as build_strict_ssh_argv
 
 HOST_KEY_PATH = "etc/ssh/ssh_host_ed25519_key"
 SSH_PORT = 22
 CONNECT_TIMEOUT_SECONDS = 5
 BANNER_PREFIX = b"SSH-"
 POLL_SECONDS = 0.2
+#: Only the lab key is offered, only the lab known_hosts is read, and ssh's warnings (a host
+#: added to known_hosts) stay out of the commands' output.
+LAB_SSH_OPTIONS = ("IdentitiesOnly=yes", "GlobalKnownHostsFile=/dev/null", "LogLevel=ERROR")
 
 
 def build_ssh_argv(
     address: str, key: Path, known_hosts: Path, command: Iterable[str] = ()
 ) -> list[str]:
     """Return an ssh argv to ``root@address`` using only the lab key and the lab known_hosts."""
-    return [
-        "ssh",
-        "-i",
-        str(key),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        f"UserKnownHostsFile={known_hosts}",
-        "-o",
-        "GlobalKnownHostsFile=/dev/null",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        f"ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
-        "-o",
-        "LogLevel=ERROR",
-        f"root@{address}",
-        *command,
-    ]
+    argv = build_strict_ssh_argv(
+        "root",
+        address,
+        connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+        known_hosts=known_hosts,
+        key=key,
+        options=LAB_SSH_OPTIONS,
+    )
+    return [*argv, *command]
 
 
 def ssh_argv(spec: LabSpec, machine: str, command: Iterable[str] = ()) -> list[str]:

@@ -222,11 +222,11 @@ def test_snapshots_host_reaches_restic_as_the_qualified_name(
 ) -> None:
     # the repository is the lab's, which only `egov lab up` makes: its listing is replaced,
     # and what it would be asked is recorded
-    from egov.backup import control
+    from egov.backup import datasetrestore
 
     asked: list[str | None] = []
     monkeypatch.setattr(
-        control,
+        datasetrestore,
         "list_snapshots",
         lambda _config, _settings, _dataset, host: asked.append(host) or [],
     )

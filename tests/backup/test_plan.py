@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from egov.backup.chart import render_svg
-from egov.backup.plan import BackupPlan, make_backup_plan, plan_night
+from egov.backup.night import plan_night
+from egov.backup.plan import BackupPlan, make_backup_plan
 from egov.backup.planinputs import DECLARED, PlanRecords, load_plan_records, make_plan_inputs
 from egov.inventory import load_estate
 from egov.inventory.model import Estate

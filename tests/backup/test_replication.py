@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import egov.execute
-from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.agent import AgentSettings
+from egov.backup.datasetbackup import run_backup_job
 from egov.backup.replication import (
     make_latest,
     make_replication_record,
@@ -22,7 +23,7 @@ from egov.backup.restic import parse_snapshots
 from egov.errors import BackupError
 from egov.records import CatalogRecord, ReplicationRecord, Result, read_record
 from tests.backup.conftest import RestServer, make_local, make_rest, make_tree
-from tests.backup.test_agent import files_job
+from tests.backup.test_datasetbackup import files_job
 
 SNAPSHOTS = """[
  {"time":"2026-01-01T01:30:00Z","hostname":"a","tags":["egov","dataset:etc"],"id":"01"},

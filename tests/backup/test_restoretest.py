@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from egov.backup.agent import AgentSettings, run_backup_job
-from egov.backup.control import list_snapshots
+from egov.backup.agent import AgentSettings
+from egov.backup.datasetbackup import run_backup_job
+from egov.backup.datasetrestore import list_snapshots
 from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.manifest import (
     Manifest,
@@ -38,7 +39,7 @@ from egov.execute import run_command
 from egov.inventory.backup import DatasetKind
 from egov.records import Result
 from tests.backup.conftest import make_local, make_tree
-from tests.backup.test_agent import files_job
+from tests.backup.test_datasetbackup import files_job
 
 FILES = RestoreTarget("files", DatasetKind.FILES)
 

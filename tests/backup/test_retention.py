@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from egov.backup.agent import AgentSettings, run_backup_job
+from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import (
     get_replication_host,
     get_retention_host,
@@ -16,6 +16,7 @@ from egov.backup.agentconfig import (
     make_object_lock_days,
 )
 from egov.backup.bucket import ensure_bucket, make_s3_client
+from egov.backup.datasetbackup import run_backup_job
 from egov.backup.repositories import (
     AccessKind,
     RepositoryConfig,
@@ -34,7 +35,7 @@ from egov.inventory.backup import Retention
 from egov.inventory.model import Estate
 from egov.records import Result
 from tests.backup.conftest import make_s3, make_tree, need, write_secret
-from tests.backup.test_agent import files_job
+from tests.backup.test_datasetbackup import files_job
 
 
 def test_counts_without_within_are_refused_on_append_only() -> None:

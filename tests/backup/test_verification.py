@@ -53,7 +53,7 @@ def test_changing_the_days_restarts_the_cycle(local_repository: RepositoryConfig
 def test_real_check_advances_and_remembers(
     local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
 ) -> None:
-    from egov.backup.agent import run_backup_job
+    from egov.backup.datasetbackup import run_backup_job
     from egov.backup.datasets import BackupJob, make_dataset_tags
 
     source = make_tree(tmp_path / "source")

@@ -1,7 +1,7 @@
 """The estate's derived facts, and the consumers held to one answer.
 
 ``egov backup status`` and the exporter each read the same state directory here, the real
-way (``control.load_status``; ``EgovCollector`` built from ``make_targets``), and must agree
+way (``freshness.load_status``; ``EgovCollector`` built from ``make_targets``), and must agree
 dataset by dataset and repository by repository: a rule changed on one side only fails
 ``test_status_and_exporter_agree``.
 """
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from egov.backup.control import load_status
-from egov.backup.status import DatasetStatus
+from egov.backup.freshness import DatasetStatus, load_status
 from egov.inventory import load_estate
 from egov.inventory.derive import (
     covers_path,

@@ -101,7 +101,7 @@ def egov(*arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[s
 def replicate(lab: Lab, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """A run of the replication unit on the primary's monitoring host that starts now (after
     any timer-started run in flight, which began before the caller's changes), waited for."""
-    from egov.backup.control import make_run_now_command
+    from egov.backup.ondemand import make_run_now_command
 
     return lab.exec(
         "primary-mon-01", *make_run_now_command("egov-replicate.service"), timeout=timeout

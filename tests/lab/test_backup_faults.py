@@ -28,10 +28,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from egov.backup.bucket import get_bucket_name, make_s3_client
-from egov.backup.control import make_run_now_command
+from egov.backup.ondemand import make_run_now_command
 from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot, parse_snapshots
-from egov.backup.runner import Restic
+from egov.backup.resticexec import Restic
 from egov.backup.undelete import get_object_versions
 from egov.inventory import load_estate
 from egov.lab.paths import get_host_dir

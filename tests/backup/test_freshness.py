@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from egov.backup.status import make_protection_notes, make_status
+from egov.backup.freshness import make_protection_notes, make_status
 from egov.inventory.derive import get_backup_target
 from egov.inventory.model import Estate, ObjectLockMode
 from egov.records import BackupRecord, CatalogRecord, LatestSnapshot, Result

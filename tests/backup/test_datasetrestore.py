@@ -1,5 +1,6 @@
 """restore_dataset against real restic: restic's own ``latest`` for a file dataset, the
-listing for the rest, and the same snapshot chosen either way."""
+listing for the rest, and the same snapshot chosen either way; which snapshots a restore
+takes (pure)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from egov.backup.agent import AgentSettings, run_backup_job
-from egov.backup.control import restore_dataset
+from egov.backup.agent import AgentSettings
+from egov.backup.datasetbackup import run_backup_job
+from egov.backup.datasetrestore import restore_dataset
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import (
     MANIFEST_TAG,
@@ -19,7 +21,7 @@ from egov.backup.restic import (
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 from tests.backup.conftest import make_tree
-from tests.backup.test_agent import files_job
+from tests.backup.test_datasetbackup import files_job
 
 
 def test_restic_restore_names_the_snapshot_it_chose() -> None:
@@ -85,3 +87,58 @@ def test_a_newest_snapshot_whose_manifest_is_missing_is_restored_and_said_unchec
     assert restored.note and f"snapshot {second.snapshot_id[:8]} has no manifest" in restored.note
     changed = tmp_path / "t" / str(source).lstrip("/") / "file-0.txt"
     assert changed.read_text() == "written after the first backup\n"
+
+
+def test_a_restore_takes_the_newest_snapshot_of_each_database() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from egov.backup.datasetrestore import pick_latest_per_stream
+    from egov.backup.restic import Snapshot
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def snap(name: str, minutes: int, *tags: str) -> Snapshot:
+        return Snapshot(id=name * 8, time=start + timedelta(minutes=minutes), tags=list(tags))
+
+    snapshots = [
+        snap("a", 0, "database:portal"),
+        snap("b", 1, "database:motcua"),
+        snap("c", 2, "database:portal"),
+        snap("d", 3, "egov-manifest"),
+        snap("e", 4, "database:motcua"),
+    ]
+    assert [s.id[0] for s in pick_latest_per_stream(snapshots)] == ["c", "e"]
+    # anchored at a manifest's snapshot: nothing newer
+    assert [s.id[0] for s in pick_latest_per_stream(snapshots, "cccc")] == ["b", "c"]
+    assert pick_latest_per_stream(snapshots, "zzzz") == []
+
+
+def test_a_restore_takes_the_newest_file_snapshot_even_without_its_manifest() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from egov.backup.datasetrestore import choose_restore
+    from egov.backup.manifest import Manifest
+    from egov.backup.restic import Snapshot
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def snap(name: str, minutes: int, *tags: str) -> Snapshot:
+        return Snapshot(id=name * 8, time=start + timedelta(minutes=minutes), tags=list(tags))
+
+    manifest = Manifest(dataset="files", host="h", created_at=0.0, snapshot_id="aaaaaaaa")
+    files = [snap("a", 0), snap("b", 5)]
+    chosen, compared, note = choose_restore(files, manifest, None, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["b"] and compared is None
+    assert note and "snapshot bbbbbbbb has no manifest in site2" in note
+    # before the newer one: the manifest's own snapshot, compared
+    before = (start + timedelta(minutes=1)).timestamp()
+    chosen, compared, note = choose_restore(files, manifest, before, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest and note is None
+    # a dump without its manifest may be cut short: the vouched-for one, and a note
+    dumps = [snap("a", 0, "database:portal"), snap("b", 5, "database:portal")]
+    chosen, compared, note = choose_restore(dumps, manifest, None, "databases", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest
+    assert note and "bbbbbbbb is newer but has no manifest" in note
+    # the newest has its manifest: nothing to say
+    chosen, compared, note = choose_restore(files[:1], manifest, None, "files", "site2")
+    assert [s.id[0] for s in chosen] == ["a"] and compared is manifest and note is None

@@ -1,7 +1,8 @@
 """``egov backup status``: per dataset and site, how fresh the data is against its target.
 
-Pure: it reads only records (catalogs, backups, verifications, restore tests), never a
-repository, so it answers in the same time for 10 snapshots or 10 million.
+It reads only records (catalogs, backups, verifications, restore tests, ``load_status``
+reads them from the state directory), never a repository, so it answers in the same time
+for 10 snapshots or 10 million; ``make_status`` is pure.
 
 The target, the hosts a dataset covers and the repositories holding it are the inventory's
 derived facts (``egov.inventory.derive``), the exporter's own: status and monitoring cannot
@@ -14,6 +15,7 @@ row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +29,7 @@ from egov.records import (
     RestoreTestRecord,
     Result,
     VerificationRecord,
+    read_records,
 )
 
 
@@ -110,6 +113,18 @@ def make_status(
                 )
             )
     return rows
+
+
+def load_status(estate: Estate, state_dir: Path, now: float) -> list[DatasetStatus]:
+    """The status rows from the records in ``state_dir`` (no repository is listed)."""
+    return make_status(
+        estate,
+        read_records(CatalogRecord, state_dir),
+        read_records(BackupRecord, state_dir),
+        read_records(VerificationRecord, state_dir),
+        read_records(RestoreTestRecord, state_dir),
+        now,
+    )
 
 
 def _last_result(records: Sequence[BackupRecord]) -> str | None:

@@ -1,22 +1,22 @@
-"""What ``egov backup`` does from the control node: choose hosts, reach them, read state.
+"""Restoring a dataset from a repository: which snapshots, restic's restore, the check.
 
-Running a backup "now" on a host starts its systemd unit over SSH (``systemctl start
---wait egov-backup@<dataset>.service``): the run then holds the same lock, writes the same
-record and metrics and logs to the same journal as the nightly one. Restores and snapshot
-listings run restic here against the repository with the inventory's secrets.
+Restores and snapshot listings run restic on the machine asking (the control node, or a
+host's agent for ``egov backup restore --to-host``) against the repository with its
+secrets. A dataset's restore is its newest snapshot of each stream (a PostgreSQL dataset
+has one per database), or the newest before a time; with ``verify`` the files restored are
+compared with the manifest taken at backup time (``choose_restore`` says which snapshot
+when the newest has none yet).
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
-from egov.backup.datasets import make_host_jobs
 from egov.backup.manifest import Manifest, compare_manifest
-from egov.backup.repositories import RepositoryConfig, make_repository_config, open_repository
+from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
     MANIFEST_TAG,
@@ -29,113 +29,8 @@ from egov.backup.restic import (
     parse_snapshots,
 )
 from egov.backup.restoretest import find_manifest, pick_copy
-from egov.backup.status import DatasetStatus, make_status
-from egov.errors import BackupError, InputError
-from egov.hostlayout import make_backup_unit
+from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
-from egov.inventory.model import Estate, HostRef
-from egov.records import (
-    BackupRecord,
-    CatalogRecord,
-    RestoreTestRecord,
-    VerificationRecord,
-    read_records,
-)
-
-SSH_CONNECT_TIMEOUT_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class RunTarget:
-    """One dataset to back up now on one host."""
-
-    ref: HostRef
-    dataset: str
-
-    @property
-    def unit(self) -> str:
-        """``egov-backup@etc.service``."""
-        return make_backup_unit(self.dataset)
-
-
-def make_run_targets(
-    estate: Estate, dataset: str | None, hosts: Sequence[HostRef] | None = None
-) -> list[RunTarget]:
-    """Host × dataset pairs of ``hosts`` (default: every host; the CLI chooses them with
-    ``egov.inventory.selectors``) backing up ``dataset`` (default: any); raise InputError on
-    an unknown dataset, and when no pair is left."""
-    if dataset is not None and dataset not in estate.backup.datasets:
-        raise InputError(
-            f"--dataset {dataset}: no such dataset",
-            f"datasets: {', '.join(estate.backup.datasets) or 'none'}",
-        )
-    targets = [
-        RunTarget(ref, job.dataset)
-        for ref in (estate.iter_hosts() if hosts is None else hosts)
-        for job in make_host_jobs(estate, ref)
-        if dataset is None or job.dataset == dataset
-    ]
-    if not targets:
-        raise InputError("no host backs up a dataset matching these filters")
-    return targets
-
-
-def make_ssh_command(estate: Estate, ref: HostRef, remote: Sequence[str]) -> tuple[str, ...]:
-    """``ssh`` to ``ref`` with strict host keys, running ``remote`` (quoted)."""
-    settings = ref.host.ssh
-    user = settings.user or estate.ssh.user or "root"
-    port = settings.port or estate.ssh.port or 22
-    key = settings.key or estate.ssh.key
-    known_hosts = settings.known_hosts or estate.ssh.known_hosts
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
-    argv += ["-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT_SECONDS}", "-p", str(port)]
-    if known_hosts:
-        argv += ["-o", f"UserKnownHostsFile={known_hosts}"]
-    if key and key.startswith("file:"):
-        argv += ["-i", key.removeprefix("file:")]  # the key's path, never its content
-    return (*argv, f"{user}@{ref.host.address}", shlex.join(remote))
-
-
-def make_start_command(target: RunTarget) -> tuple[str, ...]:
-    """What runs on the host: a run of the dataset's unit that starts now, waited for.
-
-    ``systemctl start`` on a unit already running (its timer fired) only waits for that
-    run, which began before whatever the caller just changed: wait for it to end first.
-    """
-    return make_run_now_command(target.unit)
-
-
-def make_run_now_command(unit: str) -> tuple[str, ...]:
-    """``sh -c`` waiting for a run of oneshot ``unit`` in flight, then starting a new one."""
-    return ("sh", "-c", f"{make_wait_script(unit)}; systemctl start --wait {unit}")
-
-
-def make_wait_script(unit: str) -> str:
-    """Shell that returns once no run of oneshot ``unit`` is in flight."""
-    state = f"systemctl show --property=ActiveState --value {unit}"
-    return (
-        f'while [ "$({state})" = activating ] || [ "$({state})" = deactivating ]; do sleep 1; done'
-    )
-
-
-def load_status(estate: Estate, state_dir: Path, now: float) -> list[DatasetStatus]:
-    """The status rows from the records in ``state_dir`` (no repository is listed)."""
-    return make_status(
-        estate,
-        read_records(CatalogRecord, state_dir),
-        read_records(BackupRecord, state_dir),
-        read_records(VerificationRecord, state_dir),
-        read_records(RestoreTestRecord, state_dir),
-        now,
-    )
-
-
-def get_repository(estate: Estate, name: str | None) -> RepositoryConfig:
-    """The named repository (default: the first of the replication order)."""
-    chosen = name or (estate.backup.replication[0] if estate.backup.replication else None)
-    if chosen is None:
-        raise InputError("the inventory declares no repository", "add backup.repositories")
-    return make_repository_config(estate, chosen)
 
 
 def list_snapshots(

@@ -1,0 +1,188 @@
+"""What would make a night that does not fit fit: the plan's proposals. Pure.
+
+For what does not fit, in the order they cost least: parallel copies, an earlier start
+(down to ``planning.earliest_start``), shards, and last the bandwidth a link would need.
+Each is tried on the night predicted with the ones before it applied (``night.plan_night``),
+and said in words an operator acts on, naming the inventory field to change.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from egov.backup.night import Changes, Night, get_backup_seconds, get_interval, plan_night
+from egov.backup.planinputs import DAY_SECONDS, PlanInputs
+from egov.inventory.backup import DatasetKind
+from egov.inventory.fields import StrictModel, format_rate
+
+#: Schedules move in steps an operator writes: quarter hours.
+SCHEDULE_STEP_SECONDS = 900.0
+
+
+class Proposal(StrictModel):
+    """One change to the configuration, in words an operator acts on."""
+
+    kind: str = Field(pattern="^(schedule|shards|parallel-copies|bandwidth)$")
+    text: str
+
+
+def _late_datasets(inputs: PlanInputs, night: Night) -> dict[str, float]:
+    """dataset → by how much its worst host misses its bound (window end or interval)."""
+    late: dict[str, float] = {}
+    for job in night.jobs:
+        if job.kind != "backup" or job.dataset is None:
+            continue
+        interval = get_interval(inputs, job)
+        over = (
+            job.end_seconds - job.start_seconds - interval
+            if interval < DAY_SECONDS
+            else job.end_seconds - night.window_end_seconds
+        )
+        if over > 0:
+            late[job.dataset] = max(late.get(job.dataset, 0.0), over)
+    return late
+
+
+def _need_shards(inputs: PlanInputs, dataset: str, budget: dict[str, float]) -> int:
+    """The fewest shards (up to the cores) that bring each host's run inside its budget."""
+    needed = 1
+    for job in inputs.jobs:
+        if job.dataset != dataset or job.kind is not DatasetKind.FILES:
+            continue
+        one = get_backup_seconds(job, 1)
+        allowed = budget.get(job.host, 0.0)
+        shards = math.ceil(one / allowed) if allowed > 0 else inputs.cores
+        needed = max(needed, min(max(shards, 1), inputs.cores))
+    return needed
+
+
+def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Proposal]]:
+    """The changes that bring ``night`` inside its window, in the order they cost least:
+    parallel copies, an earlier start (down to ``planning.earliest_start``), shards, and
+    last the bandwidth a link would need."""
+    proposals: list[Proposal] = []
+    changes = Changes()
+    copies = [job for job in night.jobs if job.kind == "copy"]
+    late_copies = [job for job in copies if job.end_seconds > night.window_end_seconds]
+    if len(inputs.links) > 1 and (late_copies or not night.meets_targets):
+        changes = changes.model_copy(update={"parallel_copies": True})
+        proposals.append(
+            Proposal(
+                kind="parallel-copies",
+                text="copy to "
+                + " and ".join(link.repository for link in inputs.links)
+                + " at once: the targets are independent",
+            )
+        )
+    late = _late_datasets(inputs, plan_night(inputs, changes))
+    starts: dict[str, float] = {}
+    for dataset, over in late.items():
+        job = next(item for item in inputs.jobs if item.dataset == dataset)
+        if job.interval_seconds < DAY_SECONDS:
+            continue
+        earlier = math.ceil(over / SCHEDULE_STEP_SECONDS) * SCHEDULE_STEP_SECONDS
+        start = max(job.start_seconds - earlier, inputs.earliest_start_seconds)
+        if start < job.start_seconds:
+            starts[dataset] = start
+            proposals.append(
+                Proposal(
+                    kind="schedule",
+                    text=f"start {dataset} at {_clock(inputs, start)} "
+                    f"(backup.datasets.{dataset}.schedule.at)",
+                )
+            )
+    changes = changes.model_copy(update={"starts": starts})
+    shards: dict[str, int] = {}
+    for dataset in _late_datasets(inputs, plan_night(inputs, changes)):
+        budget = _shard_budgets(inputs, dataset, changes)
+        count = _need_shards(inputs, dataset, budget)
+        if count > 1:
+            shards[dataset] = count
+            proposals.append(
+                Proposal(
+                    kind="shards",
+                    text=f"back {dataset} up in {count} shards (concurrent restic processes, "
+                    f"by top-level directory; the host has {inputs.cores} cores)",
+                )
+            )
+    changes = changes.model_copy(update={"shards": shards})
+    return _propose_bandwidth(inputs, changes, proposals)
+
+
+def _shard_budgets(inputs: PlanInputs, dataset: str, changes: Changes) -> dict[str, float]:
+    """host → seconds a run of ``dataset`` may take there: its interval, or until the
+    window's end after what the host runs before it."""
+    night = plan_night(inputs, changes)
+    budgets = {}
+    for job in night.jobs:
+        if job.dataset != dataset or job.host is None:
+            continue
+        interval = get_interval(inputs, job)
+        budgets[job.host] = (
+            interval if interval < DAY_SECONDS else night.window_end_seconds - job.start_seconds
+        )
+    return budgets
+
+
+def _propose_bandwidth(
+    inputs: PlanInputs, changes: Changes, proposals: list[Proposal]
+) -> tuple[Changes, list[Proposal]]:
+    night = plan_night(inputs, changes)
+    rates: dict[str, float] = {}
+    copies = [job for job in night.jobs if job.kind == "copy"]
+    for job in copies:
+        available = night.window_end_seconds - job.start_seconds
+        if job.end_seconds <= night.window_end_seconds or available <= 0:
+            continue
+        if job.repository is not None:
+            rates[job.repository] = job.bytes / available
+    for item in night.rpo:
+        # a dataset copied at every replication run: the copy of one run's change must
+        # arrive within what its target leaves after the interval and the run
+        link = next((link for link in inputs.links if link.repository == item.repository), None)
+        if item.meets or link is None:
+            continue
+        for source in inputs.jobs:
+            if source.dataset != item.dataset or source.interval_seconds >= DAY_SECONDS:
+                continue
+            took = get_backup_seconds(source, changes.shards.get(source.dataset, 1))
+            spare = source.target_seconds - source.interval_seconds - took
+            if spare > 0:
+                needed = source.changed_bytes * inputs.added_ratio / spare
+                rates[link.repository] = max(rates.get(link.repository, 0.0), needed)
+    if not rates:
+        return changes, proposals
+    for repository, rate in rates.items():
+        link = next(link for link in inputs.links if link.repository == repository)
+        has = link.rate.value if link.rate else None
+        proposals.append(
+            Proposal(
+                kind="bandwidth",
+                text=f"the copy to {repository} needs {format_rate(rate)} usable "
+                f"({format_rate(rate / inputs.link_efficiency)} of link at "
+                f"{inputs.link_efficiency:.0%} efficiency) from {link.source_site} to "
+                f"{link.site}" + (f"; it gets {format_rate(has)}" if has else ""),
+            )
+        )
+    source_needed: float | None = None
+    if inputs.source_rate is not None:
+        total = sum(rates.values()) if changes.parallel_copies else max(rates.values())
+        if total > inputs.source_rate.value:
+            source_needed = total
+            proposals.append(
+                Proposal(
+                    kind="bandwidth",
+                    text=f"sites.{inputs.links[0].source_site}.wan_bandwidth needs "
+                    f"{format_rate(total / inputs.link_efficiency)} for the copies "
+                    f"(usable now: {format_rate(inputs.source_rate.value)})",
+                )
+            )
+    return changes.model_copy(update={"link_rates": rates, "source_rate": source_needed}), proposals
+
+
+def _clock(inputs: PlanInputs, offset: float) -> str:
+    hours, minutes = inputs.window_start.split(":")
+    seconds = (int(hours) * 3600 + int(minutes) * 60 + offset) % DAY_SECONDS
+    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}"

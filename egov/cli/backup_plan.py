@@ -1,0 +1,141 @@
+"""``egov backup plan``: the night predicted from the inventory and the records, and what
+would make it fit, as text, JSON or an SVG chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from egov.cli.app import (
+    InventoryOption,
+    OutputFormat,
+    OutputOption,
+    load_inventory,
+    print_json,
+    stderr,
+    stdout,
+)
+from egov.cli.backup_options import StateDirOption
+from egov.outputfile import write_output_text
+
+if TYPE_CHECKING:
+    from egov.backup.night import Night
+    from egov.backup.plan import BackupPlan
+
+
+def backup_plan(
+    inventory: InventoryOption = None,
+    state_dir: StateDirOption = None,
+    from_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--from-hosts", help="Also read each backup host's records over SSH (read-only)."
+        ),
+    ] = False,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="Draw the night into this SVG file.")
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
+) -> None:
+    """Predict the night from the inventory and the agents' records; propose what makes it fit.
+
+    Sizes, files, change and rates come from the newest records in the state directory
+    (and, with --from-hosts, on each backup host): measured; else from the inventory's
+    estimates: declared. Each figure says which.
+    """
+    from egov.backup.chart import render_svg
+    from egov.backup.plan import make_backup_plan
+    from egov.backup.planinputs import load_plan_records, make_plan_inputs
+    from egov.records import get_state_dir
+
+    estate = load_inventory(inventory).estate
+    records = load_plan_records(state_dir or get_state_dir())
+    if from_hosts:
+        import dataclasses
+
+        from egov.backup.hostrecords import fetch_backup_records
+
+        fetched = fetch_backup_records(estate)
+        for host in fetched.unreachable:
+            stderr.print(f"warning: records not read from {host}", markup=False, soft_wrap=True)
+        records = dataclasses.replace(records, backups=[*records.backups, *fetched.records])
+    plan = make_backup_plan(make_plan_inputs(estate, records))
+    if svg is not None:
+        night = plan.proposed if plan.proposals else plan.night
+        write_output_text(svg, render_svg(night, plan.inputs.window_start))
+    if output is OutputFormat.JSON:
+        print_json(plan.model_dump(mode="json"))
+        return
+    _print_plan(plan)
+
+
+def _print_plan(plan: BackupPlan) -> None:
+    from egov.backup.night import format_seconds
+    from egov.inventory.fields import format_rate
+
+    inputs = plan.inputs
+    stdout.print(
+        f"window: {inputs.window_start} for {format_seconds(inputs.window_seconds)}",
+        soft_wrap=True,
+    )
+    for job in inputs.jobs:
+        stdout.print(
+            f"{job.dataset} on {job.host}: {job.size_bytes.value / 1e9:,.1f} GB "
+            f"({job.size_bytes.source}), {job.files.value:,.0f} files ({job.files.source}), "
+            f"{job.daily_change.value:.2%} a day ({job.daily_change.source}), "
+            f"{job.throughput.value / 1e6:,.0f} MB/s and "
+            f"{job.files_per_second.value:,.0f} files/s ({job.throughput.source})",
+            soft_wrap=True,
+            markup=False,
+        )
+    for link in inputs.links:
+        rate = f"{format_rate(link.rate.value)} ({link.rate.source})" if link.rate else "unknown"
+        stdout.print(f"copy {link.source_site} → {link.site}: {rate}", soft_wrap=True)
+    if inputs.source_rate is not None:
+        stdout.print(
+            f"copies share {format_rate(inputs.source_rate.value)} out of "
+            f"{inputs.links[0].source_site} ({inputs.source_rate.source})",
+            soft_wrap=True,
+        )
+    _print_night("the night as configured", plan.night)
+    if plan.proposals:
+        stdout.print("proposed:", soft_wrap=True)
+        for proposal in plan.proposals:
+            stdout.print(f"  {proposal.kind}: {proposal.text}", soft_wrap=True, markup=False)
+        _print_night("the night with the proposals", plan.proposed)
+    for restore in plan.restores:
+        stdout.print(
+            f"restore {restore.dataset} ({restore.host}): {format_seconds(restore.seconds)} at "
+            f"{restore.rate.value / 1e6:,.0f} MB/s ({restore.rate.source})",
+            soft_wrap=True,
+            markup=False,
+        )
+
+
+def _print_night(title: str, night: Night) -> None:
+    from egov.backup.night import format_seconds
+
+    table = Table("job", "site", "start", "end", "GB", title=title)
+    for job in night.jobs:
+        table.add_row(
+            job.label + (f" ×{job.shards}" if job.shards > 1 else ""),
+            job.site,
+            f"{job.start_seconds / 3600:+.2f} h",
+            f"{job.end_seconds / 3600:+.2f} h",
+            f"{job.bytes / 1e9:,.1f}",
+        )
+    stdout.print(table)
+    for item in night.rpo:
+        verdict = "ok" if item.meets else "[red]MISSES[/red]"
+        stdout.print(
+            f"RPO of {item.dataset} at {item.site}: {format_seconds(item.predicted_seconds)} "
+            f"(target {format_seconds(item.target_seconds)}) {verdict}",
+            soft_wrap=True,
+        )
+    for finding in night.findings:
+        stdout.print(f"does not fit: {finding}", soft_wrap=True, markup=False)
+    if night.fits:
+        stdout.print(f"{title}: everything fits in the window", soft_wrap=True)
