@@ -57,6 +57,9 @@ class AgentConfig(BaseModel):
     replication_timeout_seconds: float | None = Field(
         default=None, description="Bound on each restic call of the replication job."
     )
+    parallel_copies: bool = Field(
+        default=False, description="Copy to the replication targets at once."
+    )
     object_lock_days: int = Field(
         default=1, ge=1, description="Default retention of new object versions in S3 buckets."
     )
@@ -202,6 +205,7 @@ def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
         replication_timeout_seconds=(
             estate.backup.replication_timeout.total_seconds() if replication else None
         ),
+        parallel_copies=bool(replication) and estate.backup.parallel_copies,
         object_lock_days=make_object_lock_days(estate.backup.retention),
         purge_after_seconds=estate.backup.retention.within.total_seconds(),
     )

@@ -44,6 +44,11 @@ class Changes(StrictModel):
     source_rate: float | None = None
 
 
+def configured(inputs: PlanInputs) -> Changes:
+    """No change: the night as the inventory configures it."""
+    return Changes(parallel_copies=inputs.parallel_copies)
+
+
 class Job(StrictModel):
     """One bar of the night (seconds from the window's start)."""
 
@@ -238,7 +243,7 @@ def _predict_rpo(
 
 def plan_night(inputs: PlanInputs, changes: Changes | None = None) -> Night:
     """Predict one night with ``changes`` applied (none: the configuration as it is)."""
-    changes = changes or Changes()
+    changes = changes or configured(inputs)
     window_end = inputs.window_seconds
     findings: list[str] = []
     backups = _place_backups(inputs, changes)

@@ -8,7 +8,7 @@ would take to restore.
 
 from __future__ import annotations
 
-from egov.backup.night import Changes, Night, plan_night
+from egov.backup.night import Changes, Night, configured, plan_night
 from egov.backup.planinputs import Figure, PlanInputs
 from egov.backup.proposals import Proposal, propose_changes
 from egov.inventory.fields import StrictModel
@@ -53,7 +53,7 @@ def make_backup_plan(inputs: PlanInputs) -> BackupPlan:
     """The night as configured, what would make it fit, and the night with that applied."""
     night = plan_night(inputs)
     done = night.fits and night.meets_targets
-    changes, proposals = (Changes(), []) if done else propose_changes(inputs, night)
+    changes, proposals = (configured(inputs), []) if done else propose_changes(inputs, night)
     return BackupPlan(
         inputs=inputs,
         night=night,

@@ -114,6 +114,8 @@ class PlanInputs(StrictModel):
     source_rate: Figure | None
     jobs: list[JobInput]
     links: list[LinkInput]
+    #: ``backup.parallel_copies``: the copies already run at once
+    parallel_copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,7 @@ def make_plan_inputs(estate: Estate, records: PlanRecords) -> PlanInputs:
         added_ratio=planning.added_ratio,
         link_efficiency=planning.link_efficiency,
         cores=planning.cores,
+        parallel_copies=policy.parallel_copies,
         source_rate=(
             Figure(value=wan * planning.link_efficiency, source=DECLARED) if wan else None
         ),

@@ -12,7 +12,14 @@ import math
 
 from pydantic import Field
 
-from egov.backup.night import Changes, Night, get_backup_seconds, get_interval, plan_night
+from egov.backup.night import (
+    Changes,
+    Night,
+    configured,
+    get_backup_seconds,
+    get_interval,
+    plan_night,
+)
 from egov.backup.planinputs import DAY_SECONDS, PlanInputs
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import StrictModel, format_rate
@@ -63,17 +70,18 @@ def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Pro
     parallel copies, an earlier start (down to ``planning.earliest_start``), shards, and
     last the bandwidth a link would need."""
     proposals: list[Proposal] = []
-    changes = Changes()
+    changes = configured(inputs)
     copies = [job for job in night.jobs if job.kind == "copy"]
     late_copies = [job for job in copies if job.end_seconds > night.window_end_seconds]
-    if len(inputs.links) > 1 and (late_copies or not night.meets_targets):
+    needed = late_copies or not night.meets_targets
+    if len(inputs.links) > 1 and not changes.parallel_copies and needed:
         changes = changes.model_copy(update={"parallel_copies": True})
         proposals.append(
             Proposal(
                 kind="parallel-copies",
                 text="copy to "
                 + " and ".join(link.repository for link in inputs.links)
-                + " at once: the targets are independent",
+                + " at once (`backup.parallel_copies: true`): the targets are independent",
             )
         )
     late = _late_datasets(inputs, plan_night(inputs, changes))

@@ -12,7 +12,9 @@ longer reaches, so each run starts with ``restic unlock`` (stale locks only: thi
 with a dead process, or older than 30 minutes) on the source and on each target. A target
 created here takes the source's chunker parameters, or deduplication would be lost across
 the copy; an S3 target's bucket is set up first (versioning, object lock: ``bucket.py``).
-Each target is independent: one failing does not stop the others.
+Each target is independent: one failing does not stop the others, and with
+``backup.parallel_copies`` the copies run at once (one thread each, waiting on its own restic;
+each still bounded by the timeout and resumed by the next run).
 
 Each copy leaves a ``ReplicationRecord`` (its duration and the target's growth), from which
 ``egov backup plan`` measures the links. After copying, every repository's catalog is
@@ -24,6 +26,7 @@ repository.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings, run_with_retries
@@ -214,8 +217,11 @@ def run_replication(
     settings: AgentSettings,
     progress: Callable[[str], None] = lambda _: None,
     object_lock_days: int = 1,
+    *,
+    parallel: bool = False,
 ) -> list[CatalogRecord]:
-    """Copy from ``order[0]`` to each following repository, then refresh every catalog.
+    """Copy from ``order[0]`` to each following repository (one after the other, or all at
+    once when ``parallel``), then refresh every catalog.
 
     Raise BackupError at the end when any copy or refresh failed, naming each.
     """
@@ -227,17 +233,25 @@ def run_replication(
         clear_stale_locks(source, settings)
     except EgovError as error:
         failures.append(f"{source.name}: {error.message}")
-    copies: dict[str, tuple[float, float, str]] = {}
-    for name in order[1:] if not failures else ():
+    targets = list(order[1:]) if not failures else []
+
+    def copy(name: str) -> tuple[float, float, str]:
         progress(f"copying {source.name} → {name}")
         started = settings.clock()
-        error_text = ""
         try:
             copy_snapshots(source, repositories[name], settings, object_lock_days, progress)
         except EgovError as error:
-            failures.append(f"{name}: {error.message}")
-            error_text = error.message
-        copies[name] = (started, settings.clock(), error_text)
+            return started, settings.clock(), error.message
+        return started, settings.clock(), ""
+
+    if parallel and len(targets) > 1:
+        # a stop (SIGTERM from the service manager, Ctrl-C) reaches every restic of the unit's
+        # control group at once; the threads only wait for them
+        with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="copy") as pool:
+            copies = dict(zip(targets, pool.map(copy, targets), strict=True))
+    else:
+        copies = {name: copy(name) for name in targets}
+    failures += [f"{name}: {error}" for name, (_, _, error) in copies.items() if error]
     # each target's size as its last catalog saw it, before the refresh below
     before = {name: read_record(CatalogRecord, name, settings.state_dir) for name in copies}
     catalogs = []

@@ -62,6 +62,7 @@ def agent_replicate(
         make_backup_settings(None, cache_dir, timeout_seconds=loaded.replication_timeout_seconds),
         lambda line: stderr.print(line, markup=False, soft_wrap=True),
         loaded.object_lock_days,
+        parallel=loaded.parallel_copies,
     ):
         stdout.print(f"{catalog.repository}: {catalog.snapshot_count} snapshots")
 

@@ -300,6 +300,14 @@ class BackupPolicy(StrictModel):
         ),
         examples=["12h", "2m"],
     )
+    parallel_copies: bool = Field(
+        default=False,
+        description=(
+            "Copy to every repository after the first at once instead of one after the other: "
+            "the copies are independent (each from the first repository) and share the source "
+            "site's outbound link. `egov backup plan` proposes it when the copies do not fit."
+        ),
+    )
     verify_days: WholeNumber = Field(
         default=30,
         ge=1,

@@ -82,7 +82,7 @@ def test_camau_as_configured_does_not_fit_and_says_why(camau: Estate) -> None:
 
 def test_camau_with_its_proposals_fits(camau: Estate) -> None:
     plan = plan_of(camau, PlanRecords())
-    assert {"shards", "parallel-copies", "bandwidth"} <= kinds(plan)
+    assert {"shards", "bandwidth"} <= kinds(plan)
     assert plan.proposed.fits, plan.proposed.findings
     assert plan.changes.shards == {"files": 8}
     files_rpo = [item for item in plan.proposed.rpo if item.dataset == "files"]
@@ -195,11 +195,22 @@ def test_a_late_daily_dump_is_moved_earlier(camau: Estate) -> None:
 
 
 def test_copies_in_turn_then_in_parallel(camau: Estate) -> None:
-    plan = plan_of(camau, PlanRecords())
+    in_turn = camau.model_copy(
+        update={"backup": camau.backup.model_copy(update={"parallel_copies": False})}
+    )
+    plan = plan_of(in_turn, PlanRecords())
     vnpt, site2 = (job for job in plan.night.jobs if job.kind == "copy")
-    assert site2.start_seconds == vnpt.end_seconds  # replication.py copies in turn today
+    assert site2.start_seconds == vnpt.end_seconds  # one after the other, as configured
+    assert "parallel-copies" in kinds(plan)
     vnpt, site2 = (job for job in plan.proposed.jobs if job.kind == "copy")
     assert site2.start_seconds == vnpt.start_seconds
+
+
+def test_copies_configured_parallel_are_planned_so_and_not_proposed(camau: Estate) -> None:
+    plan = plan_of(camau, PlanRecords())  # camau.yaml sets backup.parallel_copies
+    vnpt, site2 = (job for job in plan.night.jobs if job.kind == "copy")
+    assert site2.start_seconds == vnpt.start_seconds
+    assert "parallel-copies" not in kinds(plan)
 
 
 def test_the_records_are_read_from_the_state_directory(tmp_path: Path, camau: Estate) -> None:

@@ -153,3 +153,48 @@ def test_a_target_that_stops_answering_fails_the_run_within_the_timeout(
     # the copy, then the catalog's listing: each bounded, each stopped within the grace
     assert time.monotonic() - started < 2 * (2.0 + 1.0) + 5
     assert read_record(CatalogRecord, "primary", settings.state_dir).result is Result.SUCCESS  # type: ignore[union-attr]
+
+
+def test_parallel_copies_run_at_once_and_one_stalled_target_does_not_hold_the_other(
+    local_repository: RepositoryConfig,
+    secrets_dir: Path,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``backup.parallel_copies``: site 2's copy stalls (an endpoint that says nothing) while
+    vnpt's completes beside it, within site 2's bound; one after the other, vnpt's copy would
+    have waited for the whole stall."""
+    monkeypatch.setattr(egov.execute, "TIMEOUT_GRACE_SECONDS", 1.0)
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    vnpt = make_local(tmp_path, secrets_dir, "vnpt", "vnpt")
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        site2 = make_rest(silent.getsockname()[1], secrets_dir)
+        repositories = {"primary": local_repository, "site2": site2, "vnpt": vnpt}
+        bounded = dataclasses.replace(settings, timeout_seconds=4.0)
+        with pytest.raises(BackupError, match=r"site2: .*timed out") as failure:
+            run_replication(repositories, ["primary", "site2", "vnpt"], bounded, parallel=True)
+    assert "vnpt:" not in failure.value.message
+    stalled = read_record(ReplicationRecord, "site2", settings.state_dir)
+    copied = read_record(ReplicationRecord, "vnpt", settings.state_dir)
+    assert stalled is not None and stalled.result is Result.FAILURE
+    assert copied is not None and copied.result is Result.SUCCESS
+    # vnpt's copy started before site 2's stalled one ended: they ran at once
+    assert copied.started_at < stalled.finished_at and stalled.started_at < copied.finished_at
+    assert read_record(CatalogRecord, "vnpt", settings.state_dir).snapshot_count == 1  # type: ignore[union-attr]
+
+
+def test_copies_run_one_after_the_other_unless_parallel(
+    local_repository: RepositoryConfig, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
+) -> None:
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    repositories = {
+        "primary": local_repository,
+        "vnpt": make_local(tmp_path, secrets_dir, "vnpt", "vnpt"),
+        "site2": make_local(tmp_path, secrets_dir, "site2", "site2"),
+    }
+    run_replication(repositories, ["primary", "vnpt", "site2"], settings)
+    first = read_record(ReplicationRecord, "vnpt", settings.state_dir)
+    second = read_record(ReplicationRecord, "site2", settings.state_dir)
+    assert first is not None and second is not None
+    assert first.finished_at <= second.started_at

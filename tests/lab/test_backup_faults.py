@@ -250,7 +250,8 @@ def _lock_hosts(restic: Restic) -> list[str]:
 def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_completes(
     lab: Lab,
 ) -> None:
-    """The VNPT link is slowed so that the copy takes seconds, then cut in the middle of it."""
+    """The VNPT link is slowed so that the copy takes seconds, then cut in the middle of it;
+    site 2's copy, made at the same time (``backup.parallel_copies``), is not held up."""
     write_on_store(f"cut-{time.time_ns()}.bin", os.urandom(1024 * 1024))
     back_up_files()
     since = time.time() - 1
@@ -260,6 +261,8 @@ def test_a_link_cut_during_replication_fails_in_bounded_time_and_the_next_run_co
             started = time.monotonic()
             first = pool.submit(replicate, lab)
             _wait_for_line(lab, "copying primary → vnpt", since)
+            # backup.parallel_copies: site 2's copy starts beside VNPT's, not after it
+            _wait_for_line(lab, "copying primary → site2", since, timeout=5)
             time.sleep(5)  # the copy is uploading now
             cut_at = datetime.now(UTC)
             lab.api.cut_link(lab.spec, "vnpt")
