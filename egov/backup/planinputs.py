@@ -145,6 +145,13 @@ def _moment(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def format_clock(window_start: str, offset: float) -> str:
+    """The time of day ``offset`` seconds from the window's start (``22:00`` for -3.5 h
+    from 01:30): what an operator sets a schedule to."""
+    seconds = (_clock_seconds(window_start) + offset) % DAY_SECONDS
+    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}"
+
+
 def _offset(at: str, window_start: str) -> float:
     """Seconds from the window's start to ``at``: the nearest, so 00:05 is before 01:30."""
     seconds = (_clock_seconds(at) - _clock_seconds(window_start)) % DAY_SECONDS

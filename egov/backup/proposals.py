@@ -20,7 +20,7 @@ from egov.backup.night import (
     get_interval,
     plan_night,
 )
-from egov.backup.planinputs import DAY_SECONDS, PlanInputs
+from egov.backup.planinputs import DAY_SECONDS, PlanInputs, format_clock
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import StrictModel, format_rate
 
@@ -97,7 +97,7 @@ def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Pro
             proposals.append(
                 Proposal(
                     kind="schedule",
-                    text=f"start {dataset} at {_clock(inputs, start)} "
+                    text=f"start {dataset} at {format_clock(inputs.window_start, start)} "
                     f"(backup.datasets.{dataset}.schedule.at)",
                 )
             )
@@ -188,9 +188,3 @@ def _propose_bandwidth(
                 )
             )
     return changes.model_copy(update={"link_rates": rates, "source_rate": source_needed}), proposals
-
-
-def _clock(inputs: PlanInputs, offset: float) -> str:
-    hours, minutes = inputs.window_start.split(":")
-    seconds = (int(hours) * 3600 + int(minutes) * 60 + offset) % DAY_SECONDS
-    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}"

@@ -100,12 +100,12 @@ def _print_plan(plan: BackupPlan) -> None:
             f"{inputs.links[0].source_site} ({inputs.source_rate.source})",
             soft_wrap=True,
         )
-    _print_night("the night as configured", plan.night)
+    _print_night("the night as configured", plan.night, inputs.window_start)
     if plan.proposals:
         stdout.print("proposed:", soft_wrap=True)
         for proposal in plan.proposals:
             stdout.print(f"  {proposal.kind}: {proposal.text}", soft_wrap=True, markup=False)
-        _print_night("the night with the proposals", plan.proposed)
+        _print_night("the night with the proposals", plan.proposed, inputs.window_start)
     for restore in plan.restores:
         stdout.print(
             f"restore {restore.dataset} ({restore.host}): {format_seconds(restore.seconds)} at "
@@ -115,16 +115,20 @@ def _print_plan(plan: BackupPlan) -> None:
         )
 
 
-def _print_night(title: str, night: Night) -> None:
+def _print_night(title: str, night: Night, window_start: str) -> None:
     from egov.backup.night import format_seconds
+    from egov.backup.planinputs import format_clock
+
+    def at(seconds: float) -> str:
+        return f"{format_clock(window_start, seconds)} ({seconds / 3600:+.2f} h)"
 
     table = Table("job", "site", "start", "end", "GB", title=title)
     for job in night.jobs:
         table.add_row(
             job.label + (f" ×{job.shards}" if job.shards > 1 else ""),
             job.site,
-            f"{job.start_seconds / 3600:+.2f} h",
-            f"{job.end_seconds / 3600:+.2f} h",
+            at(job.start_seconds),
+            at(job.end_seconds),
             f"{job.bytes / 1e9:,.1f}",
         )
     stdout.print(table)
