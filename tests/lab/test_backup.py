@@ -149,6 +149,33 @@ def test_every_dataset_is_fresh_at_all_three_sites(lab: Lab, changes: Changes) -
     }
 
 
+def test_the_plan_measures_the_estate_from_the_agents_records(
+    lab: Lab, changes: Changes, tmp_path: Path
+) -> None:
+    """`egov backup plan` takes sizes and file counts from the records the lab's agents just
+    wrote (read over SSH with --from-hosts), not from the inventory; with no record it falls
+    back to the declared estimates and says so."""
+    state = get_host_dir(lab.spec.name, "primary-mon-01") / "root/var/lib/egov/state"
+    measured = egov("backup", "plan", "--state-dir", str(state), "--from-hosts", "-o", "json")
+    assert measured.returncode == 0, measured.stderr
+    jobs = {(j["dataset"], j["host"]): j for j in json.loads(measured.stdout)["inputs"]["jobs"]}
+    for dataset, machine in (("files", "primary-store-01"), ("databases", "primary-db-01")):
+        job = jobs[(dataset, machine)]
+        record = read_backup_record(lab, machine, f"{dataset}@{machine}")
+        assert record is not None
+        assert job["size_bytes"]["source"].startswith(f"measured on {machine}"), job
+        assert job["size_bytes"]["value"] == record["bytes_processed"]
+        assert job["files"]["value"] == record["files_processed"]
+    empty = tmp_path / "state"
+    empty.mkdir()
+    declared = egov("backup", "plan", "--state-dir", str(empty), "-o", "json")
+    assert declared.returncode == 0, declared.stderr
+    files = next(
+        j for j in json.loads(declared.stdout)["inputs"]["jobs"] if j["dataset"] == "files"
+    )
+    assert files["size_bytes"]["source"] == "declared estimate"
+
+
 @pytest.mark.parametrize("repository", REPOSITORIES)
 def test_the_changed_file_restores_byte_exact(
     repository: str, changes: Changes, tmp_path: Path
