@@ -15,7 +15,8 @@ from pathlib import Path
 
 from egov.backup.agent import AgentSettings
 from egov.backup.datasets import make_host_jobs
-from egov.backup.manifest import Manifest, compare_manifest
+from egov.backup.manifest import compare_manifest
+from egov.backup.manifestformat import Manifest
 from egov.backup.repositories import RepositoryConfig, make_repository_config, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
