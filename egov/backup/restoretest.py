@@ -288,7 +288,9 @@ def run_restore_test(
         with open_repository(
             repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
         ) as restic:
-            manifest_snapshot, manifest = find_manifest(restic, target.dataset, target.host)
+            manifest_snapshot, manifest = find_manifest(
+                restic, target.dataset, target.host, spool_dir=scratch_root
+            )
             snapshot_id = manifest.snapshot_id
             if target.kind is DatasetKind.POSTGRES:
                 scratch.chmod(0o711)  # the throwaway cluster's user must traverse it
