@@ -35,9 +35,11 @@ def run_command(
     environment: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     capture: bool = True,
+    output: IO[bytes] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion, capturing its output (unless ``capture`` is false: then
-    it goes to our own stdout and stderr as it comes).
+    it goes to our own stdout and stderr as it comes; with ``output``, a file, stdout goes
+    there and the result's is empty: output too large to hold).
 
     A command that outlives ``timeout_seconds`` is interrupted (SIGINT, as Ctrl-C would:
     restic then removes its repository locks where it still can) and killed when it has
@@ -48,7 +50,7 @@ def run_command(
         argv,
         environment,
         stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE if capture else None,
+        stdout=output if output is not None else subprocess.PIPE if capture else None,
         stderr=subprocess.PIPE if capture else None,
         text=True,
         errors="replace",
@@ -63,7 +65,9 @@ def run_command(
         except BaseException:  # Ctrl-C or a stop: leave no child behind, but let it clean up
             _stop(process)
             raise
-    result = subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+    result = subprocess.CompletedProcess(
+        list(argv), process.returncode, stdout if output is None else "", stderr
+    )
     if check and result.returncode != 0:
         raise CommandFailed(argv, result.returncode, (result.stderr or "")[-STDERR_TAIL_CHARS:])
     return result

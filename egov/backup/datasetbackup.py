@@ -33,14 +33,8 @@ from egov.backup.datasets import (
     make_dump_command,
     make_dump_filename,
 )
-from egov.backup.manifest import (
-    Manifest,
-    ManifestEntry,
-    load_manifest,
-    make_manifest,
-    save_manifest,
-    serialize_manifest,
-)
+from egov.backup.manifest import make_manifest
+from egov.backup.manifestformat import ManifestEntry, ManifestHeader, get_sort_key, save_manifest
 from egov.backup.manifestsnapshot import ManifestSnapshot
 from egov.backup.metrics import write_backup_metrics
 from egov.backup.priority import make_this_thread_idle, make_thread_normal
@@ -128,33 +122,26 @@ def _backup_files(
     progress: Progress,
     create: bool,
     snapshot: ManifestSnapshot,
-) -> tuple[BackupSummary, str]:
-    """Back up the dataset's trees; return restic's summary and the manifest's JSON.
+) -> tuple[BackupSummary, Path]:
+    """Back up the dataset's trees; return restic's summary and the manifest's file.
 
     The manifest is made beside restic, in a thread that only takes CPU restic leaves idle
     (``egov.backup.priority``): reading the last manifest, hashing what changed, writing the
-    state copy and the JSON, and feeding it to the manifest's restic all happen there, so
-    little but restic stays on the critical path.
+    state copy (the manifest's file), and feeding it to the manifest's restic all happen
+    there, so little but restic stays on the critical path.
     """
-    manifest_path = settings.state_dir / "manifests" / f"{job.dataset}.json"
+    manifest_path = _get_manifest_path(settings, job)
     started = settings.clock()
-    made: dict[str, str | BaseException] = {}
+    made: dict[str, Path | BaseException] = {}
 
     def compute() -> None:
         make_this_thread_idle()
         try:
-            manifest = make_manifest(
-                job.dataset,
-                job.host,
-                job.paths,
-                job.exclude,
-                started,
-                load_manifest(manifest_path),
-            )
-            text = serialize_manifest(manifest)
-            save_manifest(text, manifest_path)
-            made["text"] = text
-            snapshot.feed(text)
+            header = ManifestHeader(job.dataset, job.host, started)
+            # the last run's manifest is read while this one replaces it (atomically)
+            make_manifest(manifest_path, header, job.paths, job.exclude, manifest_path)
+            made["path"] = manifest_path
+            snapshot.feed(manifest_path)
         except Exception as error:  # reported by the caller, with the dataset's name
             made["error"] = error
 
@@ -169,8 +156,8 @@ def _backup_files(
     summary = parse_backup_summary(result.stdout)
     if summary is None or summary.snapshot_id is None:
         raise BackupError(f"backup of {job.dataset}: restic printed no snapshot id")
-    text = made.get("text")
-    if not isinstance(text, str):
+    made_path = made.get("path")
+    if not isinstance(made_path, Path):
         raise BackupError(
             f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} was made, but its "
             f"manifest could not be: {made.get('error')}",
@@ -183,7 +170,13 @@ def _backup_files(
             f"files could not be read: {result.stderr_tail}",
             "fix the permissions or exclude the files named above",
         )
-    return summary, text
+    return summary, made_path
+
+
+def _get_manifest_path(settings: AgentSettings, job: BackupJob) -> Path:
+    """The state directory's copy of the dataset's last manifest: the next run reuses its
+    hashes, and the manifest's restic is fed from it."""
+    return settings.state_dir / "manifests" / f"{job.dataset}.json"
 
 
 def _backup_databases(
@@ -193,11 +186,12 @@ def _backup_databases(
     progress: Progress,
     create: bool,
     snapshot: ManifestSnapshot,
-) -> tuple[BackupSummary, str]:
-    """Dump each database into restic; return the summed summary and the manifest's JSON,
+) -> tuple[BackupSummary, Path]:
+    """Dump each database into restic; return the summed summary and the manifest's file,
     which is complete only after the last dump (``snapshot`` gets it all at the end)."""
     del snapshot
-    manifest = Manifest(dataset=job.dataset, host=job.host, created_at=settings.clock())
+    header = ManifestHeader(job.dataset, job.host, settings.clock())
+    dumps: list[ManifestEntry] = []
     totals = BackupSummary()
     for database in job.databases:
         progress(f"dumping database {database}")
@@ -245,8 +239,14 @@ def _backup_databases(
         summary = parse_backup_summary(result.stdout)
         if summary is None or summary.snapshot_id is None:
             raise BackupError(f"backup of database {database}: restic printed no snapshot id")
-        manifest.files[f"/{make_dump_filename(database)}"] = ManifestEntry(
-            size=int(str(digest["size"])), blake3=str(digest["blake3"])
+        dumps.append(
+            ManifestEntry(
+                f"/{make_dump_filename(database)}",
+                int(str(digest["size"])),
+                None,
+                0,
+                str(digest["blake3"]),
+            )
         )
         totals = BackupSummary(
             snapshot_id=summary.snapshot_id,
@@ -254,7 +254,9 @@ def _backup_databases(
             total_files_processed=totals.total_files_processed + 1,
             total_bytes_processed=totals.total_bytes_processed + summary.total_bytes_processed,
         )
-    return totals, serialize_manifest(manifest)
+    manifest_path = _get_manifest_path(settings, job)
+    save_manifest(manifest_path, header, sorted(dumps, key=lambda dump: get_sort_key(dump.path)))
+    return totals, manifest_path
 
 
 def run_backup_job(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egov.backup.agent import AgentSettings
-from egov.backup.manifest import Manifest, compare_manifest
+from egov.backup.manifest import compare_manifest
+from egov.backup.manifestformat import Manifest
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
@@ -167,7 +168,10 @@ def restore_dataset(
             if restored is None:
                 raise BackupError(f"restore of {dataset}: restic named no snapshot")
             return Restored(restored)
-        found = find_manifest(restic, dataset, host, before)[1] if verify else None
+        # the manifest is spooled beside the restore, not in a tmpfs $TMPDIR: it grows with
+        # the number of files (about 170 bytes each)
+        spool = target.parent if target.parent.is_dir() else None
+        found = find_manifest(restic, dataset, host, before, spool)[1] if verify else None
         result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
         restic.check(result, "listing snapshots")
         listed = parse_snapshots(result.stdout)

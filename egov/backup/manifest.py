@@ -1,16 +1,24 @@
 """The checksums of a dataset taken at backup time, and their comparison after a restore.
 
 Where it lives: **in the repository, beside the data snapshot**, as its own small snapshot
-(``restic backup --stdin --stdin-filename manifest.json``, naming the data snapshot inside;
-older ones are called ``manifest-<id8>.json``; tags ``egov-manifest``,
-``dataset:X``, ``site:S``, same ``--host``). It is then copied with the data to every site
-and pruned with it (same retention group key: host and tags), so a restore test at site 2
-compares against what the source held, with no channel back to the primary. It is not put
-*inside* the data snapshot: that would mean writing into the backed-up trees.
+(``restic backup --stdin --stdin-filename manifest.jsonl``, naming the data snapshot in its
+last line; older ones are called ``manifest.json`` or ``manifest-<id8>.json``; tags
+``egov-manifest``, ``dataset:X``, ``site:S``, same ``--host``). It is then copied with the
+data to every site and pruned with it (same retention group key: host and tags), so a
+restore test at site 2 compares against what the source held, with no channel back to the
+primary. It is not put *inside* the data snapshot: that would mean writing into the
+backed-up trees. Its text is in ``egov.backup.manifestformat``.
 
 Cost: hashing a 142 TB file store every night is impossible, so an entry is re-hashed only
 when its size, mtime or inode changed since the last manifest (kept in the state directory),
 as restic itself decides what to read. The manifest is computed while restic runs.
+
+Memory does not grow with the number of files (tens of millions in the file store): the
+trees are walked depth first with each directory's names sorted, which is the order the
+manifest is kept in, so the last manifest is read beside the walk as a second sorted stream
+and the two are merged entry by entry, each entry written out as soon as it is known. What
+is held is one sorted directory listing per level of the walk and the file buffers. A
+restored tree is checked the same way, entry by entry as the manifest is read.
 
 Why BLAKE3: it is a cryptographic hash at about half SHA-256's CPU per byte here (0.37 against
 0.70 CPU-s per GiB, reading included, on a CPU with SHA extensions; several times less on one
@@ -27,57 +35,45 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from blake3 import blake3
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from egov.backup.manifestformat import (
+    DEFAULT_ALGORITHM,
+    Manifest,
+    ManifestEntry,
+    ManifestHeader,
+    get_sort_key,
+    read_manifest,
+    save_manifest,
+)
 
 HASH_CHUNK_BYTES = 1 << 20
+#: how many names of missing or differing files a comparison keeps: it counts them all
+SAMPLE_NAMES = 100
+
+#: the manifest's name inside its snapshot; the snapshot it vouches for is named in its last
+#: line: the manifest's restic starts before that id is known
+MANIFEST_FILENAME = "manifest.jsonl"
 
 
-class ManifestEntry(BaseModel):
-    """One regular file: ``[size, mtime_ns, digest]`` would be shorter; names help readers."""
+class FileInfo(Protocol):
+    """What the merge reads of a file's ``lstat``."""
 
-    model_config = ConfigDict(frozen=True)
-
-    size: int
-    mtime_ns: int | None = Field(default=None, description="None for a stream (a dump).")
-    blake3: str = ""
-    sha256: str = Field(default="", description="Entries written before BLAKE3 only.")
-    inode: int = 0
-
-    @model_validator(mode="after")
-    def _has_a_digest(self) -> ManifestEntry:
-        if not self.blake3 and not self.sha256:
-            raise ValueError("a manifest entry needs its blake3 (or an older sha256) digest")
-        return self
-
-    def matches(self, path: str | Path) -> bool:
-        """Whether the file at ``path`` holds this entry's content, by the entry's algorithm."""
-        if self.blake3:
-            return get_file_digest(str(path)) == self.blake3
-        return get_file_digest(str(path), "sha256") == self.sha256
-
-
-class Manifest(BaseModel):
-    """Absolute path → entry, for one dataset on one host at one backup."""
-
-    dataset: str
-    host: str
-    created_at: float
-    snapshot_id: str | None = None
-    files: dict[str, ManifestEntry] = Field(default_factory=dict)
-
-
-#: the manifest's name inside its snapshot; the snapshot it vouches for is named inside
-#: (``snapshot_id``): the manifest's restic starts before that id is known
-MANIFEST_FILENAME = "manifest.json"
+    @property
+    def st_size(self) -> int: ...
+    @property
+    def st_mtime_ns(self) -> int: ...
+    @property
+    def st_ino(self) -> int: ...
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:
@@ -95,28 +91,76 @@ def is_excluded(path: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-def _walk(roots: Sequence[str], excludes: Sequence[str]) -> Iterator[tuple[str, os.stat_result]]:
-    for root in roots:
-        for directory, subdirectories, names in os.walk(root):
-            subdirectories[:] = [
-                name for name in subdirectories if not is_excluded(f"{directory}/{name}", excludes)
-            ]
-            for name in names:
-                path = f"{directory}/{name}"
-                if is_excluded(path, excludes):
-                    continue
+def make_walk_roots(roots: Sequence[str]) -> list[str]:
+    """``roots`` without trailing slashes (``/`` becomes ``""``), in ``get_sort_key`` order,
+    each once and none inside another: walked in turn, they give one sorted stream."""
+    kept: list[str] = []
+    for root in sorted({root.rstrip("/") for root in roots}, key=get_sort_key):
+        if kept and (
+            root == kept[-1] or get_sort_key(root).startswith(get_sort_key(kept[-1]) + "\0")
+        ):
+            continue
+        kept.append(root)
+    return kept
+
+
+def _list_directory(directory: str, excludes: Sequence[str]) -> tuple[Iterator[str], set[str]]:
+    """The sorted names of the directories and regular files in ``directory`` that
+    ``excludes`` keeps, and which of them are directories; nothing when it cannot be read
+    (restic reports it)."""
+    names: list[str] = []
+    subdirectories: set[str] = set()
+    try:
+        with os.scandir(directory or "/") as entries:
+            for entry in entries:
                 try:
-                    info = os.lstat(path)
+                    # d_type from the listing: a symbolic link is neither
+                    is_directory = entry.is_dir(follow_symlinks=False)
+                    if not is_directory and not entry.is_file(follow_symlinks=False):
+                        continue
                 except OSError:
                     continue
-                if stat.S_ISREG(info.st_mode):
-                    yield path, info
+                if is_excluded(f"{directory}/{entry.name}", excludes):
+                    continue
+                names.append(entry.name)
+                if is_directory:
+                    subdirectories.add(entry.name)
+    except OSError:
+        return iter(()), set()
+    names.sort()
+    return iter(names), subdirectories
+
+
+def walk_files(
+    roots: Sequence[str], excludes: Sequence[str]
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under ``roots`` that ``excludes`` keeps, with its ``lstat``, in
+    ``get_sort_key`` order: depth first, each directory's names sorted. Symbolic links are
+    not followed; what cannot be read is left out."""
+    for root in make_walk_roots(roots):
+        stack = [(root, *_list_directory(root, excludes))]
+        while stack:
+            directory, remaining, directories = stack[-1]
+            name = next(remaining, None)
+            if name is None:
+                stack.pop()
+                continue
+            path = f"{directory}/{name}"
+            if name in directories:
+                stack.append((path, *_list_directory(path, excludes)))
+                continue
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                yield path, info
 
 
 _buffers = threading.local()
 
 
-def get_file_digest(path: str, algorithm: str = "blake3") -> str:
+def get_file_digest(path: str, algorithm: str = DEFAULT_ALGORITHM) -> str:
     """The hex digest of a file's content (BLAKE3, or ``sha256`` for older entries).
 
     Read into one reused 1 MiB buffer per thread: a fresh buffer per read costs page faults
@@ -126,127 +170,160 @@ def get_file_digest(path: str, algorithm: str = "blake3") -> str:
     if buffer is None:
         buffer = _buffers.buffer = bytearray(HASH_CHUNK_BYTES)
     view = memoryview(buffer)
-    hasher = blake3() if algorithm == "blake3" else hashlib.new(algorithm)
+    hasher = blake3() if algorithm == DEFAULT_ALGORITHM else hashlib.new(algorithm)
     with open(path, "rb", buffering=0) as handle:  # noqa: PTH123 (hot loop)
         while count := handle.readinto(buffer):
             hasher.update(view[:count])
     return hasher.hexdigest()
 
 
-def make_manifest(
-    dataset: str,
-    host: str,
-    roots: Sequence[str],
-    excludes: Sequence[str],
-    created_at: float,
-    previous: Manifest | None = None,
-) -> Manifest:
-    """Hash every regular file under ``roots``, reusing ``previous`` entries whose size,
-    mtime and inode are unchanged. Unreadable files are left out (restic reports them)."""
-    known = previous.files if previous is not None else {}
-    files: dict[str, ManifestEntry] = {}
-    for path, info in _walk(roots, excludes):
-        old = known.get(path)
+def matches(entry: ManifestEntry, path: str | Path) -> bool:
+    """Whether the file at ``path`` holds ``entry``'s content, by the entry's algorithm."""
+    return get_file_digest(str(path), entry.algorithm) == entry.digest
+
+
+def merge_entries(
+    found: Iterable[tuple[str, FileInfo]],
+    previous: Iterable[ManifestEntry],
+    digest: Callable[[str], str] = get_file_digest,
+) -> Iterator[ManifestEntry]:
+    """The entries of the files ``found`` (a walk, in ``get_sort_key`` order), reusing the
+    entry of ``previous`` (the last manifest, same order) whose path, size, mtime and inode
+    are unchanged and hashing the others. A file that cannot be read is left out (restic
+    reports it).
+
+    Both streams are read once, side by side: a ``previous`` out of order costs reuses,
+    never a wrong entry, since an entry is reused only for its own path.
+    """
+    earlier = iter(previous)
+    old = next(earlier, None)
+    old_key = get_sort_key(old.path) if old is not None else ""
+    for path, info in found:
+        key = get_sort_key(path)
+        while old is not None and old_key < key:
+            old = next(earlier, None)
+            old_key = get_sort_key(old.path) if old is not None else ""
         if (
             old is not None
+            and old.path == path
             and old.size == info.st_size
             and old.mtime_ns == info.st_mtime_ns
             and old.inode == info.st_ino
         ):
-            files[path] = old
+            yield old
             continue
         try:
-            digest = get_file_digest(path)
+            value = digest(path)
         except OSError:
             continue
-        # built without validation: 20,000 entries a night, each with its digest by construction
-        files[path] = ManifestEntry.model_construct(
-            size=info.st_size, mtime_ns=info.st_mtime_ns, blake3=digest, inode=info.st_ino
+        yield ManifestEntry(path, info.st_size, info.st_mtime_ns, info.st_ino, value)
+
+
+def make_manifest(
+    destination: Path,
+    header: ManifestHeader,
+    roots: Sequence[str],
+    excludes: Sequence[str],
+    previous: Path | None = None,
+) -> int:
+    """Write the manifest of every regular file under ``roots`` to ``destination``
+    (atomically), reusing the entries of the manifest file ``previous`` whose file is
+    unchanged (``merge_entries``); return the number of entries.
+
+    ``previous`` may be ``destination`` itself (the state directory's copy of the last
+    run), in either format; one that is absent or unreadable only costs hashing again.
+    """
+    with ExitStack() as stack:
+        reused: Iterable[ManifestEntry] = ()
+        if previous is not None:
+            try:
+                handle = stack.enter_context(previous.open("rb"))
+                reused = _until_unreadable(read_manifest(handle).entries)
+            except (OSError, ValueError):
+                reused = ()
+        return save_manifest(
+            destination, header, merge_entries(walk_files(roots, excludes), reused)
         )
-    return Manifest(dataset=dataset, host=host, created_at=created_at, files=files)
 
 
-def load_manifest(path: Path) -> Manifest | None:
-    """A manifest saved by `save_manifest`, or None when absent or unreadable."""
-    try:
-        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def save_manifest(text: str, path: Path) -> None:
-    """Write a manifest's JSON (``serialize_manifest``) atomically: the next backup reuses
-    its hashes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
-def serialize_manifest(manifest: Manifest) -> str:
-    """``manifest`` as compact JSON without its snapshot id, which ``name_snapshot`` adds.
-
-    Empty fields are left out (a new entry has no ``sha256``, a dump's entry no ``mtime_ns``);
-    reading fills them back in.
-    """
-    return manifest.model_dump_json(exclude={"snapshot_id"}, exclude_defaults=True)
-
-
-def get_snapshot_suffix(snapshot_id: str) -> str:
-    """What ends a manifest's JSON: the data snapshot it vouches for, then the closing brace.
-
-    The id goes last, so that all the rest can be written while the backup, whose end gives
-    the id, still runs (``egov.backup.manifestsnapshot``).
-    """
-    return f',"snapshot_id":{json.dumps(snapshot_id)}}}'
-
-
-def name_snapshot(text: str, snapshot_id: str) -> str:
-    """The manifest ``text`` (``serialize_manifest``) naming the data snapshot it vouches for."""
-    return text[:-1] + get_snapshot_suffix(snapshot_id)
+def _until_unreadable(entries: Iterable[ManifestEntry]) -> Iterator[ManifestEntry]:
+    """``entries`` up to the first that cannot be read: a torn state copy is reused as far
+    as it goes."""
+    iterator = iter(entries)
+    while True:
+        try:
+            entry = next(iterator)
+        except (StopIteration, OSError, ValueError):
+            return
+        yield entry
 
 
 @dataclass
 class ManifestComparison:
-    """What a restored tree holds compared with the manifest taken at backup time."""
+    """What a restored tree holds compared with the manifest taken at backup time.
+
+    All missing and differing files are counted; only the first ``SAMPLE_NAMES`` of each
+    are named, so a comparison of tens of millions of files stays small.
+    """
 
     checked: int = 0
     changed_during_backup: int = 0
+    missing_count: int = 0
+    mismatched_count: int = 0
     missing: list[str] = field(default_factory=list)
+    """The first missing files' paths."""
     mismatched: list[str] = field(default_factory=list)
+    """The first differing files' paths."""
 
     @property
     def ok(self) -> bool:
         """True when every file the manifest vouches for came back byte-exact."""
-        return not self.missing and not self.mismatched
+        return not self.missing_count and not self.mismatched_count
+
+    def add_missing(self, path: str) -> None:
+        """Count ``path`` as missing from the restored tree."""
+        self.missing_count += 1
+        if len(self.missing) < SAMPLE_NAMES:
+            self.missing.append(path)
+
+    def add_mismatched(self, path: str) -> None:
+        """Count ``path`` as restored with other content than the manifest's."""
+        self.mismatched_count += 1
+        if len(self.mismatched) < SAMPLE_NAMES:
+            self.mismatched.append(path)
 
     def describe(self, limit: int = 5) -> str:
         """``2 files differ (/srv/a, /srv/b); 1 missing (/srv/c)``."""
         parts = []
-        if self.mismatched:
+        if self.mismatched_count:
             shown = ", ".join(self.mismatched[:limit])
-            parts.append(f"{len(self.mismatched)} files differ ({shown})")
-        if self.missing:
-            parts.append(f"{len(self.missing)} missing ({', '.join(self.missing[:limit])})")
+            parts.append(f"{self.mismatched_count} files differ ({shown})")
+        if self.missing_count:
+            parts.append(f"{self.missing_count} missing ({', '.join(self.missing[:limit])})")
         return "; ".join(parts) or f"{self.checked} files identical"
 
 
 def compare_manifest(manifest: Manifest, restored_root: Path) -> ManifestComparison:
     """Compare the files restored under ``restored_root`` (restic keeps absolute paths below
-    the target) with ``manifest``."""
+    the target) with ``manifest``, entry by entry as its stream is read."""
     comparison = ManifestComparison()
-    for path, entry in sorted(manifest.files.items()):
-        restored = restored_root / path.lstrip("/")
+    root = str(restored_root).rstrip("/")
+    for entry in manifest.entries:
+        restored = f"{root}/{entry.path.lstrip('/')}"
         try:
-            info = restored.lstat()
+            info = os.lstat(restored)
         except OSError:
-            comparison.missing.append(path)
+            comparison.add_missing(entry.path)
             continue
         moved = entry.mtime_ns is not None and info.st_mtime_ns // 1000 != entry.mtime_ns // 1000
         if info.st_size != entry.size or moved:
             comparison.changed_during_backup += 1
             continue
         comparison.checked += 1
-        if not entry.matches(restored):
-            comparison.mismatched.append(path)
+        try:
+            same = matches(entry, restored)
+        except OSError:
+            same = False
+        if not same:
+            comparison.add_mismatched(entry.path)
     return comparison

@@ -15,6 +15,7 @@ import functools
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 from egov.backup.restic import (
     Outcome,
@@ -70,9 +71,16 @@ class Restic:
     label: str
     timeout_seconds: float | None = None
 
-    def run(self, argv: Sequence[str], *, input_text: str | None = None) -> ResticResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input_text: str | None = None,
+        output: IO[bytes] | None = None,
+    ) -> ResticResult:
         """Run ``argv`` (from a ``make_*_command``) against the repository; never raises on
-        a restic failure, only when restic cannot start."""
+        a restic failure, only when restic cannot start. With ``output`` (a file), stdout
+        goes there instead of into the result: a ``dump`` of any size."""
         return self._complete(
             argv,
             lambda: run_command(
@@ -81,6 +89,7 @@ class Restic:
                 check=False,
                 timeout_seconds=self.timeout_seconds,
                 environment=self.environment,
+                output=output,
             ),
         )
 
@@ -97,6 +106,11 @@ class Restic:
         return self._complete(
             started.argv, lambda: started.finish(input_text, self.timeout_seconds)
         )
+
+    def cancel(self, started: StartedCommand) -> ResticResult:
+        """Interrupt ``started`` before its stdin closes (it stores nothing) and return how it
+        ended; never raises on a restic failure."""
+        return self._complete(started.argv, started.cancel)
 
     def run_from(
         self,

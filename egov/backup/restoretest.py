@@ -22,7 +22,8 @@ from pathlib import Path
 
 from egov.backup.agent import AgentSettings, get_last_success_at
 from egov.backup.datasets import make_dump_filename
-from egov.backup.manifest import Manifest, compare_manifest
+from egov.backup.manifest import compare_manifest, matches
+from egov.backup.manifestformat import Manifest, read_manifest
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import (
     EGOV_TAG,
@@ -63,11 +64,18 @@ MANIFEST_CANDIDATES = 3
 
 
 def find_manifest(
-    restic: Restic, dataset: str, host: str | None, before: float | None = None
+    restic: Restic,
+    dataset: str,
+    host: str | None,
+    before: float | None = None,
+    spool_dir: Path | None = None,
 ) -> tuple[Snapshot, Manifest]:
     """The newest manifest of ``dataset`` (on ``host``; taken before ``before``, epoch
     seconds, when given: a point in time before some damage) and its content.
 
+    The manifest is dumped into an unnamed temporary file in ``spool_dir`` (the system's
+    temporary directory by default), which the result reads its entries from and which
+    goes when the result does: its trailer is at its end, and it may be larger than memory.
     Raise BackupError when there is none (nothing to compare with means no verdict).
     """
     snapshots = [
@@ -79,14 +87,18 @@ def find_manifest(
         when = "" if before is None else " from before the given time"
         raise BackupError(f"dataset {dataset} has no manifest{when} in repository {restic.label}")
     # A manifest whose backup process lost its writer (the agent killed while restic waited
-    # for it) may hold nothing: skip it for the one before, which names an older snapshot.
+    # for it) may be cut short: skip it for the one before, which names an older snapshot.
     for candidate in reversed(snapshots[-MANIFEST_CANDIDATES:]):
-        result = restic.run(make_dump_command(candidate.id, candidate.paths[0]))
+        spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 (kept by the result)
+        result = restic.run(make_dump_command(candidate.id, candidate.paths[0]), output=spool)
         restic.check(result, f"reading the manifest of {dataset}")
         try:
-            return candidate, Manifest.model_validate_json(result.stdout)
+            manifest = read_manifest(spool)
         except ValueError:
-            continue
+            manifest = None
+        if manifest is not None and manifest.complete:
+            return candidate, manifest
+        spool.close()
     raise BackupError(
         f"dataset {dataset}: the newest {MANIFEST_CANDIDATES} manifests in repository "
         f"{restic.label} are unreadable"
@@ -164,9 +176,9 @@ def _test_databases(
             raise BackupError(f"database {database} has no snapshot before its manifest")
         _restore(restic, candidates[-1].id, dumps)
         name = f"/{make_dump_filename(database)}"
-        entry = manifest.files.get(name)
+        entry = manifest.find(name)
         restored = dumps / name.lstrip("/")
-        if entry is None or not entry.matches(restored):
+        if entry is None or not matches(entry, restored):
             raise BackupError(f"the dump of database {database} differs from the one backed up")
     if target.sanity_queries or target.databases:
         run_sanity_queries(target, dumps, scratch / "cluster", postgres_bin)
@@ -276,7 +288,9 @@ def run_restore_test(
         with open_repository(
             repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
         ) as restic:
-            manifest_snapshot, manifest = find_manifest(restic, target.dataset, target.host)
+            manifest_snapshot, manifest = find_manifest(
+                restic, target.dataset, target.host, spool_dir=scratch_root
+            )
             snapshot_id = manifest.snapshot_id
             if target.kind is DatasetKind.POSTGRES:
                 scratch.chmod(0o711)  # the throwaway cluster's user must traverse it

@@ -18,7 +18,8 @@ from egov.backup.agent import AgentSettings
 from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasetbackup import hold_dataset_lock, run_agent_backup, run_backup_job
 from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.manifest import Manifest, make_manifest, serialize_manifest
+from egov.backup.manifest import make_manifest
+from egov.backup.manifestformat import ManifestHeader, read_manifest
 from egov.backup.manifestsnapshot import ManifestSnapshot, make_manifest_command
 from egov.backup.repositories import RepositoryConfig, ensure_repository, open_repository
 from egov.backup.resticexec import Restic
@@ -116,20 +117,41 @@ def test_a_manifest_fed_early_is_stored_whole_or_not_at_all(
     source = make_tree(tmp_path / "src")
     job = files_job(source)
     assert run_backup_job(job, local_repository, settings).result is Result.SUCCESS
-    text = serialize_manifest(make_manifest(job.dataset, job.host, job.paths, [], 1.0))
+    made = tmp_path / "manifest.json"
+    make_manifest(made, ManifestHeader(job.dataset, job.host, 1.0), job.paths, [])
     with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
         before = _count_snapshots(restic)
         cancelled = ManifestSnapshot(restic, job)
-        cancelled.feed(text)
+        cancelled.feed(made)
         time.sleep(2)  # restic has read what it was fed, and waits for the rest
         cancelled.cancel()
         assert _count_snapshots(restic) == before
         stored = ManifestSnapshot(restic, job)
-        stored.feed(text)
-        stored.store(text, "ab" * 32)
+        stored.feed(made)
+        stored.store(made, "ab" * 32)
         _, manifest = find_manifest(restic, job.dataset, job.host)
-    assert manifest.snapshot_id == "ab" * 32
-    assert manifest.files == Manifest.model_validate_json(text).files
+    assert manifest.snapshot_id == "ab" * 32 and manifest.created_at == 1.0
+    with made.open("rb") as handle:
+        assert list(manifest.entries) == list(read_manifest(handle).entries)
+
+
+def test_a_manifest_whose_early_restic_failed_is_stored_by_a_process_of_its_own(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """The early process dies before the repository exists (the first backup creates it):
+    the manifest is fed to a new process at the end, whole, and names the snapshot."""
+    source = make_tree(tmp_path / "src")
+    job = files_job(source)
+    made = tmp_path / "manifest.json"
+    make_manifest(made, ManifestHeader(job.dataset, job.host, 1.0), job.paths, [])
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        snapshot = ManifestSnapshot(restic, job)  # no repository yet: restic exits
+        time.sleep(2)
+        snapshot.feed(made)
+        ensure_repository(restic)
+        snapshot.store(made, "cd" * 32)
+        _, manifest = find_manifest(restic, job.dataset, job.host)
+    assert manifest.snapshot_id == "cd" * 32 and len(list(manifest.entries)) == 5
 
 
 def test_the_manifest_is_hashed_on_idle_cpu_while_restic_runs_then_at_full_speed(
@@ -143,7 +165,7 @@ def test_the_manifest_is_hashed_on_idle_cpu_while_restic_runs_then_at_full_speed
     policies: list[int] = []
     make = datasetbackup.make_manifest
 
-    def observed(*args: Any, **kwargs: Any) -> Manifest:
+    def observed(*args: Any, **kwargs: Any) -> int:
         policies.append(os.sched_getscheduler(0))
         deadline = time.monotonic() + 30
         while os.sched_getscheduler(0) == os.SCHED_IDLE and time.monotonic() < deadline:
@@ -168,7 +190,7 @@ def test_a_manifest_that_cannot_be_made_fails_the_backup_and_none_is_stored(
     source = make_tree(tmp_path / "src")
     assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
 
-    def failing(*args: Any, **kwargs: Any) -> Manifest:
+    def failing(*args: Any, **kwargs: Any) -> int:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(datasetbackup, "make_manifest", failing)

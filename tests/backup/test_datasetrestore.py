@@ -117,7 +117,7 @@ def test_a_restore_takes_the_newest_file_snapshot_even_without_its_manifest() ->
     from datetime import UTC, datetime, timedelta
 
     from egov.backup.datasetrestore import choose_restore
-    from egov.backup.manifest import Manifest
+    from egov.backup.manifestformat import Manifest
     from egov.backup.restic import Snapshot
 
     start = datetime(2026, 11, 27, tzinfo=UTC)

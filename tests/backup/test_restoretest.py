@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -11,23 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from egov.backup.agent import AgentSettings
 from egov.backup.datasetbackup import run_backup_job
 from egov.backup.datasetrestore import list_snapshots
-from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.manifest import (
-    Manifest,
-    ManifestEntry,
-    compare_manifest,
-    get_snapshot_suffix,
-    make_manifest,
-    name_snapshot,
-    serialize_manifest,
-)
+from egov.backup.datasets import BackupJob, make_dataset_tags, make_manifest_tags
 from egov.backup.manifestsnapshot import make_manifest_command
 from egov.backup.repositories import RepositoryConfig, open_repository
+from egov.backup.restic import make_stdin_backup_command
 from egov.backup.restoretest import (
     RestoreTarget,
     find_manifest,
@@ -44,104 +36,58 @@ from tests.backup.test_datasetbackup import files_job
 FILES = RestoreTarget("files", DatasetKind.FILES)
 
 
-def test_manifest_reuses_unchanged_hashes_and_spots_a_changed_byte(tmp_path: Path) -> None:
-    source = make_tree(tmp_path / "src")
-    first = make_manifest("files", "h", [str(source)], ["*.skip"], 1.0)
-    (source / "x.skip").write_text("excluded")
-    poisoned = first.model_copy(
-        update={"files": {path: entry.model_copy(update={"blake3": "0" * 64})
-                          for path, entry in first.files.items()}}
-    )  # fmt: skip
-    second = make_manifest("files", "h", [str(source)], ["*.skip"], 2.0, poisoned)
-    assert set(second.files) == set(first.files)  # excluded file left out
-    assert all(entry.blake3 == "0" * 64 for entry in second.files.values())  # reused
-    restored = tmp_path / "restored"
-    for path in first.files:
-        target = restored / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(Path(path).read_bytes())
-        os.utime(target, ns=(first.files[path].mtime_ns or 0, first.files[path].mtime_ns or 0))
-    assert compare_manifest(first, restored).ok
-    victim = restored / sorted(first.files)[0].lstrip("/")
-    data = bytearray(victim.read_bytes())
-    data[0] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    os.utime(victim, ns=(first.files[sorted(first.files)[0]].mtime_ns or 0,) * 2)
-    comparison = compare_manifest(first, restored)
-    assert comparison.mismatched == [sorted(first.files)[0]]
-    assert "1 files differ" in comparison.describe()
-
-
-def test_an_older_sha256_entry_is_checked_with_sha256_and_kept_while_unchanged(
-    tmp_path: Path,
-) -> None:
-    """Manifests written before BLAKE3 hold SHA-256: a restore of an old snapshot is still
-    checked, and an unchanged file keeps its entry rather than being hashed again."""
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "a.txt").write_bytes(b"before blake3")
-    current = make_manifest("files", "h", [str(source)], [], 1.0)
-    [(path, entry)] = current.files.items()
-    old = entry.model_copy(
-        update={"blake3": "", "sha256": hashlib.sha256(b"before blake3").hexdigest()}
-    )
-    older = Manifest(dataset="files", host="h", created_at=0.0, files={path: old})
-    assert compare_manifest(older, tmp_path / "restored-nothing").missing == [path]
-    restored = tmp_path / "restored"
-    (restored / path.lstrip("/")).parent.mkdir(parents=True)
-    shutil.copy2(path, restored / path.lstrip("/"))
-    assert compare_manifest(older, restored).checked == 1
-    assert compare_manifest(older, restored).ok
-    assert make_manifest("files", "h", [str(source)], [], 2.0, older).files[path] == old
-    (restored / path.lstrip("/")).write_bytes(b"before blake4")
-    os.utime(restored / path.lstrip("/"), ns=(old.mtime_ns or 0, old.mtime_ns or 0))
-    assert compare_manifest(older, restored).mismatched == [path]
-
-
-def test_an_entry_without_a_digest_is_refused() -> None:
-    with pytest.raises(ValidationError, match="blake3"):
-        Manifest.model_validate_json(
-            '{"dataset":"d","host":"h","created_at":0,"files":{"/a":{"size":1}}}'
-        )
-
-
-def test_the_manifest_json_names_its_snapshot_last(tmp_path: Path) -> None:
-    """Everything but the snapshot id can be written before the backup ends."""
-    source = make_tree(tmp_path / "src")
-    manifest = make_manifest("files", "h", [str(source)], [], 1.0)
-    text = serialize_manifest(manifest)
-    assert '"sha256"' not in text and "snapshot_id" not in text and '"blake3"' in text
-    named = name_snapshot(text, "c0ffee")
-    assert named.endswith(get_snapshot_suffix("c0ffee"))
-    assert named.startswith(text[:-1])
-    assert Manifest.model_validate_json(named) == manifest.model_copy(
-        update={"snapshot_id": "c0ffee"}
-    )
-
-
-def test_a_stream_entry_ignores_mtime(tmp_path: Path) -> None:
-    (tmp_path / "portal.dump").write_bytes(b"dump")
-    manifest = Manifest(
-        dataset="d", host="h", created_at=0,
-        files={"/portal.dump": ManifestEntry(size=4, sha256="0" * 64)},
-    )  # fmt: skip
-    assert compare_manifest(manifest, tmp_path).mismatched == ["/portal.dump"]
-
-
 def test_an_unreadable_manifest_gives_way_to_the_one_before(
     local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
 ) -> None:
     """A torn manifest (its writer killed in the middle of writing it; restic refuses an
-    empty one by itself) is skipped: the one before names the snapshot to check."""
+    empty one by itself) is skipped: the one before names the snapshot to check. Torn in
+    the old single-JSON format, or in the streamed one without its trailer."""
     source = make_tree(tmp_path / "src")
     record = run_backup_job(files_job(source), local_repository, settings)
     assert record.result is Result.SUCCESS and record.snapshot_id
+    torn_texts = (
+        '{"dataset":',
+        '{"egov-manifest":2,"dataset":"files","host":"primary-store-01","created_at":1}\n'
+        '["/srv/a",1,2,3,"00"]\n["/srv/b",1,',
+    )
     with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
-        torn = restic.run(make_manifest_command(files_job(source)), input_text='{"dataset":')
-        assert torn.returncode == 0
+        for text in torn_texts:
+            torn = restic.run(make_manifest_command(files_job(source)), input_text=text)
+            assert torn.returncode == 0
         snapshot, manifest = find_manifest(restic, "files", "primary-store-01")
-    assert manifest.snapshot_id == record.snapshot_id
-    assert snapshot.paths == ["/manifest.json"]
+    assert manifest.snapshot_id == record.snapshot_id and manifest.complete
+    assert snapshot.paths == ["/manifest.jsonl"]
+    assert len(list(manifest.entries)) == 5
+
+
+def test_a_restore_test_checks_a_snapshot_whose_manifest_is_in_the_old_format(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """Manifests stored before the streamed format are one JSON document (some with SHA-256
+    entries): the restore test of such a snapshot still compares every file."""
+    source = make_tree(tmp_path / "src", files=3)
+    record = run_backup_job(files_job(source), local_repository, settings)
+    assert record.result is Result.SUCCESS and record.snapshot_id
+    files = {}
+    for path in sorted(source.rglob("*.txt")):
+        info = path.stat()
+        digest = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        files[str(path)] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, **digest}
+    old = json.dumps(
+        {"dataset": "files", "host": "primary-store-01", "created_at": 1.0, "files": files,
+         "snapshot_id": record.snapshot_id},
+        separators=(",", ":"),
+    )  # fmt: skip
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        argv = make_stdin_backup_command(
+            "manifest.json", "primary-store-01", make_manifest_tags("files", "primary")
+        )
+        assert restic.run(argv, input_text=old).returncode == 0
+        snapshot, manifest = find_manifest(restic, "files", "primary-store-01")
+    assert snapshot.paths == ["/manifest.json"] and manifest.snapshot_id == record.snapshot_id
+    tested = run_restore_test(local_repository, FILES, settings)
+    assert tested.result is Result.SUCCESS, tested.error
+    assert tested.files_checked == 3
 
 
 def test_restore_test_passes_then_catches_a_corrupted_pack(
