@@ -545,7 +545,7 @@ def _stale_files_scenario(directory: Path, *, gate: bool) -> Path:
         gate_probe = (
             "  - name: recovery-site-files-are-fresh\n"
             "    probe: backup-within-target\n"
-            "    with: {dataset: files, repository: site2}\n"
+            "    with: {dataset: $files_dataset, repository: $recovery_repository}\n"
         )
         assert gate_probe in text
         text = text.replace(gate_probe, "")
