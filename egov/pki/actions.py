@@ -122,9 +122,14 @@ def run_issue(
         now = _now()
         try:
             certificate = authority.make_host_certificate(
-                csr, names, ca_key, ca_certificate,
-                days=days, now=now, serial=x509.random_serial_number(),
-            )  # fmt: skip
+                csr,
+                names,
+                ca_key,
+                ca_certificate,
+                days=days,
+                now=now,
+                serial=x509.random_serial_number(),
+            )
         except authority.CsrRefused as error:
             raise InputError(f"{csr_path}: refused: {error}", "ask for fewer --days") from None
         entry = IndexEntry(

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from egov.errors import InputError
+from egov.errors import EgovError, InputError
 from egov.inputfile import JSON_INPUT, InputLimit, read_input_bytes
 from egov.pki.index import CertificateIndex
 
@@ -119,7 +119,13 @@ def make_directory(directory: Path) -> None:
 def hold_lock(files: CaFiles) -> Iterator[None]:
     """Hold the CA's lock: two commands issuing at once would each supersede, or lose,
     the other's index entry."""
-    descriptor = os.open(files.lock, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, KEY_MODE)
+    try:
+        descriptor = os.open(files.lock, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, KEY_MODE)
+    except OSError as error:
+        raise InputError(
+            f"{files.lock}: cannot lock the CA: {error.strerror}",
+            f"run as the user who owns {files.directory}",
+        ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -141,7 +147,20 @@ def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 
 
 def write_file_atomic(path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
-    """Replace ``path`` with ``data``: a reader sees the old file or the new, never half."""
+    """Replace ``path`` with ``data``: a reader sees the old file or the new, never half.
+
+    EgovError (exit 1: the work failed, the old file is intact) when it cannot be written.
+    """
+    try:
+        _replace(path, data, mode)
+    except OSError as error:
+        raise EgovError(
+            f"{path}: cannot write: {error.strerror}",
+            "free space or fix the permissions, then run again (the old file is intact)",
+        ) from None
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb") as stream:

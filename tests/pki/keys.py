@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 
 from cryptography import x509
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from egov.pki.authority import generate_ca_key, make_ca_certificate
 from egov.pki.hostkey import generate_host_key
 
 SUBJECT = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evil.example")])
@@ -56,3 +58,9 @@ def make_badly_signed_csr_der() -> bytes:
 
 def pem(csr: x509.CertificateSigningRequest) -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def make_certificate_pem() -> bytes:
+    """A certificate, where a CSR is expected."""
+    certificate = make_ca_certificate(generate_ca_key(), "other", 1, datetime.now(UTC), 1)
+    return certificate.public_bytes(serialization.Encoding.PEM)

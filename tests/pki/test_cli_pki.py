@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from egov.cli import run
 from egov.pki.hostkey import verify_chain
 from egov.pki.store import CaFiles
-from tests.pki.conftest import LAB_INVENTORY, SONGXANH_INVENTORY, snapshot, write_csr
+from tests.pki.conftest import LAB_INVENTORY, SONGXANH_INVENTORY, snapshot
 
 LAB = ["-i", str(LAB_INVENTORY)]
 
@@ -74,8 +74,11 @@ def test_issue_signs_with_the_inventorys_names_both_eku_and_90_days(
     assert verify_chain(certificate, ca)
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(name.value) for name in san] == [
-        "primary-db-01", "db-01", "db-01.primary", "10.213.1.20"
-    ]  # fmt: skip
+        "primary-db-01",
+        "db-01",
+        "db-01.primary",
+        "10.213.1.20",
+    ]
     assert "evil.example" not in str(san)
     eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
@@ -227,10 +230,22 @@ def test_openssl_verifies_the_chain_and_sees_the_revocation(
 
     def verify(path: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["openssl", "verify", "-crl_check", "-purpose", "sslserver",
-             "-CAfile", str(lab_ca.certificate), "-CRLfile", str(lab_ca.crl), str(path)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                "openssl",
+                "verify",
+                "-crl_check",
+                "-purpose",
+                "sslserver",
+                "-CAfile",
+                str(lab_ca.certificate),
+                "-CRLfile",
+                str(lab_ca.crl),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     assert verify(kept).returncode == 0, verify(kept).stdout + verify(kept).stderr
     refused = verify(revoked)
