@@ -19,6 +19,7 @@ from egov.cli.app import (
     app,
     load_inventory,
     print_json,
+    stderr,
     stdout,
 )
 from egov.errors import InputError
@@ -37,7 +38,7 @@ app.add_typer(pki_app, name="pki")
 OutputFileOption = Annotated[
     Path | None,
     typer.Option(
-        "--output-file", "-o", help="Write the PEM here [default: stdout].", show_default=False
+        "--output-file", "-o", help="Write the PEM here (default: stdout).", show_default=False
     ),
 ]
 
@@ -67,7 +68,12 @@ def _emit(pem: bytes, path: Path | None) -> None:
 @pki_app.command("init")
 def pki_init(
     inventory: InventoryOption = None,
-    days: Annotated[int, typer.Option("--days", help="The CA's validity in days.")] = 3650,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days", help="The CA's validity in days (default: 3650).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Make the estate's CA on this control node (refused when it has one)."""
     from egov.pki.actions import run_init
@@ -86,7 +92,10 @@ def pki_issue(
     host: Annotated[str, typer.Argument(help="The host: site/host or site-host.")],
     csr: Annotated[Path, typer.Option("--csr", help="The CSR the host made (PEM or DER).")],
     inventory: InventoryOption = None,
-    days: Annotated[int, typer.Option("--days", help="Validity in days.")] = 90,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Validity in days (default: 90).", show_default=False),
+    ] = None,
     output_file: OutputFileOption = None,
 ) -> None:
     """Sign a host's CSR with the names the inventory gives the host (not the CSR's)."""
@@ -98,10 +107,11 @@ def pki_issue(
     _check_output(output_file)
     issued = run_issue(estate, ref, csr, days)
     _emit(issued.pem, output_file)
-    typer.echo(
+    stderr.print(
         f"issued {issued.entry.serial} to {issued.entry.host} "
         f"({', '.join(issued.entry.names)}) until {issued.entry.not_after:%Y-%m-%d}",
-        err=True,
+        markup=False,
+        soft_wrap=True,
     )
 
 
@@ -116,7 +126,7 @@ def pki_list(inventory: InventoryOption = None, output: OutputOption = OutputFor
         return
     stdout.print(
         f"CA {listing.ca_subject}: until {listing.ca_not_after:%Y-%m-%d} "
-        f"({(listing.ca_not_after - listing.now).days} days left)",
+        f"({listing.get_days_left(listing.ca_not_after)} days left)",
         markup=False,
         soft_wrap=True,
     )
@@ -127,7 +137,7 @@ def pki_list(inventory: InventoryOption = None, output: OutputOption = OutputFor
     width = max(len(entry.host) for entry in listing.certificates)
     stdout.print(f"{'host':<{width}}  {'status':<10}  not after   days  serial", markup=False)
     for entry in listing.certificates:
-        days_left = (entry.not_after - listing.now).days
+        days_left = listing.get_days_left(entry.not_after)
         stdout.print(
             f"{entry.host:<{width}}  {entry.status.value:<10}  {entry.not_after:%Y-%m-%d}  "
             f"{days_left:>4}  {entry.serial}",
@@ -142,12 +152,12 @@ def _listing_json(listing: Listing) -> dict[str, object]:
         "ca": {
             "subject": listing.ca_subject,
             "not_after": listing.ca_not_after.isoformat(),
-            "days_left": (listing.ca_not_after - listing.now).days,
+            "days_left": listing.get_days_left(listing.ca_not_after),
         },
         "certificates": [
             {
                 **entry.model_dump(mode="json"),
-                "days_left": (entry.not_after - listing.now).days,
+                "days_left": listing.get_days_left(entry.not_after),
             }
             for entry in listing.certificates
         ],

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from egov.errors import InputError
 from egov.inventory.model import Estate, HostRef
+from egov.inventory.selectors import resolve_host
 from egov.pki import authority, index, revocation, store
 from egov.pki.index import CertificateIndex, IndexEntry, RevocationReason
 from egov.pki.names import make_host_names
@@ -49,6 +50,10 @@ class Listing:
     certificates: tuple[IndexEntry, ...]
     now: datetime
 
+    def get_days_left(self, not_after: datetime) -> int:
+        """Whole days from ``now`` until ``not_after`` (negative once it has passed)."""
+        return (not_after - self.now).days
+
 
 @dataclass(frozen=True)
 class Revoked:
@@ -67,12 +72,14 @@ def _check_days(days: int, most: int) -> None:
         raise InputError(f"--days {days}: not between 1 and {most}", f"give 1 to {most} days")
 
 
-def run_init(estate: Estate, days: int = authority.CA_VALIDITY_DAYS) -> Initialised:
-    """Make the estate's CA: its key, certificate, an empty index and an empty CRL.
+def run_init(estate: Estate, days: int | None = None) -> Initialised:
+    """Make the estate's CA, valid ``days`` (default 10 years): its key, certificate, an
+    empty index and an empty CRL.
 
     InputError, and nothing touched, when any part of a CA is already there: a second CA
     would silently cut every host off the one they trust.
     """
+    days = authority.CA_VALIDITY_DAYS if days is None else days
     _check_days(days, 2 * authority.CA_VALIDITY_DAYS)
     files = store.CaFiles(store.get_pki_dir(estate.name))
     if files.exists():
@@ -98,12 +105,12 @@ def run_init(estate: Estate, days: int = authority.CA_VALIDITY_DAYS) -> Initiali
     return Initialised(files.directory, certificate)
 
 
-def run_issue(
-    estate: Estate, ref: HostRef, csr_path: Path, days: int = authority.HOST_VALIDITY_DAYS
-) -> Issued:
-    """Sign the CSR at ``csr_path`` for ``ref``, with the names the inventory gives it, and
-    record it; the host's previous certificate becomes superseded. InputError (nothing
-    changed) for a CSR that is unreadable, garbled, badly signed or of a refused key."""
+def run_issue(estate: Estate, ref: HostRef, csr_path: Path, days: int | None = None) -> Issued:
+    """Sign the CSR at ``csr_path`` for ``ref``, valid ``days`` (default 90), with the names
+    the inventory gives it, and record it; the host's previous certificate becomes
+    superseded. InputError (nothing changed) for a CSR that is unreadable, garbled, badly
+    signed or of a refused key."""
+    days = authority.HOST_VALIDITY_DAYS if days is None else days
     _check_days(days, authority.CA_VALIDITY_DAYS)
     files = _existing(estate)
     names = make_host_names(estate, ref)
@@ -217,8 +224,6 @@ def _serials_of(estate: Estate, current: CertificateIndex, target: str) -> tuple
     entry = index.find_by_serial(current, target)
     if entry is not None:
         return (entry.serial,)
-    from egov.inventory.selectors import resolve_host
-
     try:
         ref = resolve_host(estate, target, "serial or host")
     except InputError:

@@ -125,8 +125,3 @@ def get_revoked(index: CertificateIndex) -> tuple[IndexEntry, ...]:
     """The revoked certificates, which the CRL lists (expired ones too: a CRL lists what was
     revoked while it was valid; removing them is a later optimisation, not a need)."""
     return tuple(item for item in index.certificates if item.status is Status.REVOKED)
-
-
-def get_days_left(entry_not_after: datetime, now: datetime) -> int:
-    """Whole days from ``now`` until ``entry_not_after`` (negative once expired)."""
-    return (entry_not_after - now).days
