@@ -123,8 +123,7 @@ def run_issue(estate: Estate, ref: HostRef, csr_path: Path, days: int | None = N
             f"make the host's key and CSR again ({authority.ACCEPTED_KEYS})",
         ) from None
     with store.hold_lock(files):
-        ca_key = store.load_ca_key(files.key)
-        ca_certificate = store.load_certificate(files.certificate)
+        ca_key, ca_certificate = _load_authority(files)
         current = store.read_index(files.index)
         now = _now()
         try:
@@ -174,8 +173,7 @@ def run_revoke(estate: Estate, target: str, reason: RevocationReason) -> Revoked
     with store.hold_lock(files):
         current = store.read_index(files.index)
         serials = _serials_of(estate, current, target)
-        ca_key = store.load_ca_key(files.key)
-        ca_certificate = store.load_certificate(files.certificate)
+        ca_key, ca_certificate = _load_authority(files)
         now = _now()
         changed = current
         for serial in serials:
@@ -193,8 +191,7 @@ def run_crl(estate: Estate) -> bytes:
     files = _existing(estate)
     with store.hold_lock(files):
         current = store.read_index(files.index)
-        ca_key = store.load_ca_key(files.key)
-        ca_certificate = store.load_certificate(files.certificate)
+        ca_key, ca_certificate = _load_authority(files)
         return _sign_crl(files, current, ca_key, ca_certificate, _now())
 
 
@@ -237,6 +234,18 @@ def _serials_of(estate: Estate, current: CertificateIndex, target: str) -> tuple
             f"{ref.selector}: has no issued certificate to revoke", "egov pki list shows them"
         )
     return (found.serial,)
+
+
+def _load_authority(
+    files: store.CaFiles,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """The CA's key and certificate; InputError when the key is not the certificate's (a
+    ``ca.key`` from another CA would sign certificates no host could verify)."""
+    key = store.load_ca_key(files.key)
+    certificate = store.load_certificate(files.certificate)
+    if certificate.public_key() != key.public_key():
+        raise InputError(f"{files.key}: not the key of {files.certificate}", store.BACKUP_HINT)
+    return key, certificate
 
 
 def _existing(estate: Estate) -> store.CaFiles:

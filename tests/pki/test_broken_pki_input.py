@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from egov.cli import run
+from egov.pki.authority import generate_ca_key
 from egov.pki.store import CSR_INPUT, CaFiles
 from tests.pki import keys
 from tests.pki.conftest import LAB_INVENTORY, snapshot, write_csr
@@ -131,6 +133,14 @@ def _replace_with_directory(path: Path) -> Path:
     return path
 
 
+def _another_key_pem() -> bytes:
+    return generate_ca_key().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def _remove(path: Path) -> Path:
     path.unlink()
     return path
@@ -163,6 +173,11 @@ CA_CASES = [
         "key-garbage",
         lambda ca: _write(ca.key, b"-----BEGIN PRIVATE KEY-----\nxx\n"),
         "not the CA's EC private key in PEM",
+    ),
+    CaCase(
+        "key-of-another-ca",
+        lambda ca: _write(ca.key, _another_key_pem()),
+        "not the key of",
     ),
     CaCase(
         "certificate-garbage", lambda ca: _write(ca.certificate, b"nope"), "not a PEM certificate"
