@@ -19,14 +19,14 @@ import typer
 import typer.main
 
 from egov import stopping
-from egov.cli import backup, deploy, drill, inventory, lab, lab_fault, monitor
+from egov.cli import backup, deploy, drill, inventory, lab, lab_fault, monitor, pki
 from egov.cli.app import app, settings, stderr
 from egov.errors import EgovError, ExitCode
 
 __all__ = ["app", "main", "run"]
 INTERRUPTED = 130
 # imported for their commands
-_COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, lab_fault, monitor)
+_COMMAND_GROUPS = (backup, deploy, drill, inventory, lab, lab_fault, monitor, pki)
 
 
 def _report(error: EgovError) -> int:
