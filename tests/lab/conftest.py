@@ -9,7 +9,6 @@ Tests that inject faults restore them in ``finally`` so the next test starts fro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,11 +21,8 @@ from typing import Any
 import pytest
 
 import egov.lab as api
-from egov.errors import LabInputError
-from egov.inventory import load_estate
-from egov.lab.estate import create_lab_secrets, make_lab_spec
 from egov.lab.spec import LabSpec
-from egov.lab.state import load_state
+from tests.lab.bringup import running_lab
 
 LAB_INVENTORY = Path(__file__).resolve().parents[2] / "inventory" / "lab.yaml"
 
@@ -65,22 +61,8 @@ class Lab:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """Bring the lab up once for the session (skipped where the lab cannot run)."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    try:
-        api.check_host_prerequisites()
-    except LabInputError as error:
-        pytest.skip(f"the lab cannot run here: {error.message}")
-    estate = load_estate(LAB_INVENTORY).estate
-    spec = make_lab_spec(estate)
-    was_up = load_state(spec.name) is not None
-    api.lab_up(spec)
-    create_lab_secrets(estate)
-    try:
+    with running_lab(LAB_INVENTORY) as spec:
         yield Lab(spec=spec, api=api)
-    finally:
-        if not was_up:
-            api.lab_down(spec, purge=True)
 
 
 INVENTORY = LAB_INVENTORY

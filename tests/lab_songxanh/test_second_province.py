@@ -23,12 +23,8 @@ from typing import Any
 
 import pytest
 
-import egov.lab as api
-from egov.errors import LabInputError
-from egov.inventory import load_estate
-from egov.lab.estate import create_lab_secrets, make_lab_spec
 from egov.lab.paths import get_host_dir, get_state_dir
-from egov.lab.state import load_state
+from tests.lab.bringup import running_lab
 
 pytestmark = [pytest.mark.lab]
 
@@ -67,25 +63,11 @@ def drill(drills: Path, scenario: str, mode: str) -> tuple[int, dict[str, Any], 
 @pytest.fixture(scope="module")
 def province() -> Iterator[None]:
     """The second province's lab up, deployed, backed up and replicated."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    try:
-        api.check_host_prerequisites()
-    except LabInputError as error:
-        pytest.skip(f"the lab cannot run here: {error.message}")
-    estate = load_estate(INVENTORY).estate
-    spec = make_lab_spec(estate)
-    was_up = load_state(spec.name) is not None
-    api.lab_up(spec)
-    create_lab_secrets(estate)
-    try:
+    with running_lab(INVENTORY):
         for step in (("deploy",), ("backup", "run"), ("backup", "replicate")):
             result = egov(*step)
             assert result.returncode == 0, f"egov {' '.join(step)}: {result.stderr[-3000:]}"
         yield
-    finally:
-        if not was_up:
-            api.lab_down(spec, purge=True)
 
 
 def test_every_dataset_is_fresh_at_both_sites(province: None) -> None:
