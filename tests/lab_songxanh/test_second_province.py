@@ -75,7 +75,6 @@ def test_every_dataset_is_fresh_at_both_sites(province: None) -> None:
     result = egov("backup", "status", "--state-dir", str(state), "-o", "json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    rows = rows.get("datasets", rows) if isinstance(rows, dict) else rows
     seen = {(row["dataset"], row["site"]): row for row in rows}
     assert {dataset for dataset, _ in seen} == {"records-db", "records-files", "configs"}
     assert {site for _, site in seen} == {"north", "south"}
