@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
@@ -27,6 +27,7 @@ from egov.cli.drill_options import DrillDirOption, get_drill_dir, print_progress
 from egov.errors import DrillFailed, DrillInputError
 
 if TYPE_CHECKING:
+    from egov.drills.loader import LoadedScenario
     from egov.drills.summary import DrillSummary
     from egov.inventory.model import Estate
     from egov.monitoring.alertmanager_api import AlertmanagerClient
@@ -67,7 +68,7 @@ def drill_list(
 ) -> None:
     """The scenarios (shipped, and those in drills/ beside the inventory) and their modes."""
     from egov.drills.catalog import get_catalog
-    from egov.drills.loader import SHIPPED_DIRECTORY, find_scenarios, load_scenario
+    from egov.drills.loader import find_scenarios, load_scenario
     from egov.inventory import resolve_inventory_path
 
     if catalog:
@@ -92,31 +93,45 @@ def drill_list(
         return
     loaded_estate = load_inventory(inventory)
     found = find_scenarios(resolve_inventory_path(inventory)).items()
-    scenarios = [
-        (path, load_scenario(path, loaded_estate.estate, allow_unmet=True)) for _, path in found
+    rows = [
+        _make_scenario_row(path, load_scenario(path, loaded_estate.estate, allow_unmet=True))
+        for _, path in found
     ]
     if output is OutputFormat.JSON:
-        print_json(
-            [
-                {
-                    "name": path.stem,
-                    "title": loaded.scenario.title,
-                    "modes": ["readiness", *(m.value for m in loaded.scenario.modes)],
-                    "source": "shipped" if path.parent == SHIPPED_DIRECTORY else str(path),
-                    "applies": loaded.applies,
-                    "unmet": loaded.unmet,
-                }
-                for path, loaded in scenarios
-            ]
-        )
+        print_json(rows)
         return
-    for path, loaded in scenarios:
-        modes = ", ".join(["readiness", *(m.value for m in loaded.scenario.modes)])
-        source = "shipped" if path.parent == SHIPPED_DIRECTORY else str(path)
-        stdout.print(f"{path.stem:28} {modes}", markup=False)
-        stdout.print(f"    {loaded.scenario.title} ({source})", markup=False)
-        if loaded.unmet:
-            stdout.print(f"   {_describe_unmet(loaded.unmet)}", markup=False)
+    for row in rows:
+        stdout.print(f"{row['name']:28} {', '.join(row['modes'])}", markup=False)
+        stdout.print(f"    {row['title']} ({row['source']})", markup=False)
+        if row["unmet"]:
+            stdout.print(f"   {_describe_unmet(row['unmet'])}", markup=False)
+
+
+class ScenarioRow(TypedDict):
+    """One scenario as ``drill list`` shows it, the JSON object and the text lines alike."""
+
+    name: str
+    title: str
+    #: readiness first: every scenario has it, then the modes the file declares
+    modes: list[str]
+    #: "shipped", or the file's path for a scenario from drills/ beside the inventory
+    source: str
+    applies: bool
+    unmet: dict[str, str]
+
+
+def _make_scenario_row(path: Path, loaded: LoadedScenario) -> ScenarioRow:
+    """The row of the scenario ``loaded`` from ``path``, for either output of ``drill list``."""
+    from egov.drills.loader import SHIPPED_DIRECTORY
+
+    return {
+        "name": path.stem,
+        "title": loaded.scenario.title,
+        "modes": ["readiness", *(m.value for m in loaded.scenario.modes)],
+        "source": "shipped" if path.parent == SHIPPED_DIRECTORY else str(path),
+        "applies": loaded.applies,
+        "unmet": loaded.unmet,
+    }
 
 
 @drill_app.command("validate")
