@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from egov.inventory import load_estate
 from egov.inventory.model import Estate, HostRef
 from tests.deploys.support import with_alerting_secrets
 
-ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT / "inventory" / "lab.yaml"
-SONGXANH = ROOT / "tests" / "inventory" / "data" / "songxanh.yaml"
+
+@pytest.fixture(scope="session")
+def lab(lab_estate: Estate) -> Estate:
+    """``tests/conftest.py``'s lab estate, under the short name the deploy tests use."""
+    return lab_estate
 
 
 @pytest.fixture(scope="session")
-def lab() -> Estate:
-    return load_estate(LAB).estate
-
-
-@pytest.fixture(scope="session")
-def songxanh() -> Estate:
-    return load_estate(SONGXANH).estate
+def songxanh(songxanh_estate: Estate) -> Estate:
+    """``tests/conftest.py``'s second province, under the short name the deploy tests use."""
+    return songxanh_estate
 
 
 @pytest.fixture

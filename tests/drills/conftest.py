@@ -19,9 +19,7 @@ from egov.drills.catalog import CATALOG, Arguments, get_catalog, register
 from egov.drills.context import DrillContext
 from egov.drills.signing import SIGNING_KEY_ENVIRONMENT_VARIABLE
 from egov.errors import DrillError
-from egov.inventory import load_estate
-from egov.inventory.model import Estate
-from tests.drills.support import LAB_INVENTORY, FakeCatalog
+from tests.drills.support import FakeCatalog
 
 FAKE_NAMES = ("t-record", "t-fail", "t-interrupt", "t-barrier", "t-value", "t-at-site")
 
@@ -47,11 +45,6 @@ def drill_signing_key(
     path = tmp_path_factory.mktemp("keys") / "drill-signing-test.key"
     monkeypatch.setenv(SIGNING_KEY_ENVIRONMENT_VARIABLE, str(path))
     return path
-
-
-@pytest.fixture(scope="session")
-def lab_estate() -> Estate:
-    return load_estate(LAB_INVENTORY).estate
 
 
 @pytest.fixture

@@ -8,24 +8,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from egov.cli import run
-from egov.inventory import load_estate
 from egov.inventory.model import Estate
 from egov.pki.hostkey import generate_host_key, make_csr
 from egov.pki.store import PKI_DIR_ENVIRONMENT_VARIABLE, CaFiles
+from tests.conftest import LAB_INVENTORY, SONGXANH_INVENTORY
 
-REPOSITORY = Path(__file__).parents[2]
-LAB_INVENTORY = REPOSITORY / "inventory" / "lab.yaml"
-SONGXANH_INVENTORY = REPOSITORY / "tests" / "inventory" / "data" / "songxanh.yaml"
-
-
-@pytest.fixture(scope="session")
-def lab_estate() -> Estate:
-    return load_estate(LAB_INVENTORY).estate
-
-
-@pytest.fixture(scope="session")
-def songxanh_estate() -> Estate:
-    return load_estate(SONGXANH_INVENTORY).estate
+#: what the pki tests import from here (the inventories are tests/conftest.py's)
+__all__ = ["LAB_INVENTORY", "SONGXANH_INVENTORY", "snapshot", "write_csr"]
 
 
 @pytest.fixture
