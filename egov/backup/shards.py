@@ -166,16 +166,17 @@ class Run:
 
 
 def group_runs(snapshots: Iterable[Snapshot]) -> list[Run]:
-    """The runs of the data snapshots among ``snapshots`` (a dataset's files streams, so
-    manifests and dumps left out), oldest first: a sharded run's snapshots share host, time
-    and shard count; every unsharded snapshot is a run of its own."""
-    runs: dict[tuple[str, float, int, str], list[Snapshot]] = {}
+    """The runs of the files snapshots among ``snapshots`` (manifests and dumps left out),
+    oldest first: a sharded run's snapshots share dataset, host, time and shard count; every
+    unsharded snapshot is a run of its own."""
+    runs: dict[tuple[str, str, float, int, str], list[Snapshot]] = {}
     for snapshot in snapshots:
         if MANIFEST_TAG in snapshot.tags or snapshot.get_tag_value("database") is not None:
             continue
         shard = parse_shard_tag(snapshot.tags)
         # an unsharded snapshot is keyed by its own id: two at one second are two runs
         key = (
+            snapshot.get_tag_value("dataset") or "",
             snapshot.hostname,
             snapshot.timestamp,
             shard[1] if shard else 1,
@@ -183,7 +184,7 @@ def group_runs(snapshots: Iterable[Snapshot]) -> list[Run]:
         )
         runs.setdefault(key, []).append(snapshot)
     return sorted(
-        (Run(host, time, count, tuple(found)) for (host, time, count, _), found in runs.items()),
+        (Run(key[1], key[2], key[3], tuple(found)) for key, found in runs.items()),
         key=lambda run: run.time,
     )
 
