@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,8 +140,14 @@ def test_the_next_run_continues_each_shard_from_its_own_snapshot(
     (source / "office-1" / "dossier-0.txt").write_text("changed\n")
     make_store(source / "office-9", offices=1)
     settings_later = dataclasses.replace(settings, clock=lambda: 4e9)
-    second = run_backup_job(job, local_repository, settings_later)
+    said: list[str] = []
+    second = run_backup_job(job, local_repository, settings_later, said.append)
     assert second.result is Result.SUCCESS, second.error
+    # restic read again only the changed file and the new directory (3 dossiers, 1 index)
+    counts = [re.findall(r"(\d+) (new|changed|unmodified)", line) for line in said]
+    totals = {kind: sum(int(n) for found in counts for n, k in found if k == kind) for kind in
+              ("new", "changed", "unmodified")}  # fmt: skip
+    assert totals == {"new": 3 + 1, "changed": 1, "unmodified": 4 * 3 + 1 - 1}, said
     with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
         first_run, second_run = (runs for _, runs in sorted(runs_by_time(list_raw(restic)).items()))
     for shard, snapshot in second_run.items():
