@@ -194,3 +194,12 @@ def pick_newest_complete_run(snapshots: Iterable[Snapshot]) -> Run | None:
     which failed restores only part of the dataset); None when there is none."""
     complete = [run for run in group_runs(snapshots) if run.complete]
     return complete[-1] if complete else None
+
+
+def get_run_of(snapshots: Iterable[Snapshot], snapshot: Snapshot) -> list[Snapshot]:
+    """Every snapshot of the run ``snapshot`` belongs to, among ``snapshots`` (its shards, in
+    shard order; just itself when unsharded)."""
+    for run in group_runs(snapshots):
+        if any(member.id == snapshot.id for member in run.snapshots):
+            return sorted(run.snapshots, key=lambda member: parse_shard_tag(member.tags) or (0, 0))
+    return [snapshot]

@@ -24,6 +24,7 @@ from egov.backup.datasets import BackupJob, make_dataset_tags
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import make_backup_command, make_forget_command
 from egov.backup.resticexec import Restic
+from egov.backup.restoretest import RestoreTarget, run_restore_test
 from egov.backup.shardbackup import RESTIC_TIME_FORMAT
 from egov.backup.shards import ShardState, parse_shard_tag, write_shard_state
 from egov.inventory.backup import DatasetKind, Retention
@@ -224,3 +225,17 @@ def test_retention_keeps_the_last_runs_of_every_shard(
     shards = [parse_shard_tag(item["tags"]) for item in kept]  # type: ignore[arg-type]
     assert sorted(shards) == [(1, 2), (1, 2), (2, 2), (2, 2)]
     assert {str(item["time"])[:10] for item in kept} == {"2026-11-02", "2026-11-03"}
+
+
+def test_the_restore_test_restores_every_shard_of_the_manifests_run(
+    local_repository: RepositoryConfig, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """The manifest names one shard's snapshot; the test restores the whole run it belongs to
+    and every file of the dataset is compared (one shard alone would miss the others')."""
+    source = make_store(tmp_path / "srv")
+    assert run_backup_job(sharded_job(source), local_repository, settings).result is Result.SUCCESS
+    record = run_restore_test(
+        local_repository, RestoreTarget("files", DatasetKind.FILES, host=HOST), settings
+    )
+    assert record.result is Result.SUCCESS, record.error
+    assert record.files_checked == 4 * 3 + 1
