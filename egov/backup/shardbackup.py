@@ -152,11 +152,11 @@ def run_files_backup(
         results = dict(zip(indexes, pool.map(back_up, indexes), strict=True))
     backed = _judge(in_utc, job, results, count)
     made = {index: summary.snapshot_id for index, summary in _summaries(results).items()}
-    write_shard_state(
-        settings.state_dir,
-        job.dataset,
-        make_shard_state(shards, {i: s for i, s in made.items() if s}, previous),
-    )
+    try:
+        state = make_shard_state(shards, {i: s for i, s in made.items() if s}, previous)
+        write_shard_state(settings.state_dir, job.dataset, state)
+    except OSError as error:  # the snapshots are made: only the next run's parents are lost
+        progress(f"the shards' state was not saved ({error}): the next run splits afresh")
     return backed
 
 

@@ -71,6 +71,7 @@ def read_tree(root: Path) -> dict[str, bytes | None]:
     return {
         str(path.relative_to(root)): None if path.is_dir() else path.read_bytes()
         for path in sorted(root.rglob("*"))
+        if not path.is_symlink()
     }
 
 

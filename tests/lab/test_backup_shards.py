@@ -26,6 +26,7 @@ from egov.backup.restic import Snapshot
 from egov.backup.resticexec import Restic
 from egov.inventory import load_estate
 from egov.lab.paths import get_host_dir
+from tests.backup.test_shardbackup import read_tree
 from tests.lab.conftest import EGOV, INVENTORY, Lab, get_journal, read_backup_record
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
@@ -117,14 +118,6 @@ def list_runs(restic: Restic) -> dict[str, dict[str, dict[str, object]]]:
         if shard is not None:
             runs.setdefault(str(item["time"]), {})[shard] = item
     return runs
-
-
-def read_tree(root: Path) -> dict[str, bytes | None]:
-    return {
-        str(path.relative_to(root)): None if path.is_dir() else path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if not path.is_symlink()
-    }
 
 
 def test_a_sharded_file_store_backs_up_at_once_continues_each_shard_and_restores_whole(
