@@ -196,5 +196,5 @@ def restore_dataset(
                 f"restore of {dataset} from {repository.name} (site {repository.site}) "
                 f"differs from the backup: {comparison.describe()}"
             )
-    times = tuple(s.timestamp for s in listed if MANIFEST_TAG not in s.tags)
+    times = tuple(sorted({s.timestamp for s in listed if MANIFEST_TAG not in s.tags}))
     return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note, times)

@@ -40,6 +40,7 @@ from egov.backup.shards import (
     write_shard_state,
 )
 from egov.errors import BackupError, EgovError
+from egov.execute import StartedCommand
 
 #: restic 0.14's words when ``--parent`` names a snapshot the repository no longer has
 NO_SUCH_PARENT = "no matching ID found"
@@ -90,6 +91,41 @@ def creating_repository(
     return attempt
 
 
+class RunningShards:
+    """The shards' restic processes running now: a stop (SIGTERM, Ctrl-C: ``egov.stopping``)
+    reaches the main thread alone, which interrupts them all here, as the one-process path
+    interrupts its restic; each then removes its lock and its thread returns. A shard not
+    started yet then starts nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[StartedCommand] = set()
+        self._stopped = False
+
+    def run(self, restic: Restic, argv: tuple[str, ...]) -> ResticResult:
+        """``argv`` against ``restic``'s repository, interruptible by ``interrupt``."""
+        with self._lock:
+            if self._stopped:
+                return ResticResult(argv, 130, "", "stopped before it started", Outcome.CANCELLED)
+            started = restic.start(argv)
+            if started is not None:
+                self._running.add(started)
+        if started is None:  # restic could not start: the plain way says why
+            return restic.run(argv)
+        try:
+            return restic.finish(started, "")
+        finally:
+            with self._lock:
+                self._running.discard(started)
+
+    def interrupt(self) -> None:
+        """Interrupt every shard's restic (SIGINT) and start no more."""
+        with self._lock:
+            self._stopped = True
+            for started in self._running:
+                started.interrupt()
+
+
 @dataclass(frozen=True)
 class FilesBackup:
     """What the restic processes of one files backup did, for the caller to judge once the
@@ -123,6 +159,7 @@ def run_files_backup(
     at = time.strftime(RESTIC_TIME_FORMAT, time.gmtime(started))
     in_utc = dataclasses.replace(restic, environment={**restic.environment, "TZ": "UTC"})
     creation = RepositoryCreation(in_utc)
+    running = RunningShards()
 
     def back_up(index: int) -> ResticResult | BackupError:
         tags = [*job.tags, make_shard_tag(index, count)]
@@ -132,11 +169,11 @@ def run_files_backup(
             argv = make_backup_command(
                 shards[index - 1], job.host, tags, job.exclude, parent=parent, time=at
             )
-            result = in_utc.run(argv)
+            result = running.run(in_utc, argv)
             if parent and result.outcome is not Outcome.OK and NO_SUCH_PARENT in result.stderr:
                 # forgotten, or the repository was replaced: restic picks a parent itself
-                return in_utc.run(make_backup_command(shards[index - 1], job.host, tags,
-                                                      job.exclude, time=at))  # fmt: skip
+                argv = make_backup_command(shards[index - 1], job.host, tags, job.exclude, time=at)
+                return running.run(in_utc, argv)
             return result
 
         progress(f"shard {index} of {count}: {len(shards[index - 1])} entries")
@@ -149,7 +186,11 @@ def run_files_backup(
 
     with ThreadPoolExecutor(count, thread_name_prefix=f"shard-{job.dataset}") as pool:
         indexes = range(1, count + 1)
-        results = dict(zip(indexes, pool.map(back_up, indexes), strict=True))
+        try:
+            results = dict(zip(indexes, pool.map(back_up, indexes), strict=True))
+        except BaseException:  # stopped: no shard goes on without the run
+            running.interrupt()
+            raise
     backed = _judge(in_utc, job, results, count)
     made = {index: summary.snapshot_id for index, summary in _summaries(results).items()}
     try:

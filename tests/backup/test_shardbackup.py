@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from egov.backup.agent import AgentSettings
+from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasetbackup import run_backup_job
 from egov.backup.datasetrestore import restore_dataset
 from egov.backup.datasets import BackupJob, make_dataset_tags
@@ -28,7 +34,7 @@ from egov.backup.restoretest import RestoreTarget, run_restore_test
 from egov.backup.shardbackup import RESTIC_TIME_FORMAT
 from egov.backup.shards import ShardState, parse_shard_tag, write_shard_state
 from egov.inventory.backup import DatasetKind, Retention
-from egov.records import Result
+from egov.records import BackupRecord, Result, read_record
 
 HOST = "primary-store-01"
 
@@ -240,3 +246,50 @@ def test_the_restore_test_restores_every_shard_of_the_manifests_run(
     )
     assert record.result is Result.SUCCESS, record.error
     assert record.files_checked == 4 * 3 + 1
+
+
+def test_a_sharded_backup_stopped_by_sigterm_interrupts_every_shard(
+    local_repository: RepositoryConfig, tmp_path: Path
+) -> None:
+    """``systemctl stop`` (KillMode=mixed) signals the agent alone, whose main thread waits
+    on the shards: it interrupts every shard's restic (each removes its lock), records the
+    stop and dies by SIGTERM; no shard goes on uploading."""
+    source = tmp_path / "src"
+    for name in ("a", "b"):
+        (source / name).mkdir(parents=True)
+        with (source / name / "big.bin").open("wb") as big:
+            for _ in range(192):
+                big.write(os.urandom(1 << 20))
+    config = tmp_path / "agent.json"
+    config.write_text(
+        AgentConfig(
+            estate="x", site="primary", host=HOST, jobs=[sharded_job(source, shards=2)],
+            repositories={"primary": local_repository},
+            textfile_directory=str(tmp_path / "textfile"),
+        ).model_dump_json()
+    )  # fmt: skip
+    environment = {**os.environ, "EGOV_STATE_DIR": str(tmp_path / "state")}
+    command = [str(Path(sys.executable).parent / "egov"), "agent", "backup", "--config",
+               str(config), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    with open_repository(local_repository, cache_dir=tmp_path / "cache") as restic:
+        assert restic.run(("restic", "init")).returncode == 0
+    locks = Path(local_repository.location) / "locks"
+    agent = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        # the manifest's restic and both shards' hold their locks, and upload
+        while not (locks.is_dir() and len(list(locks.iterdir())) >= 3):
+            assert agent.poll() is None and time.monotonic() < deadline, "no restic locks seen"
+            time.sleep(0.02)
+        time.sleep(1)
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == -signal.SIGTERM, stderr
+    record = read_record(BackupRecord, f"files@{HOST}", tmp_path / "state")
+    assert record is not None and "stopped by SIGTERM" in record.error
+    # every shard's restic removed its own lock, and none went on to store its snapshot
+    assert list(locks.iterdir()) == []
+    assert list((Path(local_repository.location) / "snapshots").iterdir()) == []
