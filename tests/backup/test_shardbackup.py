@@ -15,7 +15,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from egov.backup.agent import AgentSettings
-from egov.backup.agentconfig import AgentConfig
 from egov.backup.datasetbackup import run_backup_job
 from egov.backup.datasetrestore import restore_dataset
 from egov.backup.datasets import BackupJob, make_dataset_tags
@@ -35,6 +33,7 @@ from egov.backup.shardbackup import RESTIC_TIME_FORMAT
 from egov.backup.shards import ShardState, parse_shard_tag, write_shard_state
 from egov.inventory.backup import DatasetKind, Retention
 from egov.records import BackupRecord, Result, read_record
+from tests.backup.conftest import make_agent_command
 
 HOST = "primary-store-01"
 
@@ -260,17 +259,9 @@ def test_a_sharded_backup_stopped_by_sigterm_interrupts_every_shard(
         with (source / name / "big.bin").open("wb") as big:
             for _ in range(192):
                 big.write(os.urandom(1 << 20))
-    config = tmp_path / "agent.json"
-    config.write_text(
-        AgentConfig(
-            estate="x", site="primary", host=HOST, jobs=[sharded_job(source, shards=2)],
-            repositories={"primary": local_repository},
-            textfile_directory=str(tmp_path / "textfile"),
-        ).model_dump_json()
-    )  # fmt: skip
-    environment = {**os.environ, "EGOV_STATE_DIR": str(tmp_path / "state")}
-    command = [str(Path(sys.executable).parent / "egov"), "agent", "backup", "--config",
-               str(config), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    command, environment = make_agent_command(
+        tmp_path, sharded_job(source, shards=2), local_repository
+    )
     with open_repository(local_repository, cache_dir=tmp_path / "cache") as restic:
         assert restic.run(("restic", "init")).returncode == 0
     locks = Path(local_repository.location) / "locks"
