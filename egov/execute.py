@@ -125,6 +125,12 @@ class StartedCommand:
             raise CommandFailed(self.argv, 124, f"timed out after {timeout_seconds} s") from None
         return self._collect()
 
+    def interrupt(self) -> None:
+        """Send SIGINT now if the command still runs, and return at once: for another thread
+        than the one waiting in ``finish``, which returns when the command has cleaned up."""
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+
     def cancel(self) -> subprocess.CompletedProcess[str]:
         """Interrupt the command if it still runs (SIGINT, then SIGKILL after the grace
         period) before its stdin closes: an empty input must never be taken as the stream."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,13 +46,12 @@ from egov.backup.repositories import (
 from egov.backup.restic import (
     BackupSummary,
     Outcome,
-    make_backup_command,
-    make_init_command,
     make_stdin_backup_command,
     make_unlock_command,
     parse_backup_summary,
 )
 from egov.backup.resticexec import Restic, ResticResult
+from egov.backup.shardbackup import creating_repository, run_files_backup
 from egov.errors import BackupError, EgovError, InputError
 from egov.inventory.backup import DatasetKind
 from egov.records import BackupRecord, Result, read_record, write_record
@@ -92,29 +91,6 @@ def hold_dataset_lock(state_dir: Path, dataset: str) -> Iterator[bool]:
         os.close(descriptor)
 
 
-def creating_repository(
-    restic: Restic, attempt_once: Callable[[], ResticResult], create: bool
-) -> Callable[[], ResticResult]:
-    """``attempt_once``, which (with ``create``) creates the repository and tries again when
-    restic finds none.
-
-    Only a repository that this host alone writes (a local directory) is created here. A
-    shared one is created by one party only (a REST repository by the deploy of its storage
-    host, a copy target by the replication): nine hosts' first backups racing to ``restic
-    init`` the same REST repository leave one config and several master keys, and the
-    repository cannot be opened again.
-    """
-
-    def attempt() -> ResticResult:
-        result = attempt_once()
-        if create and result.outcome is Outcome.MISSING:
-            restic.check(restic.run(make_init_command()), "init")
-            result = attempt_once()
-        return result
-
-    return attempt
-
-
 def _backup_files(
     restic: Restic,
     job: BackupJob,
@@ -123,7 +99,8 @@ def _backup_files(
     create: bool,
     snapshot: ManifestSnapshot,
 ) -> tuple[BackupSummary, Path]:
-    """Back up the dataset's trees; return restic's summary and the manifest's file.
+    """Back up the dataset's trees (in shards at once: ``egov.backup.shardbackup``); return
+    restic's summary and the manifest's file.
 
     The manifest is made beside restic, in a thread that only takes CPU restic leaves idle
     (``egov.backup.priority``): reading the last manifest, hashing what changed, writing the
@@ -147,27 +124,24 @@ def _backup_files(
 
     worker = threading.Thread(target=compute, name=f"manifest-{job.dataset}", daemon=True)
     worker.start()
-    argv = make_backup_command(job.paths, job.host, job.tags, job.exclude)
-    attempt = creating_repository(restic, lambda: restic.run(argv), create)
-    result = run_with_retries(restic, attempt, settings, progress)
+    backed = run_files_backup(restic, job, settings, progress, create, started)
     make_thread_normal(worker)  # restic is done: what is left of the hashing, at full speed
     worker.join()
-    restic.check(result, f"backup of {job.dataset}", allow_partial=True)
-    summary = parse_backup_summary(result.stdout)
-    if summary is None or summary.snapshot_id is None:
-        raise BackupError(f"backup of {job.dataset}: restic printed no snapshot id")
+    if backed.failure is not None or backed.summary is None:
+        raise backed.failure or BackupError(f"backup of {job.dataset}: no snapshot was made")
+    summary = backed.summary
     made_path = made.get("path")
     if not isinstance(made_path, Path):
         raise BackupError(
-            f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} was made, but its "
-            f"manifest could not be: {made.get('error')}",
+            f"backup of {job.dataset}: snapshot {str(summary.snapshot_id)[:8]} was made, but "
+            f"its manifest could not be: {made.get('error')}",
             f"fix what the message names ({manifest_path.parent} must be writable), then "
             "rerun the backup: the next one makes the manifest again",
         )
-    if result.outcome is Outcome.PARTIAL:
+    if backed.partial:
         raise BackupError(
-            f"backup of {job.dataset}: snapshot {summary.snapshot_id[:8]} is incomplete, some "
-            f"files could not be read: {result.stderr_tail}",
+            f"backup of {job.dataset}: snapshot {str(summary.snapshot_id)[:8]} is incomplete, "
+            f"some files could not be read: {backed.partial}",
             "fix the permissions or exclude the files named above",
         )
     return summary, made_path

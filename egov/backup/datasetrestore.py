@@ -30,6 +30,7 @@ from egov.backup.restic import (
     parse_snapshots,
 )
 from egov.backup.restoretest import find_manifest, pick_copy
+from egov.backup.shards import pick_newest_complete_run
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 
@@ -55,8 +56,10 @@ def pick_latest_per_stream(
 ) -> list[Snapshot]:
     """The newest snapshot of each stream of a dataset, oldest first.
 
-    A file dataset is one stream; a PostgreSQL dataset has one per database (each dump is
-    its own snapshot, tagged ``database:<name>``), and a restore needs all of them. With
+    A file dataset is one stream, its runs' snapshots taken together: one, or one per shard
+    (``egov.backup.shards``), of the newest run whose every shard was stored. A PostgreSQL
+    dataset has one stream per database (each dump is its own snapshot, tagged
+    ``database:<name>``), and a restore needs all of them. With
     ``anchor_id`` (the snapshot a manifest names, or its copy) nothing newer is taken.
     """
     if anchor_id is not None:
@@ -64,10 +67,13 @@ def pick_latest_per_stream(
         if anchor is None:
             return []
         snapshots = [s for s in snapshots if s.time <= anchor.time]
+    data = [s for s in snapshots if MANIFEST_TAG not in s.tags]
+    if not any(s.get_tag_value("database") for s in data):
+        # a files dataset: its newest run whose every shard was stored, all of them
+        run = pick_newest_complete_run(data)
+        return sorted(run.snapshots, key=lambda s: (s.time, s.tags)) if run else []
     latest: dict[str | None, Snapshot] = {}
-    for snapshot in sorted(snapshots, key=lambda s: s.time):
-        if MANIFEST_TAG in snapshot.tags:
-            continue
+    for snapshot in sorted(data, key=lambda s: s.time):
         latest[snapshot.get_tag_value("database")] = snapshot
     return sorted(latest.values(), key=lambda s: s.time)
 
@@ -142,6 +148,7 @@ def restore_dataset(
     verify: bool = False,
     before: float | None = None,
     kind: DatasetKind | None = None,
+    shards: int = 1,
 ) -> Restored:
     """Restore the latest snapshot of ``dataset`` into ``target``.
 
@@ -150,15 +157,16 @@ def restore_dataset(
     compared with the manifest taken at backup time (see ``choose_restore`` for a newest
     snapshot without one). Raise BackupError on any difference.
 
-    A file dataset (``kind``) is one stream: for its plain latest restore, restic's own
-    ``latest`` picks the snapshot, which spares a listing process and its key derivation
-    (the id returned is then restic's short one). A database dataset has a stream per
-    database, so it is always listed first.
+    An unsharded file dataset (``kind``, ``shards``) is one snapshot a run: for its plain
+    latest restore, restic's own ``latest`` picks it, which spares a listing process and its
+    key derivation (the id returned is then restic's short one). A database dataset has a
+    stream per database and a sharded one a snapshot per shard, so both are listed first,
+    and every snapshot of the run chosen is restored into ``target``.
     """
     with open_repository(
         repository, cache_dir=settings.cache_dir, timeout_seconds=settings.timeout_seconds
     ) as restic:
-        if kind is DatasetKind.FILES and not verify and before is None:
+        if kind is DatasetKind.FILES and shards == 1 and not verify and before is None:
             argv = make_restore_latest_command([EGOV_TAG, f"dataset:{dataset}"], host, str(target))
             result = restic.run(argv)
             if NO_LATEST_SNAPSHOT in result.stderr:
@@ -188,5 +196,5 @@ def restore_dataset(
                 f"restore of {dataset} from {repository.name} (site {repository.site}) "
                 f"differs from the backup: {comparison.describe()}"
             )
-    times = tuple(s.timestamp for s in listed if MANIFEST_TAG not in s.tags)
+    times = tuple(sorted({s.timestamp for s in listed if MANIFEST_TAG not in s.tags}))
     return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note, times)

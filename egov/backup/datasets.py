@@ -32,6 +32,9 @@ class BackupJob(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     databases: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list, description="Tags every snapshot carries.")
+    shards: int = Field(
+        default=1, ge=1, description="Concurrent restic processes of a files backup (shards.py)."
+    )
 
 
 def make_dataset_tags(dataset: str, site: str, extra: list[str] | None = None) -> list[str]:
@@ -62,6 +65,7 @@ def make_host_jobs(estate: Estate, ref: HostRef) -> list[BackupJob]:
                 exclude=list(dataset.exclude),
                 databases=list(dataset.databases),
                 tags=make_dataset_tags(name, ref.site, list(dataset.tags)),
+                shards=dataset.shards,
             )
         )
     return jobs

@@ -46,7 +46,7 @@ class Changes(StrictModel):
 
 def configured(inputs: PlanInputs) -> Changes:
     """No change: the night as the inventory configures it."""
-    return Changes(parallel_copies=inputs.parallel_copies)
+    return Changes(parallel_copies=inputs.parallel_copies, shards=dict(inputs.shards))
 
 
 class Job(StrictModel):

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import Field
+
 from egov.inventory.backup import DatasetKind
 from egov.inventory.derive import (
     REPLICATION_DELAY,
@@ -116,6 +118,8 @@ class PlanInputs(StrictModel):
     links: list[LinkInput]
     #: ``backup.parallel_copies``: the copies already run at once
     parallel_copies: bool = False
+    #: ``backup.datasets.X.shards`` above 1: the shards already configured
+    shards: dict[str, int] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,9 @@ def make_plan_inputs(estate: Estate, records: PlanRecords) -> PlanInputs:
         link_efficiency=planning.link_efficiency,
         cores=planning.cores,
         parallel_copies=policy.parallel_copies,
+        shards={
+            name: dataset.shards for name, dataset in policy.datasets.items() if dataset.shards > 1
+        },
         source_rate=(
             Figure(value=wan * planning.link_efficiency, source=DECLARED) if wan else None
         ),

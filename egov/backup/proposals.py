@@ -102,17 +102,18 @@ def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Pro
                 )
             )
     changes = changes.model_copy(update={"starts": starts})
-    shards: dict[str, int] = {}
+    shards = dict(changes.shards)  # the configured ones (``backup.datasets.X.shards``)
     for dataset in _late_datasets(inputs, plan_night(inputs, changes)):
         budget = _shard_budgets(inputs, dataset, changes)
         count = _need_shards(inputs, dataset, budget)
-        if count > 1:
+        if count > shards.get(dataset, 1):
             shards[dataset] = count
             proposals.append(
                 Proposal(
                     kind="shards",
                     text=f"back {dataset} up in {count} shards (concurrent restic processes, "
-                    f"by top-level directory; the host has {inputs.cores} cores)",
+                    f"by top-level directory; the host has {inputs.cores} cores): "
+                    f"backup.datasets.{dataset}.shards: {count}",
                 )
             )
     changes = changes.model_copy(update={"shards": shards})

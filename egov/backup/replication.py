@@ -49,6 +49,7 @@ from egov.backup.restic import (
     parse_snapshots,
     parse_stats,
 )
+from egov.backup.shards import group_runs
 from egov.errors import BackupError, EgovError
 from egov.records import (
     CatalogRecord,
@@ -63,11 +64,21 @@ COPIED_TAG_SETS = ((EGOV_TAG,), (MANIFEST_TAG,))
 
 
 def make_latest(snapshots: Sequence[Snapshot]) -> dict[str, dict[str, LatestSnapshot]]:
-    """dataset → host → newest egov data snapshot (manifests and foreign snapshots left out)."""
+    """dataset → host → newest egov data snapshot (manifests and foreign snapshots left out).
+
+    A shard of a sharded run counts only when every shard of its run is there
+    (``egov.backup.shards``): a run one shard of which failed left part of the data older.
+    """
     latest: dict[str, dict[str, LatestSnapshot]] = {}
+    incomplete = {
+        snapshot.id
+        for run in group_runs(snapshots)
+        if not run.complete
+        for snapshot in run.snapshots
+    }
     for snapshot in snapshots:
         dataset = snapshot.get_tag_value("dataset")
-        if dataset is None or EGOV_TAG not in snapshot.tags:
+        if dataset is None or EGOV_TAG not in snapshot.tags or snapshot.id in incomplete:
             continue
         hosts = latest.setdefault(dataset, {})
         current = hosts.get(snapshot.hostname)

@@ -139,13 +139,23 @@ def make_tag_options(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 def make_backup_command(
-    paths: Sequence[str], host: str, tags: Sequence[str], excludes: Sequence[str] = ()
+    paths: Sequence[str],
+    host: str,
+    tags: Sequence[str],
+    excludes: Sequence[str] = (),
+    *,
+    parent: str | None = None,
+    time: str | None = None,
 ) -> tuple[str, ...]:
-    """``restic backup`` of ``paths`` as ``host`` with ``tags`` (each ``--tag`` separate)."""
+    """``restic backup`` of ``paths`` as ``host`` with ``tags`` (each ``--tag`` separate);
+    ``parent`` names the snapshot to compare with (else restic takes the last one of the
+    same paths), ``time`` the snapshot's (``2026-12-05 01:30:00``, restic's local time)."""
     if not paths:
         raise ValueError("a files backup needs at least one path")
     options = [option for tag in tags for option in ("--tag", tag)]
     options += [option for pattern in excludes for option in ("--exclude", pattern)]
+    options += ["--parent", parent] if parent else []
+    options += ["--time", time] if time else []
     return (RESTIC, "backup", "--json", "--host", host, *options, "--", *paths)
 
 

@@ -35,6 +35,7 @@ from egov.backup.restic import (
     parse_snapshots,
 )
 from egov.backup.resticexec import Restic
+from egov.backup.shards import get_run_of
 from egov.errors import BackupError, CommandFailed, EgovError
 from egov.execute import run_command
 from egov.inventory.backup import DatasetKind
@@ -148,8 +149,10 @@ def _restore(restic: Restic, snapshot_id: str, target: Path) -> None:
 def _test_files(restic: Restic, manifest: Manifest, scratch: Path) -> int:
     if manifest.snapshot_id is None:
         raise BackupError("the manifest names no snapshot")
-    snapshot_id = find_copy(restic, manifest.dataset, manifest.host, manifest.snapshot_id).id
-    _restore(restic, snapshot_id, scratch)
+    listed = _list(restic, (EGOV_TAG, f"dataset:{manifest.dataset}"), manifest.host)
+    anchor = pick_copy(listed, manifest.snapshot_id, manifest.dataset, restic.label)
+    for snapshot in get_run_of(listed, anchor):  # a sharded run: every shard, one tree
+        _restore(restic, snapshot.id, scratch)
     comparison = compare_manifest(manifest, scratch)
     if not comparison.ok:
         raise BackupError(f"restored content differs from the backup: {comparison.describe()}")

@@ -140,13 +140,15 @@ def agent_restore(
         )
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"--target {target}: exists and is not an empty directory")
-    kinds = {job.dataset: job.kind for job in loaded.jobs}
+    jobs = {job.dataset: job for job in loaded.jobs}
+    job = jobs.get(dataset)
     snapshot = restore_dataset(
         chosen,
         dataset,
         target,
         make_backup_settings(None, cache_dir),
         verify=verify,
-        kind=kinds.get(dataset),
+        kind=job.kind if job else None,
+        shards=job.shards if job else 1,
     )
     report_restore(dataset, snapshot, f"into {target}", verify)

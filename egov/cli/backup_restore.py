@@ -150,6 +150,7 @@ def backup_restore(
         host=snapshot_host,
         verify=verify,
         kind=estate.backup.datasets[dataset].kind,
+        shards=estate.backup.datasets[dataset].shards,
     )
     report_restore(
         dataset, snapshot, f"from {config.name} (site {config.site}) into {target}", verify

@@ -28,6 +28,8 @@ from egov.inventory.fields import (
 )
 
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+#: More concurrent restic processes than this on one host only contend for its disk.
+MAX_SHARDS = 64
 
 
 class Schedule(StrictModel):
@@ -211,6 +213,16 @@ class Dataset(StrictModel):
         description="Repository written to; default: the first of the replication order.",
     )
     tags: list[Name] = Field(default_factory=list, description="Extra restic tags.")
+    shards: Annotated[int, Field(strict=True, ge=1, le=MAX_SHARDS)] = Field(
+        default=1,
+        description=(
+            "For `files`: concurrent restic processes a run is split into, each backing up "
+            "its share of the top-level entries under `paths` into the same repository (one "
+            "snapshot each, tagged `shard:IofN`). `egov backup plan` proposes it when a run "
+            "does not fit; at most the host's cores help."
+        ),
+        examples=[4],
+    )
     estimate: DatasetEstimate = Field(
         default_factory=DatasetEstimate,
         description="Declared size, files and change, used by `egov backup plan` until measured.",

@@ -124,6 +124,12 @@ def check_datasets(estate: Estate) -> Iterator[Finding]:
             yield _error(path, f"files dataset {name} lists no paths", "add `paths: [/srv/...]`")
         if dataset.kind is DatasetKind.POSTGRES and not dataset.databases:
             yield _error(path, f"postgres dataset {name} lists no databases")
+        if dataset.kind is DatasetKind.POSTGRES and dataset.shards != 1:
+            yield _error(
+                (*path, "shards"),
+                f"postgres dataset {name} cannot be sharded: each database is one dump stream",
+                "remove `shards:` (it applies to `files` datasets only)",
+            )
 
 
 def check_rpo_targets(estate: Estate) -> Iterator[Finding]:

@@ -19,6 +19,8 @@ import bcrypt
 import pytest
 
 from egov.backup.agent import AgentSettings
+from egov.backup.agentconfig import AgentConfig
+from egov.backup.datasets import BackupJob
 from egov.backup.repositories import AccessKind, RepositoryConfig
 from egov.inventory import load_estate
 from egov.inventory.model import Estate
@@ -192,3 +194,21 @@ def make_tree(root: Path, files: int = 5) -> Path:
             f"record {index}\n" * (index + 1) * 50
         )
     return root
+
+
+def make_agent_command(
+    tmp_path: Path, job: BackupJob, repository: RepositoryConfig
+) -> tuple[list[str], dict[str, str]]:
+    """``egov agent backup`` of ``job`` as a host runs it (its agent.json written under
+    ``tmp_path``, state and cache there too): the command and its environment."""
+    config = tmp_path / "agent.json"
+    config.write_text(
+        AgentConfig(
+            estate="x", site="primary", host=job.host, jobs=[job],
+            repositories={"primary": repository}, textfile_directory=str(tmp_path / "textfile"),
+        ).model_dump_json()
+    )  # fmt: skip
+    environment = {**os.environ, "EGOV_STATE_DIR": str(tmp_path / "state")}
+    command = [str(Path(sys.executable).parent / "egov"), "agent", "backup", "--config",
+               str(config), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    return command, environment

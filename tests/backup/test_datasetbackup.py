@@ -31,6 +31,7 @@ from tests.backup.conftest import (
     PASSWORD,
     REST_PASSWORD,
     RestServer,
+    make_agent_command,
     make_rest,
     make_tree,
 )
@@ -363,17 +364,7 @@ def test_a_backup_stopped_by_sigterm_records_it_and_leaves_no_lock(
     with (source / "big.bin").open("wb") as big:
         for _ in range(384):
             big.write(os.urandom(1 << 20))
-    config = tmp_path / "agent.json"
-    config.write_text(
-        AgentConfig(
-            estate="x", site="primary", host="primary-store-01", jobs=[files_job(source)],
-            repositories={"primary": local_repository},
-            textfile_directory=str(tmp_path / "textfile"),
-        ).model_dump_json()
-    )  # fmt: skip
-    environment = {**os.environ, "EGOV_STATE_DIR": str(tmp_path / "state")}
-    command = [str(Path(sys.executable).parent / "egov"), "agent", "backup", "--config",
-               str(config), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    command, environment = make_agent_command(tmp_path, files_job(source), local_repository)
     locks = Path(local_repository.location) / "locks"
     agent = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
     try:

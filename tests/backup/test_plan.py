@@ -252,3 +252,21 @@ def test_the_most_extreme_inventory_allowed_still_makes_a_plan(tmp_path: Path) -
     plan = plan_of(load_estate(extreme).estate, PlanRecords())
     assert not plan.night.fits and not plan.proposed.fits
     assert plan.model_dump_json()  # every figure finite
+
+
+def test_shards_configured_are_planned_so_and_not_proposed_again(camau: Estate) -> None:
+    """``backup.datasets.files.shards`` is read as the configured night, as parallel_copies is:
+    the night as configured divides the walk among the shards, and no shard proposal repeats
+    what the inventory already says."""
+    files = camau.backup.datasets["files"].model_copy(update={"shards": 8})
+    datasets = {**camau.backup.datasets, "files": files}
+    sharded = camau.model_copy(
+        update={"backup": camau.backup.model_copy(update={"datasets": datasets})}
+    )
+    plan = plan_of(sharded, PlanRecords())
+    assert plan.inputs.shards == {"files": 8}
+    assert {job.shards for job in plan.night.jobs if job.dataset == "files"} == {8}
+    assert "shards" not in kinds(plan)
+    unsharded = plan_of(camau, PlanRecords())
+    (proposal,) = [p.text for p in unsharded.proposals if p.kind == "shards"]
+    assert "backup.datasets.files.shards: 8" in proposal

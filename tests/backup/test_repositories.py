@@ -201,3 +201,22 @@ def test_a_stream_whose_producer_fails_is_never_stored(
         assert dump.returncode == 0 and stored.outcome is Outcome.OK
         listed = restic.run(make_snapshots_command(["egov"], None))
     assert len(parse_snapshots(listed.stdout)) == 1  # the whole one only
+
+
+def test_a_files_dataset_shards_reach_the_agent_config(lab: Estate) -> None:
+    """``backup.datasets.X.shards`` goes into the job of every host backing X up."""
+    store = host(lab, "primary/store-01")
+    assert {job.dataset: job.shards for job in make_agent_config(lab, store).jobs} == {
+        "files": 1,
+        "etc": 1,
+    }
+    files = lab.backup.datasets["files"].model_copy(update={"shards": 3})
+    sharded = lab.model_copy(
+        update={
+            "backup": lab.backup.model_copy(
+                update={"datasets": {**lab.backup.datasets, "files": files}}
+            )
+        }
+    )
+    jobs = {job.dataset: job for job in make_agent_config(sharded, store).jobs}
+    assert jobs["files"].shards == 3 and jobs["etc"].shards == 1

@@ -133,6 +133,22 @@ CASES: list[tuple[str, str, int, str]] = [
         "straight to s3 repository cloud",
     ),
     (
+        "dataset-postgres-shards",
+        replace("databases: [web]}", "databases: [web], shards: 2}"),
+        30,
+        "cannot be sharded",
+    ),
+    (
+        "dataset-too-many-shards",
+        replace(
+            "    db: {kind: postgres",
+            "    docs: {kind: files, hosts: [main/store-01], paths: [/srv], shards: 65}\n"
+            "    db: {kind: postgres",
+        ),
+        30,
+        "less than or equal to 64",
+    ),
+    (
         "dataset-no-host",
         replace("hosts: [main/db-01], databases", "hosts: [main/db-07], databases"),
         30,
