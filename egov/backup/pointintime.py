@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,9 @@ hba_file = '{directory}/pg_hba.conf'
 REPLAY_HBA = "local all all trust\n"
 _LAST_TRANSACTION = re.compile(r"last completed transaction was at log time (.+)$", re.M)
 _STOPPED_BEFORE = re.compile(r"recovery stopping before .*?time (.+)$", re.M)
+_REDO_DONE = re.compile(r"redo done at ([0-9A-F]+)/([0-9A-F]+)", re.M)
+#: PostgreSQL's default WAL segment size, which the estates keep.
+SEGMENT_BYTES = 16 * 1024 * 1024
 
 
 class BaseBackup(BaseModel):
@@ -66,6 +70,9 @@ class Recovery(BaseModel):
     #: commit time of the last transaction replayed, and of the first one left out (after T)
     last_transaction: datetime | None = None
     stopped_before: datetime | None = None
+    #: the WAL segment replay ended in, and the newest one the archive had filed
+    replayed_segment: str | None = None
+    newest_segment: str | None = None
     databases: list[str] = []
     queries_checked: int = 0
 
@@ -172,22 +179,16 @@ def recover(
     databases: tuple[str, ...] = (),
     queries: tuple[str, ...] = (),
     replay_timeout: float = 3600.0,
+    throwaway: bool = False,
 ) -> Recovery:
     """Recover ``server`` into the new or empty ``directory`` to ``target`` (None: the end of
-    the archive); with ``verify``, replay it and run ``queries`` on every database."""
+    the archive); with ``verify``, replay it and run ``queries`` on every database. A
+    ``throwaway`` directory (a restore test's) is removed at the end, whatever happened."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} exists and is not an empty directory")
     closed = close_segment(server, primary)
     backups = parse_backups(run_command(make_list_argv(server)).stdout, server)
     chosen = choose_backup(backups, target)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    run_command(("chown", f"{BARMAN_USER}:{BARMAN_USER}", str(directory)))
-    try:
-        run_command(
-            make_recover_argv(server, chosen.backup_id, directory, target), timeout_seconds=None
-        )
-    except CommandFailed as error:
-        raise BackupError(f"barman recover failed: {error.stderr_tail.strip()[-400:]}") from None
     result = Recovery(
         server=server,
         backup_id=chosen.backup_id,
@@ -196,10 +197,27 @@ def recover(
         directory=str(directory),
         replayed=False,
         segment_closed=closed,
+        # read before barman copies the WAL: a segment filed after that is not in the copy
+        newest_segment=read_newest_segment(server),
     )
-    if not verify:
-        return result
-    return replay(result, directory, postgres_bin, databases, queries, replay_timeout)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        run_command(("chown", f"{BARMAN_USER}:{BARMAN_USER}", str(directory)))
+        try:
+            run_command(
+                make_recover_argv(server, chosen.backup_id, directory, target),
+                timeout_seconds=None,
+            )
+        except CommandFailed as error:
+            raise BackupError(
+                f"barman recover failed: {error.stderr_tail.strip()[-400:]}"
+            ) from None
+        if not verify:
+            return result
+        return replay(result, directory, postgres_bin, databases, queries, replay_timeout)
+    finally:
+        if throwaway:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def replay(
@@ -210,7 +228,10 @@ def replay(
     queries: tuple[str, ...],
     timeout: float,
 ) -> Recovery:
-    """Start the recovered cluster, wait for the end of recovery, check it, stop it cleanly."""
+    """Start the recovered cluster, wait for the end of recovery, check it, stop it cleanly.
+
+    Without a target, recovery ends wherever the WAL runs out, a gap in the archive included:
+    so replay must have ended in the newest segment the archive had filed."""
     for name, text in (
         ("postgresql.conf", REPLAY_CONFIGURATION.format(directory=directory)),
         ("pg_hba.conf", REPLAY_HBA),
@@ -246,9 +267,14 @@ def replay(
     text = log.read_text(errors="replace") if log.exists() else ""
     last = _LAST_TRANSACTION.findall(text)
     stopped = _STOPPED_BEFORE.findall(text)
+    redo = _REDO_DONE.findall(text)
+    replayed_segment = make_segment_name(*redo[-1]) if redo else None
+    if result.target_time is None:
+        check_reached_the_end(replayed_segment, result.newest_segment)
     return result.model_copy(
         update={
             "replayed": True,
+            "replayed_segment": replayed_segment,
             "last_transaction": _parse_log_time(last[-1]) if last else None,
             "stopped_before": _parse_log_time(stopped[-1]) if stopped else None,
             "databases": list(databases),
@@ -277,6 +303,38 @@ def _query(psql: tuple[str, ...], database: str, query: str, log: Path) -> str:
         raise BackupError(
             f"the recovered cluster does not answer on {database} ({reason}): {_log_tail(log)}"
         ) from None
+
+
+def make_segment_name(high: str, low: str, timeline: int = 1) -> str:
+    """The WAL segment holding LSN ``high/low`` (hex), as PostgreSQL names its files."""
+    segment = ((int(high, 16) << 32) | int(low, 16)) // SEGMENT_BYTES
+    per_id = (1 << 32) // SEGMENT_BYTES
+    return f"{timeline:08X}{segment // per_id:08X}{segment % per_id:08X}"
+
+
+def read_newest_segment(server: str, home: Path = Path(BARMAN_HOME)) -> str | None:
+    """The newest segment Barman filed for ``server``: the last line of its ``xlog.db``
+    (name, size, time, compression; tab-separated), or None for an empty archive."""
+    path = home / server / "wals" / "xlog.db"
+    try:
+        lines = path.read_text().split("\n")
+    except OSError:
+        return None
+    names = [line.split("\t", 1)[0] for line in lines if re.match(r"[0-9A-F]{24}\t", line)]
+    return max(names) if names else None
+
+
+def check_reached_the_end(replayed: str | None, newest: str | None) -> None:
+    """Raise BackupError when replay to the end of the archive stopped short of its newest
+    segment (timelines aside): a segment in between is missing or unreadable."""
+    if replayed is None or newest is None:
+        raise BackupError("the replay's end could not be read from the server log")
+    if replayed[8:] < newest[8:]:
+        raise BackupError(
+            f"the WAL archive has a gap: replay ended in segment {replayed}, but the archive "
+            f"holds segments up to {newest}; a segment after {replayed} is missing or damaged, "
+            "so everything after it is lost from this archive"
+        )
 
 
 def _parse_log_time(text: str) -> datetime | None:

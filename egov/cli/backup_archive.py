@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -81,6 +82,7 @@ def make_agent_argv(
     target: Path,
     moment: datetime | None,
     verify: bool,
+    throwaway: bool = False,
 ) -> list[str]:
     """``egov agent archive-restore`` as the archive host runs it."""
     dataset = estate.backup.datasets[pair.dataset]
@@ -88,6 +90,8 @@ def make_agent_argv(
             "--primary", str(pair.cluster.host.address), "--target", str(target)]  # fmt: skip
     if moment is not None:
         argv += ["--to-time", moment.isoformat()]
+    if throwaway:
+        argv.append("--throwaway")
     if verify:
         argv.append("--verify")
         for database in dataset.databases:
@@ -137,6 +141,46 @@ def restore_from_archive(
     stdout.print(describe_recovery(recovery, pair), soft_wrap=True, markup=False)
 
 
+#: Where a restore test from the archive recovers, on the archive host; removed afterwards.
+RESTORE_TEST_ROOT = "/var/tmp/egov-archive-restore-test"
+
+
+def run_archive_restore_tests(estate: Estate) -> list[str]:
+    """A restore test of every archive at an active site: the end of the archive recovered,
+    replayed and queried in a throwaway directory on the archive host. Prints one line per
+    archive; returns the failures."""
+    from egov.backup.pointintime import Recovery
+    from egov.backup.walarchive import get_archived_clusters
+    from egov.errors import CommandFailed
+    from egov.execute import run_command
+    from egov.inventory.derive import is_active_site
+    from egov.ssh import make_ssh_command
+
+    failures = []
+    for pair in get_archived_clusters(estate):
+        if not is_active_site(estate, pair.archive_host.site):
+            continue
+        target = Path(f"{RESTORE_TEST_ROOT}-{pair.server}")
+        remote = make_agent_argv(pair, estate, target, None, verify=True, throwaway=True)
+        where = f"{pair.dataset} from {pair.archive_host.selector}'s WAL archive"
+        started = time.monotonic()
+        try:
+            answer = run_command(make_ssh_command(estate, pair.archive_host, remote))
+        except CommandFailed as error:
+            stdout.print(f"restore test of {where}: failure", markup=False)
+            failures.append(f"restore test of {where}: {error.stderr_tail.strip()[-400:]}")
+            continue
+        recovery = Recovery.model_validate_json(answer.stdout)
+        last = _shown(recovery.last_transaction, ZoneInfo(estate.timezone))
+        stdout.print(
+            f"restore test of {where}: success in {time.monotonic() - started:.1f} s "
+            f"(to the transaction of {last}, "
+            f"{recovery.queries_checked} sanity queries)",
+            markup=False,
+        )
+    return failures
+
+
 def describe_recovery(recovery: Recovery, pair: ArchivedCluster) -> str:
     """One paragraph: from where, to when, into where, and how far it was proven; times in
     the target's timezone (PostgreSQL logs in UTC)."""
@@ -179,6 +223,9 @@ def agent_archive_restore(
     verify: Annotated[bool, typer.Option("--verify", help="Replay and check it.")] = False,
     database: Annotated[list[str] | None, typer.Option("--database")] = None,
     sanity_query: Annotated[list[str] | None, typer.Option("--sanity-query")] = None,
+    throwaway: Annotated[
+        bool, typer.Option("--throwaway", help="Remove --target at the end (a restore test).")
+    ] = False,
 ) -> None:
     """Recover an archived cluster here to a point in time (what `egov backup restore
     --to-time` runs on the archive host); prints the recovery as JSON."""
@@ -205,5 +252,6 @@ def agent_archive_restore(
         verify=verify,
         databases=tuple(database or ()),
         queries=tuple(sanity_query or ()),
+        throwaway=throwaway,
     )
     sys.stdout.write(recovery.model_dump_json() + "\n")

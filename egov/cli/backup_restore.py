@@ -258,6 +258,10 @@ def backup_verify(
             )
             if result.error:
                 failures.append(result.error)
+    if restore_test and repository is None:
+        from egov.cli.backup_archive import run_archive_restore_tests
+
+        failures += run_archive_restore_tests(estate)
     if failures:
         raise BackupError("\n".join(failures), "the records under the state directory say the same")
 

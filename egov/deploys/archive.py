@@ -13,8 +13,9 @@ is in ``database.py``: it belongs to the cluster's own deploy.
 
 from __future__ import annotations
 
-from pyinfra.api import deploy
-from pyinfra.operations import apt, files, systemd
+from pyinfra import host
+from pyinfra.api import FactBase, deploy
+from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from egov.backup.walarchive import (
@@ -49,13 +50,22 @@ NO_MAIN_CLUSTER = (
 )
 
 
-def make_cron_units() -> tuple[str, str]:
-    """``egov-barman-cron`` service and timer: ``barman cron`` as barman every 20 s."""
+def make_cron_units(servers: list[str]) -> tuple[str, str]:
+    """``egov-barman-cron`` service and timer: every 20 s, as barman, file the streamed
+    segments of each server (in the foreground: a segment is filed when this returns), then
+    ``barman cron`` (retention, and restarting what is missing).
+
+    ``KillMode=process``: what cron starts in the background must outlive this oneshot, as
+    under the cron daemon Barman is written for; stopping it halfway could leave a segment
+    half filed."""
+    archive = "".join(f"ExecStart=/usr/bin/barman -q archive-wal {server}\n" for server in servers)
     service = _HEADER + (
-        "[Unit]\nDescription=egov: barman cron (WAL streaming, filing, retention)\n\n"
+        "[Unit]\nDescription=egov: file streamed WAL, barman cron (retention)\n\n"
         "[Service]\nType=oneshot\n"
         f"User={BARMAN_USER}\nGroup={BARMAN_USER}\n"
+        f"{archive}"
         "ExecStart=/usr/bin/barman -q cron\n"
+        "KillMode=process\n"
     )
     timer = _HEADER + (
         "[Unit]\nDescription=egov: run barman cron often\n\n"
@@ -86,17 +96,50 @@ def make_receive_wal_service() -> str:
     )
 
 
-def make_backup_service() -> str:
+def make_backup_service(servers: list[str]) -> str:
     """``egov-barman-backup.service``: a base backup of every server of the host, waiting for
-    the WAL that makes it consistent to be archived (a backup without it restores nothing)."""
+    the WAL that makes it consistent to be archived (a backup without it restores nothing).
+
+    Barman refuses a backup until its first WAL segment is filed (its "WAL archive" check,
+    which ``barman check`` prints only while it fails);
+    on a new archive that takes up to ``archive_timeout`` plus a cron interval, so the unit
+    waits for it first (5 minutes at most)."""
+    wait = "".join(
+        f"ExecStartPre=/bin/sh -c 'n=0; while /usr/bin/barman check {server} | "
+        # $$: systemd would expand $n itself
+        'grep -q "WAL archive: FAILED"; do n=$$((n+1)); [ $$n -lt 60 ] || exit 1; sleep 5; '
+        "done'\n"
+        for server in servers
+    )
     return _HEADER + (
         "[Unit]\nDescription=egov: base backups of the archived PostgreSQL clusters\n"
         "After=network-online.target\nWants=network-online.target\n\n"
         "[Service]\nType=oneshot\n"
         f"User={BARMAN_USER}\nGroup={BARMAN_USER}\n"
+        f"{wait}"
         "ExecStart=/usr/bin/barman -q backup --wait all\n"
         "Nice=10\nIOSchedulingClass=best-effort\nIOSchedulingPriority=7\n"
     )
+
+
+class ArchiveBackups(FactBase[int]):
+    """How many base backups the host's Barman servers hold (0 before Barman is installed),
+    one more while a base backup is being taken (a deploy right after another must not start
+    a second one)."""
+
+    def command(self, servers: list[str]) -> str:
+        listings = "; ".join(
+            f"runuser -u {BARMAN_USER} -- barman list-backups --minimal {server}"
+            for server in servers
+        )
+        running = (
+            f'[ "$(systemctl show -p ActiveState --value {BACKUP_UNIT}.service)" = activating ]'
+            " && echo running"
+        )
+        return f"({listings}; {running}) 2>/dev/null | grep -c . || true"
+
+    def process(self, output: list[str]) -> int:
+        return int(output[0]) if output and output[0].strip().isdigit() else 0
 
 
 @deploy("archive")
@@ -107,6 +150,7 @@ def archive() -> None:
     pairs = get_host_archives(estate, ref)
     if not pairs or estate.postgres is None:
         return
+    backups = host.get_fact(ArchiveBackups, servers=[pair.server for pair in pairs])
     files.put(
         name="No default PostgreSQL cluster on an archive host",
         src=as_file(NO_MAIN_CLUSTER),
@@ -144,12 +188,13 @@ def archive() -> None:
             directory_mode="750",
         )
     )
-    cron_service, cron_timer = make_cron_units()
+    servers = [pair.server for pair in pairs]
+    cron_service, cron_timer = make_cron_units(servers)
     schedule = pairs[0].schedule
     units = {
         f"{CRON_UNIT}.service": cron_service,
         f"{CRON_UNIT}.timer": cron_timer,
-        f"{BACKUP_UNIT}.service": make_backup_service(),
+        f"{BACKUP_UNIT}.service": make_backup_service(servers),
         f"{BACKUP_UNIT}.timer": make_timer(
             "egov: base backups of the archived clusters",
             f"{BACKUP_UNIT}.service",
@@ -185,4 +230,11 @@ def archive() -> None:
     for timer in (CRON_UNIT, BACKUP_UNIT):
         systemd.service(
             name=f"Run {timer}.timer", service=f"{timer}.timer", running=True, enabled=True
+        )
+    if not backups:
+        # A new archive restores nothing until its first base backup: take it now, not at
+        # the next scheduled night (in the background: the deploy does not wait for it).
+        server.shell(
+            name="First base backup of the new archive",
+            commands=[f"systemctl start --no-block {BACKUP_UNIT}.service"],
         )

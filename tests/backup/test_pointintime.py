@@ -143,3 +143,38 @@ def test_the_report_says_how_far_the_recovery_was_proven(lab: Estate) -> None:
     assert "to 2026-12-05 16:00:00.000+07:00" in text
     assert "last transaction kept 2026-12-05 15:59:59.100+07:00" in text
     assert "2 sanity queries on 2 databases" in text
+
+
+def test_segment_names_follow_postgresql() -> None:
+    from egov.backup.pointintime import make_segment_name
+
+    assert make_segment_name("0", "A0000D8") == "00000001000000000000000A"
+    assert make_segment_name("1", "FF000000") == "0000000100000001000000FF"
+    assert make_segment_name("2", "0", timeline=3) == "000000030000000200000000"
+
+
+def test_the_newest_filed_segment_is_read_from_barmans_index(tmp_path: Path) -> None:
+    from egov.backup.pointintime import read_newest_segment
+
+    wals = tmp_path / "srv" / "wals"
+    wals.mkdir(parents=True)
+    assert read_newest_segment("srv", tmp_path) is None
+    (wals / "xlog.db").write_text(
+        "000000010000000000000009\t16777216\t1796482874.06\tNone\n"
+        "00000001000000000000000B\t16777216\t1796482935.01\tNone\n"
+        "00000001000000000000000A\t16777216\t1796482875.21\tNone\n"
+        "garbage line\n"
+    )
+    assert read_newest_segment("srv", tmp_path) == "00000001000000000000000B"
+
+
+def test_a_replay_that_stops_short_of_the_newest_segment_is_a_gap() -> None:
+    from egov.backup.pointintime import check_reached_the_end
+
+    check_reached_the_end("00000001000000000000000B", "00000001000000000000000B")
+    # a promotion moves to a new timeline: the segment counts, not the timeline
+    check_reached_the_end("00000002000000000000000B", "00000001000000000000000B")
+    with pytest.raises(BackupError, match="gap: replay ended in segment 00000001000000000000000A"):
+        check_reached_the_end("00000001000000000000000A", "00000001000000000000000B")
+    with pytest.raises(BackupError, match="could not be read"):
+        check_reached_the_end(None, "00000001000000000000000B")

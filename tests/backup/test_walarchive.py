@@ -161,3 +161,24 @@ def test_bad_archives_are_refused_by_name(
         load_estate(_with_archive(tmp_path, archive, dataset))
     assert message in str(caught.value)
     assert "estate.yaml:" in str(caught.value)
+
+
+def test_archive_units_run_as_barman_and_keep_the_stream_up() -> None:
+    from egov.deploys.archive import (
+        make_backup_service,
+        make_cron_units,
+        make_receive_wal_service,
+    )
+
+    service, timer = make_cron_units(["a", "b"])
+    assert "User=barman" in service and "KillMode=process" in service
+    # each server's streamed segments are filed in the foreground, before cron
+    assert service.index("archive-wal a") < service.index("archive-wal b") < service.index("cron\n")
+    assert "OnUnitActiveSec=20s" in timer
+    receive = make_receive_wal_service()
+    assert "ExecStart=/usr/bin/barman receive-wal %i" in receive and "Restart=always" in receive
+    backup = make_backup_service(["a"])
+    # systemd expands $n itself: the shell's variables must be written $$
+    assert "$$((n+1))" in backup and "$n" not in backup.replace("$$n", "")
+    assert 'grep -q "WAL archive: FAILED"' in backup
+    assert backup.endswith("IOSchedulingPriority=7\n") and "backup --wait all" in backup

@@ -37,15 +37,18 @@ def _barman(lab: Lab, machine: str, *argv: str, timeout: float = 300) -> str:
     return result.stdout
 
 
-def _wait_streaming(lab: Lab, machine: str, timeout: float = 120) -> None:
-    """Until ``receive-wal`` streams through the archive's slot (barman cron starts it)."""
+def _wait_archiving(lab: Lab, machine: str, timeout: float = 300) -> None:
+    """Until ``receive-wal`` streams and a first segment is filed (Barman's "WAL archive"
+    check); a new archive's first base backup may still be running (the deploy starts it)."""
     deadline = time.monotonic() + timeout
     while True:
         check = lab.exec(machine, "runuser", "-u", "barman", "--", "barman", "check", SERVER)
-        if check.returncode == 0:
+        # barman check names the "WAL archive" check only while it fails
+        streaming = "receive-wal running: OK" in check.stdout
+        if streaming and "WAL archive: FAILED" not in check.stdout:
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"{machine}'s archive never became healthy:\n{check.stdout}")
+            pytest.fail(f"{machine}'s archive never started archiving:\n{check.stdout}")
         time.sleep(3)
 
 
@@ -54,7 +57,7 @@ def mistake(lab: Lab, deployed: tuple[DeployRun, DeployRun]) -> Iterator[datetim
     """A base backup on both archives, then rows the backup does not hold, then at T a
     DELETE without its WHERE and a DROP TABLE; yields T (the primary's clock)."""
     for machine in ("primary-store-01", "site2-store-01"):
-        _wait_streaming(lab, machine)
+        _wait_archiving(lab, machine)
     _sql(lab, "motcua", f"DROP TABLE IF EXISTS {TABLE}")
     _sql(lab, "motcua", f"CREATE TABLE {TABLE} (id int PRIMARY KEY, note text)")
     _sql(
@@ -169,3 +172,38 @@ def test_the_database_host_cannot_reach_its_archives(
         "ls /root/.ssh /var/lib/postgresql/.ssh 2>/dev/null | grep -v authorized_keys || true",
     )
     assert keys.stdout.strip() in ("", "/root/.ssh:", "/root/.ssh:\n"), keys.stdout
+
+
+def test_a_gap_in_an_archive_fails_the_restore_to_latest_until_mended(
+    lab: Lab, mistake: datetime
+) -> None:
+    """One WAL segment taken out of site 2's archive (a damaged disk, say): a restore to the
+    end of that archive fails, naming the gap, instead of quietly ending before it; with the
+    segment put back it succeeds."""
+    machine = "site2-store-01"
+    wals = f"/var/lib/barman/{SERVER}/wals"
+    listing = lab.exec(machine, "bash", "-c", f"ls {wals}/*/ | grep -E '^[0-9A-F]{{24}}$' | sort")
+    segments = listing.stdout.split()
+    assert len(segments) >= 3, listing.stdout
+    held = segments[-2]  # after the base backup, before the newest
+    source = f"{wals}/{held[:16]}/{held}"
+    moved = lab.exec(machine, "mv", source, f"/var/tmp/{held}")
+    assert moved.returncode == 0, moved.stderr
+    try:
+        broken = egov(
+            "backup", "restore", "--dataset", "databases", "--to-latest", "--from-site", "site2",
+            "--target", "/var/tmp/egov-pitr-gap", "--verify", timeout=900,
+        )  # fmt: skip
+        assert broken.returncode != 0, broken.stdout
+        assert "site2/store-01" in broken.stderr
+        assert "gap" in broken.stderr or held in broken.stderr, broken.stderr
+    finally:
+        lab.exec(machine, "mv", f"/var/tmp/{held}", source)
+        lab.exec(machine, "rm", "-rf", "/var/tmp/egov-pitr-gap")
+    mended = egov(
+        "backup", "restore", "--dataset", "databases", "--to-latest", "--from-site", "site2",
+        "--target", "/var/tmp/egov-pitr-latest", "--verify", "--output", "json", timeout=900,
+    )  # fmt: skip
+    assert mended.returncode == 0, mended.stdout + mended.stderr
+    report = json.loads(mended.stdout)
+    assert report["replayed_segment"][8:] == report["newest_segment"][8:]
