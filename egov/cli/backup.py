@@ -12,6 +12,7 @@ import typer
 
 from egov.cli import (
     agent_backup,
+    backup_archive,
     backup_bucket,
     backup_plan,
     backup_restore,
@@ -41,3 +42,4 @@ agent_app.command("replicate")(agent_backup.agent_replicate)
 agent_app.command("retention")(agent_backup.agent_retention)
 agent_app.command("verify")(agent_backup.agent_verify)
 agent_app.command("restore")(agent_backup.agent_restore)
+agent_app.command("archive-restore")(backup_archive.agent_archive_restore)

@@ -88,10 +88,27 @@ def backup_restore(
         bool, typer.Option("--verify", help="Read back and compare with the backup-time checksums.")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run.")] = False,
+    to_time: Annotated[
+        str | None,
+        typer.Option(
+            "--to-time",
+            help="Point in time from the WAL archive (ISO 8601; the estate's timezone unless "
+            "an offset is given), into --target on the archive host.",
+        ),
+    ] = None,
+    to_latest: Annotated[
+        bool, typer.Option("--to-latest", help="The end of the WAL archive, as --to-time.")
+    ] = False,
+    from_site: Annotated[
+        str | None,
+        typer.Option("--from-site", help="With --to-time/--to-latest: the archive of this site."),
+    ] = None,
+    output: OutputOption = OutputFormat.TEXT,
     inventory: InventoryOption = None,
     cache_dir: CacheDirOption = Path(RESTIC_CACHE_DIRECTORY),
 ) -> None:
-    """Restore a dataset's latest snapshot to a path here, or on a host."""
+    """Restore a dataset's latest snapshot to a path here, or on a host; or a database
+    dataset to a point in time from its WAL archive (--to-time, --to-latest)."""
     from egov.backup.datasetrestore import restore_dataset
     from egov.backup.repositories import get_repository
     from egov.errors import CommandFailed
@@ -102,6 +119,15 @@ def backup_restore(
     _check_dataset(estate, dataset)
     if target is None:
         raise InputError("--target is required", "give the directory to restore into")
+    if to_time is not None or to_latest:
+        _restore_point_in_time(
+            estate, dataset, target, to_time, to_latest, from_site, verify, output,
+            [name for name, given in (("--to-host", to_host), ("--repository", repository),
+             ("--host", host), ("--dry-run", dry_run)) if given],
+        )  # fmt: skip
+        return
+    if from_site is not None:
+        raise InputError("--from-site goes with --to-time or --to-latest")
     config = get_repository(estate, repository)
     snapshot_host = _get_snapshot_host(estate, host)
     if to_host is not None:
@@ -157,6 +183,30 @@ def backup_restore(
     )
 
 
+def _restore_point_in_time(
+    estate: Estate,
+    dataset: str,
+    target: Path,
+    to_time: str | None,
+    to_latest: bool,
+    from_site: str | None,
+    verify: bool,
+    output: OutputFormat,
+    conflicting: list[str],
+) -> None:
+    from egov.cli.backup_archive import parse_target_time, restore_from_archive
+
+    if to_time is not None and to_latest:
+        raise InputError("--to-time and --to-latest exclude each other", "give one of them")
+    if conflicting:
+        raise InputError(
+            f"{', '.join(conflicting)}: not with a point-in-time restore",
+            "it runs on the archive host, into --target there",
+        )
+    moment = None if to_time is None else parse_target_time(to_time, estate.timezone)
+    restore_from_archive(estate, dataset, target, moment, from_site, verify, output)
+
+
 def report_restore(dataset: str, restored: Restored, where: str, verify: bool) -> None:
     """The one line that reports a restore and how far it was checked, and its warning."""
     check = ", read back by restic" if verify else ""
@@ -209,6 +259,10 @@ def backup_verify(
             )
             if result.error:
                 failures.append(result.error)
+    if restore_test and repository is None:
+        from egov.cli.backup_archive import run_archive_restore_tests
+
+        failures += run_archive_restore_tests(estate)
     if failures:
         raise BackupError("\n".join(failures), "the records under the state directory say the same")
 

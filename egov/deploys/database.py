@@ -16,6 +16,12 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from egov.backup.walarchive import (
+    ARCHIVE_GRANTS,
+    ARCHIVE_ROLE,
+    get_archive_timeout,
+    get_cluster_archives,
+)
 from egov.deploys import topology
 from egov.deploys.agent import get_agent_venv, get_wheelhouse_digest
 from egov.deploys.context import DeployContext, get_context
@@ -77,6 +83,19 @@ def make_client_rules(estate: Estate, ref: HostRef) -> list[ClientRule]:
     return rules
 
 
+def make_archiver_addresses(estate: Estate, ref: HostRef) -> list[str]:
+    """Addresses of the archive hosts pulling from ``ref``'s chain, without repeats."""
+    pairs = get_cluster_archives(estate, ref)
+    return list(dict.fromkeys(str(pair.archive_host.host.address) for pair in pairs))
+
+
+def _archive_timeout(estate: Estate, ref: HostRef) -> int | None:
+    """``archive_timeout`` in seconds: a WAL segment is closed (and so filed by the archive)
+    at least this often, the archive's RPO."""
+    timeout = get_archive_timeout(estate, ref)
+    return None if timeout is None else int(timeout.total_seconds())
+
+
 def make_replication_peers(estate: Estate, ref: HostRef) -> list[str]:
     """Addresses allowed to stream WAL: every member of the chain (after a failover any of
     them may be the primary)."""
@@ -86,10 +105,17 @@ def make_replication_peers(estate: Estate, ref: HostRef) -> list[str]:
 
 
 def make_roles_sql(
-    estate: Estate, ref: HostRef, replication_password: str, app_password: str
+    estate: Estate,
+    ref: HostRef,
+    replication_password: str,
+    app_password: str,
+    archive_password: str | None = None,
 ) -> str:
-    """Idempotent SQL creating the replication, monitoring and service roles, the
-    databases and the replicas' slots. It holds passwords: it travels as a secret file."""
+    """Idempotent SQL creating the replication, monitoring, archive and service roles, the
+    databases and the replicas' slots. It holds passwords: it travels as a secret file.
+
+    The archive role (when the cluster is archived) may replicate and call the backup
+    functions, no more: Barman on the archive hosts creates its own slots through it."""
 
     def quote(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
@@ -102,6 +128,9 @@ def make_roles_sql(
         f"GRANT pg_monitor TO {MONITORING_ROLE};",
         make_create_database_sql().rstrip("\n"),
     ]
+    if archive_password is not None:
+        lines.append(_ensure_role(ARCHIVE_ROLE, "LOGIN REPLICATION", quote(archive_password)))
+        lines.extend(ARCHIVE_GRANTS)
     for name, service in estate.services.items():
         databases = [db.name for db in service.data.databases if db.host == ref.name]
         if not databases:
@@ -175,6 +204,7 @@ def _cluster(context: DeployContext, role: str) -> tuple[str, str, str]:
                 "database/egov.conf.j2",
                 port=topology.POSTGRES_PORT,
                 max_slot_wal_keep=MAX_SLOT_WAL_KEEP,
+                archive_timeout=_archive_timeout(estate, ref),
             )
         ),
         dest=f"{config_dir}/conf.d/egov.conf",
@@ -187,6 +217,8 @@ def _cluster(context: DeployContext, role: str) -> tuple[str, str, str]:
                 "database/pg_hba.conf.j2",
                 replication_peers=make_replication_peers(estate, ref),
                 clients=make_client_rules(estate, ref),
+                archivers=make_archiver_addresses(estate, ref),
+                archive_role=ARCHIVE_ROLE,
             )
         ),
         dest=f"{config_dir}/pg_hba.conf",
@@ -219,11 +251,13 @@ def primary() -> None:
     _, _, unit = _cluster(context, "db")
     assert estate.postgres is not None
     systemd.service(name="Run PostgreSQL", service=unit, running=True, enabled=True)
+    archives = get_cluster_archives(estate, ref)
     sql = make_roles_sql(
         estate,
         ref,
         read_secret(estate.postgres.replication_password),
         read_secret(estate.postgres.app_password),
+        read_secret(archives[0].password) if archives else None,
     )
     sql_file = f"{SECRET_DIRECTORY}/postgres-roles.sql"
     written = secret_file(

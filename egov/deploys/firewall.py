@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from egov.backup.walarchive import get_cluster_archives
 from egov.deploys import topology
 from egov.inventory import derive
 from egov.inventory.model import Estate, HostRef
@@ -59,12 +60,13 @@ def make_firewall_rules(estate: Estate, ref: HostRef) -> list[Rule]:
         root = derive.get_replication_root(estate, ref)
         chain = [root, *derive.get_chain_replicas(estate, root)]
         clients = _hosts(topology.get_database_clients(estate, root))
+        archives = _hosts([pair.archive_host for pair in get_cluster_archives(estate, root)])
         rules.append(
             Rule(
                 topology.POSTGRES_PORT,
                 "tcp",
-                _sources(clients, _hosts(chain), control),
-                "postgresql from its apps, replicas and the control nodes",
+                _sources(clients, _hosts(chain), archives, control),
+                "postgresql from its apps, replicas, WAL archives and the control nodes",
             )
         )
         rules.append(

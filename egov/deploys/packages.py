@@ -25,6 +25,10 @@ PACKAGES_BY_ROLE = MappingProxyType(
         "db": ("postgresql-15", "postgresql-client-15", "prometheus-postgres-exporter"),
         "db-replica": ("postgresql-15", "postgresql-client-15", "prometheus-postgres-exporter"),
         "storage": ("rclone", "apache2-utils"),
+        # Not a role: what a host named in a dataset's `archive.hosts` gets. Barman pulls WAL
+        # and base backups; a point-in-time restore replays them here with PostgreSQL's own
+        # binaries, so the server package comes too (its default cluster is not created).
+        "archive": ("barman", "barman-cli", "postgresql-15", "postgresql-client-15"),
         "objectstore": (),
         "monitoring": (
             # restore tests of database dumps load them into a throwaway cluster here

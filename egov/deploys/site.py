@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from egov.deploys import (
     app,
+    archive,
     backup,
     base,
     database,
@@ -36,6 +37,7 @@ def apply_roles() -> None:
         database.primary()
     if "db-replica" in roles:
         database.replica()
+    archive.archive()  # hosts named in an archive: after the primaries made its role
     if "app" in roles:
         app.app()
     if "lb" in roles:

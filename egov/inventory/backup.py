@@ -184,6 +184,45 @@ class DatasetEstimate(StrictModel):
     )
 
 
+class WalArchive(StrictModel):
+    """Continuous archiving of a ``postgres`` dataset's clusters: every change, not a nightly dump.
+
+    Barman on each archive host pulls the WAL stream (``pg_receivewal`` through a replication
+    slot) and base backups from the primary. The pull is the point: the database host holds no
+    credential on any archive host, so an attacker on it cannot delete or rewrite what was
+    archived. The slot keeps the primary's WAL while an archive host is unreachable (up to the
+    replicas' bound), so the archive catches up with no gap when the link returns.
+    """
+
+    hosts: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*/[a-z][a-z0-9-]*$")]] = Field(
+        min_length=1,
+        description="Archive hosts (`site/host`), each a full copy; one per site is the rule.",
+        examples=[["primary/store-01", "site2/store-01"]],
+    )
+    rpo: PositiveDuration = Field(
+        default=timedelta(seconds=60),
+        description=(
+            "Newest archived WAL at most this old: PostgreSQL's `archive_timeout` closes a WAL "
+            "segment at least this often, and the archive's age is alerted past it."
+        ),
+        examples=["60s"],
+    )
+    schedule: Schedule | None = Field(
+        default=None,
+        description="When base backups run; default: the policy's schedule.",
+    )
+    password: SecretReference = Field(
+        description="Password of the `egov_archive` role the archive hosts connect as."
+    )
+
+    @field_validator("rpo")
+    @classmethod
+    def _rpo_is_a_timeout(cls, value: timedelta) -> timedelta:
+        if not 10 <= value.total_seconds() <= 86400:
+            raise ValueError("the archive's rpo must be between 10s and 24h (archive_timeout)")
+        return value
+
+
 class Dataset(StrictModel):
     """One thing backed up, with its own tags so its history is one restic query."""
 
@@ -226,6 +265,10 @@ class Dataset(StrictModel):
     estimate: DatasetEstimate = Field(
         default_factory=DatasetEstimate,
         description="Declared size, files and change, used by `egov backup plan` until measured.",
+    )
+    archive: WalArchive | None = Field(
+        default=None,
+        description="For `postgres`: continuous WAL archiving and base backups (point-in-time).",
     )
 
     @field_validator("sanity_queries")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from egov.inventory.addresses import get_url_address, is_placeholder
-from egov.inventory.backup import DatasetKind, RepositoryKind
+from egov.inventory.backup import Dataset, DatasetKind, RepositoryKind
 from egov.inventory.derive import (
     get_covering_interval,
     get_dataset_repository,
@@ -130,6 +130,32 @@ def check_datasets(estate: Estate) -> Iterator[Finding]:
                 f"postgres dataset {name} cannot be sharded: each database is one dump stream",
                 "remove `shards:` (it applies to `files` datasets only)",
             )
+        if dataset.archive is not None:
+            yield from _check_archive(estate, name, dataset)
+
+
+def _check_archive(estate: Estate, name: str, dataset: Dataset) -> Iterator[Finding]:
+    """An archive belongs to a postgres dataset and lives on hosts apart from the databases."""
+    path: PathKey = ("backup", "datasets", name, "archive")
+    if dataset.kind is not DatasetKind.POSTGRES:
+        yield _error(
+            path, f"dataset {name} is not a postgres dataset: only databases have a WAL archive"
+        )
+        return
+    assert dataset.archive is not None
+    for index, selector in enumerate(dataset.archive.hosts):
+        refs = resolve_host_selector(estate, selector)
+        if not refs:
+            yield _error((*path, "hosts", index), f"archive host {selector!r} matches no host")
+        elif {"db", "db-replica"} & set(refs[0].host.roles):
+            yield _error(
+                (*path, "hosts", index),
+                f"archive host {selector} is a database host: the archive must be out of the "
+                "database hosts' reach",
+                "archive on the site's storage host",
+            )
+    if len(set(dataset.archive.hosts)) != len(dataset.archive.hosts):
+        yield _error((*path, "hosts"), f"dataset {name}: an archive host appears twice")
 
 
 def check_rpo_targets(estate: Estate) -> Iterator[Finding]:
