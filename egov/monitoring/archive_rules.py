@@ -24,6 +24,8 @@ from egov.monitoring.targets import ArchiveTarget, MonitoringTargets
 LOOKBACK = timedelta(hours=1)
 FAILING_WINDOW = timedelta(minutes=5)
 _BY = "max by (dataset, site, host, server)"
+#: The check items whose failure means the archive is failing (the rules' and the dashboard's).
+CHECKS_THAT_COUNT = f'dr_archive_check_ok{{check!~"{"|".join(sorted(NO_BACKUP_YET_CHECKS))}"}}'
 
 
 def _newest(metric: str, target: ArchiveTarget) -> str:
@@ -77,11 +79,10 @@ def make_archive_rules(targets: MonitoringTargets) -> list[Rule]:
             )
         )
     if targets.archives:
-        ignored = "|".join(sorted(NO_BACKUP_YET_CHECKS))
         rules.append(
             Alert(
                 "WalArchiveFailing",
-                f'min by (dataset, site, host, server) (dr_archive_check_ok{{check!~"{ignored}"}}) '
+                f"min by (dataset, site, host, server) ({CHECKS_THAT_COUNT}) "
                 "== 0 or min by (dataset, site, host, server) "
                 "(dr_archive_collection_success) == 0",
                 make_window(FAILING_WINDOW, lab),
