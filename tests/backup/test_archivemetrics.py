@@ -33,6 +33,8 @@ from egov.backup.archivestate import (
     parse_list_backups,
     parse_xlog_db,
 )
+from egov.cli import run
+from egov.deploys.archive import make_metrics_units
 from egov.errors import CommandFailed
 from egov.inventory.backup import Schedule
 from egov.inventory.model import Estate
@@ -192,3 +194,21 @@ def test_each_archive_host_of_the_lab_is_configured_with_its_servers(lab: Estate
     assert (server.server, server.dataset, server.site) == (SERVER, "databases", "site2")
     assert server.rpo_seconds == 60
     assert server.base_backup_limit_seconds == (24 * 3600) + 300 + 12 * 3600
+
+
+def test_the_metrics_unit_runs_the_agent_as_root_every_20_seconds() -> None:
+    service, timer = make_metrics_units()
+    assert "ExecStart=/opt/egov/venv/bin/egov agent archive-metrics\n" in service
+    assert "User=" not in service and "Type=oneshot" in service
+    assert "OnUnitActiveSec=20s" in timer and "Unit=egov-archive-metrics.service" in timer
+
+
+def test_the_agent_refuses_a_host_that_archives_nothing(
+    lab: Estate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "agent.json"
+    vnpt = next(ref for ref in lab.iter_hosts() if ref.site == "vnpt")
+    config.write_text(make_agent_config(lab, vnpt).model_dump_json(), encoding="utf-8")
+    assert run(["agent", "archive-metrics", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: this host runs no Barman server" in err and "archive.hosts" in err
