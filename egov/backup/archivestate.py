@@ -20,8 +20,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from egov.backup.walarchive import ArchivedCluster, get_host_archives
+from egov.backup.walarchive import ArchivedCluster, get_archived_clusters, get_host_archives
 from egov.inventory.backup import Schedule
+from egov.inventory.derive import get_active_sites
 from egov.inventory.model import Estate, HostRef
 
 #: ``barman check`` items that fail on a healthy archive with no base backup yet.
@@ -75,6 +76,13 @@ def make_archive_server(pair: ArchivedCluster) -> ArchiveServer:
 def make_archive_servers(estate: Estate, ref: HostRef) -> list[ArchiveServer]:
     """The Barman servers ``ref`` runs (none for a host that archives nothing)."""
     return [make_archive_server(pair) for pair in get_host_archives(estate, ref)]
+
+
+def get_active_archives(estate: Estate) -> list[ArchivedCluster]:
+    """The Barman servers on archive hosts at existing sites (a planned site runs nothing):
+    what the alerts and ``egov backup status`` expect to hear from."""
+    sites = set(get_active_sites(estate))
+    return [pair for pair in get_archived_clusters(estate) if pair.archive_host.site in sites]
 
 
 @dataclass(frozen=True)

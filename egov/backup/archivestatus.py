@@ -18,10 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from egov.backup.archivemetrics import parse_archive_series
-from egov.backup.archivestate import ServerState, get_base_backup_limit, get_wal_limit
-from egov.backup.walarchive import ArchivedCluster, get_archived_clusters
+from egov.backup.archivestate import (
+    ServerState,
+    get_active_archives,
+    get_base_backup_limit,
+    get_wal_limit,
+)
+from egov.backup.walarchive import ArchivedCluster
 from egov.deploys.topology import NODE_EXPORTER_PORT
-from egov.inventory.derive import get_active_sites
 from egov.inventory.model import Estate
 
 READ_TIMEOUT_SECONDS = 5.0
@@ -144,8 +148,7 @@ def load_archive_status(
     estate: Estate, now: float, read: Callable[[str], str] | None = None
 ) -> list[ArchiveStatus]:
     """The archive rows of ``estate``'s active sites, from the archive hosts' metrics."""
-    sites = set(get_active_sites(estate))
-    pairs = [pair for pair in get_archived_clusters(estate) if pair.archive_host.site in sites]
+    pairs = get_active_archives(estate)
     urls = {pair.archive_host.qualified_name: get_metrics_url(pair) for pair in pairs}
     states, errors = fetch_archive_states(urls, read)
     return make_archive_status(pairs, states, errors, now)

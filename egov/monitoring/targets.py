@@ -16,8 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from egov.backup.archivestate import get_base_backup_limit, get_wal_limit
-from egov.backup.walarchive import get_archived_clusters
+from egov.backup.archivestate import get_active_archives, get_base_backup_limit, get_wal_limit
 from egov.deploys import topology
 from egov.inputfile import JSON_INPUT, read_input_text
 from egov.inventory.derive import (
@@ -179,7 +178,6 @@ def make_replica_targets(estate: Estate) -> list[ReplicaTarget]:
 
 def make_archive_targets(estate: Estate) -> list[ArchiveTarget]:
     """Every Barman server at an existing site, datasets and archive hosts in inventory order."""
-    sites = set(get_active_sites(estate))
     return [
         ArchiveTarget(
             dataset=pair.dataset,
@@ -190,8 +188,7 @@ def make_archive_targets(estate: Estate) -> list[ArchiveTarget]:
             wal_limit_seconds=get_wal_limit(pair.rpo).total_seconds(),
             base_backup_limit_seconds=get_base_backup_limit(pair.schedule).total_seconds(),
         )
-        for pair in get_archived_clusters(estate)
-        if pair.archive_host.site in sites
+        for pair in get_active_archives(estate)
     ]
 
 
