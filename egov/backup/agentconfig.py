@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from egov.backup.archivestate import ArchiveServer, make_archive_servers
 from egov.backup.datasets import BackupJob, make_host_jobs
 from egov.backup.repositories import AccessKind, RepositoryConfig, make_repository_config
 from egov.errors import InputError
@@ -37,7 +38,8 @@ AGENT_CONFIG_PATH = Path(AGENT_CONFIG_FILE)
 
 
 class AgentConfig(BaseModel):
-    """Everything ``egov agent backup|replicate|retention|verify`` reads on a host."""
+    """Everything ``egov agent backup|replicate|retention|verify|archive-metrics`` reads on a
+    host."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,6 +75,12 @@ class AgentConfig(BaseModel):
         ),
     )
     textfile_directory: str = TEXTFILE_DIRECTORY
+    # Here rather than read back from /etc/barman.d: a server's file names its cluster, not the
+    # dataset, the site or the targets its metrics are labelled and judged by.
+    archives: list[ArchiveServer] = Field(
+        default_factory=list,
+        description="The Barman servers this host runs (`egov agent archive-metrics`).",
+    )
 
     @classmethod
     def load(cls, path: Path = AGENT_CONFIG_PATH) -> AgentConfig:
@@ -208,6 +216,7 @@ def make_agent_config(estate: Estate, ref: HostRef) -> AgentConfig:
         parallel_copies=bool(replication) and estate.backup.parallel_copies,
         object_lock_days=make_object_lock_days(estate.backup.retention),
         purge_after_seconds=estate.backup.retention.within.total_seconds(),
+        archives=make_archive_servers(estate, ref),
     )
 
 

@@ -2,7 +2,8 @@
 
 Each command lives with its concept (``backup_run``: start the hosts' units now;
 ``backup_status``; ``backup_bucket``: an S3 bucket's policy and deletions; ``backup_restore``:
-snapshots, restore, verify; ``backup_plan``; ``agent_backup``: the jobs a host runs itself).
+snapshots, restore, verify; ``backup_plan``; ``agent_backup``: the jobs a host runs itself;
+``agent_archive``: the WAL archive's metrics).
 They are registered here, in the order ``--help`` lists them.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from egov.cli import (
+    agent_archive,
     agent_backup,
     backup_archive,
     backup_bucket,
@@ -43,3 +45,4 @@ agent_app.command("retention")(agent_backup.agent_retention)
 agent_app.command("verify")(agent_backup.agent_verify)
 agent_app.command("restore")(agent_backup.agent_restore)
 agent_app.command("archive-restore")(backup_archive.agent_archive_restore)
+agent_app.command("archive-metrics")(agent_archive.agent_archive_metrics)

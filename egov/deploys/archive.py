@@ -4,8 +4,10 @@ Per archived cluster a Barman server (``/etc/barman.d/<server>.conf``) streams W
 own replication slot and takes base backups with ``pg_basebackup``. ``barman cron`` runs from
 a systemd timer (Debian's cron entry needs a cron daemon the hosts do not run): it keeps
 ``receive-wal`` going, files the streamed segments and applies the retention. Base backups of
-every server run from ``egov-barman-backup.timer`` on the archive's schedule. The role's
-password is in barman's ``.pgpass`` (0600); nothing here is reachable from the database host.
+every server run from ``egov-barman-backup.timer`` on the archive's schedule;
+``egov-archive-metrics.timer`` writes their state for node_exporter (``archivemetrics``). The
+role's password is in barman's ``.pgpass`` (0600); nothing here is reachable from the database
+host.
 
 The primary's side (the ``egov_archive`` role, its grants, the client rules, ``archive_timeout``)
 is in ``database.py``: it belongs to the cluster's own deploy.
@@ -34,13 +36,17 @@ from egov.deploys.context import get_context
 from egov.deploys.packages import PACKAGES_BY_ROLE
 from egov.deploys.render import as_file
 from egov.deploys.secretfile import secret_file
-from egov.hostlayout import UNIT_DIRECTORY
+from egov.hostlayout import AGENT_BINARY, UNIT_DIRECTORY
 from egov.secrets import read_secret
 
 _HEADER = "# Written by egov deploy; local edits are overwritten.\n"
 #: How often ``barman cron`` runs: a restarted ``receive-wal`` and the filing of closed
 #: segments wait at most this long, well inside any archive RPO (at least 10 s... 24 h).
 CRON_SECONDS = 20
+#: ``egov agent archive-metrics``, as root (it reads Barman's files and writes the textfile
+#: directory), just after each ``barman cron`` has filed what it streamed.
+METRICS_UNIT = "egov-archive-metrics"
+METRICS_SECONDS = 20
 #: postgresql-common's settings for new clusters: the archive host replays restores in
 #: clusters of its own making, and runs no server of its own.
 CREATECLUSTER_CONF = "/etc/postgresql-common/createcluster.conf"
@@ -72,6 +78,28 @@ def make_cron_units(servers: list[str]) -> tuple[str, str]:
         "[Timer]\nOnBootSec=10s\n"
         f"OnUnitActiveSec={CRON_SECONDS}s\nAccuracySec=1s\n"
         f"Unit={CRON_UNIT}.service\n\n"
+        "[Install]\nWantedBy=timers.target\n"
+    )
+    return service, timer
+
+
+def make_metrics_units() -> tuple[str, str]:
+    """``egov-archive-metrics`` service and timer: the archive's textfile metrics every 20 s.
+
+    A oneshot as root: the agent runs Barman's commands as barman itself (``runuser``) and
+    writes node_exporter's textfile directory, which only root may."""
+    service = _HEADER + (
+        "[Unit]\nDescription=egov: the WAL archive's metrics for node_exporter\n"
+        f"After={CRON_UNIT}.service\n\n"
+        "[Service]\nType=oneshot\n"
+        f"ExecStart={AGENT_BINARY} agent archive-metrics\n"
+        "Nice=5\n"
+    )
+    timer = _HEADER + (
+        "[Unit]\nDescription=egov: read the WAL archive's state often\n\n"
+        "[Timer]\nOnBootSec=15s\n"
+        f"OnUnitActiveSec={METRICS_SECONDS}s\nAccuracySec=1s\n"
+        f"Unit={METRICS_UNIT}.service\n\n"
         "[Install]\nWantedBy=timers.target\n"
     )
     return service, timer
@@ -190,10 +218,13 @@ def archive() -> None:
     )
     servers = [pair.server for pair in pairs]
     cron_service, cron_timer = make_cron_units(servers)
+    metrics_service, metrics_timer = make_metrics_units()
     schedule = pairs[0].schedule
     units = {
         f"{CRON_UNIT}.service": cron_service,
         f"{CRON_UNIT}.timer": cron_timer,
+        f"{METRICS_UNIT}.service": metrics_service,
+        f"{METRICS_UNIT}.timer": metrics_timer,
         f"{BACKUP_UNIT}.service": make_backup_service(servers),
         f"{BACKUP_UNIT}.timer": make_timer(
             "egov: base backups of the archived clusters",
@@ -227,7 +258,7 @@ def archive() -> None:
             running=True,
             enabled=True,
         )
-    for timer in (CRON_UNIT, BACKUP_UNIT):
+    for timer in (CRON_UNIT, BACKUP_UNIT, METRICS_UNIT):
         systemd.service(
             name=f"Run {timer}.timer", service=f"{timer}.timer", running=True, enabled=True
         )

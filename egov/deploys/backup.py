@@ -252,7 +252,7 @@ def backup() -> None:
     context = get_context()
     estate, ref = context.estate, context.ref
     config = make_agent_config(estate, ref)
-    if not (config.jobs or config.replication or config.retention):
+    if not (config.jobs or config.replication or config.retention or config.archives):
         return
     files.put(
         name="Agent configuration",

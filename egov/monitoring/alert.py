@@ -18,14 +18,17 @@ from egov.monitoring.annotations import make_annotations
 _HOST = ("site", "host")
 #: The labels each alert always carries besides ``severity``, whatever its expression's input:
 #: an alert about a host names its site and host, one about a service its service, one about
-#: a dataset its dataset and the site it is backed up from. Routes (by site, service) and
-#: inhibitions (a site down holds back its hosts' alerts) match on them; the promtool suite
-#: holds every alert to them.
+#: a dataset its dataset and the site it is backed up from (for the WAL archive, the site and
+#: host of the archive). Routes (by site, service) and inhibitions (a site down holds back its
+#: hosts' alerts) match on them; the promtool suite holds every alert to them.
 ALERT_LABELS: dict[str, tuple[str, ...]] = {
     "BackupStale": ("dataset", "site", "repository"),
     "ReplicationLagging": ("dataset", "site", "repository"),
     "ReplicationSnapshotMissing": ("dataset", "site", "repository"),
     "BackupJobFailed": ("dataset", *_HOST, "repository"),
+    "WalArchiveStale": ("dataset", *_HOST, "server"),
+    "BaseBackupStale": ("dataset", *_HOST, "server"),
+    "WalArchiveFailing": ("dataset", *_HOST, "server"),
     "VerificationFailed": ("repository", "site"),
     "VerificationOverdue": ("repository", "site"),
     "RestoreTestFailed": ("dataset", "repository", "site"),

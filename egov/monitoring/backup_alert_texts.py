@@ -1,5 +1,5 @@
-"""What the backup side's alerts say, in Vietnamese and English: backups and replication,
-verification and restore tests, drills, and storage capacity.
+"""What the backup side's alerts say, in Vietnamese and English: backups and replication, the
+WAL archive, verification and restore tests, drills, and storage capacity.
 
 The texts follow the placeholder conventions ``annotations.py`` describes and renders.
 """
@@ -56,6 +56,48 @@ BACKUP_ALERT_TEXTS: dict[str, AlertText] = {
             "{repository} bị lỗi; nếu các lần sau cũng lỗi sẽ có cảnh báo BackupStale.",
             en="The backup agent on {host} at {site} reported a failed run of {dataset} to "
             "{repository}; BackupStale follows if the next runs fail too.",
+        ),
+    ),
+    # ---- the WAL archive -------------------------------------------------------------------
+    "WalArchiveStale": AlertText(
+        Text(
+            vi="Kho lưu WAL của {dataset} tại {site} bị chậm",
+            en="The WAL archive of {dataset} at {site} is stale",
+        ),
+        Text(
+            vi="WAL mới nhất Barman trên {host} ({site}) lưu được cho {server} đã cũ "
+            "{value:duration}; giới hạn là {limit} (RPO {rpo}). Nếu cơ sở dữ liệu hỏng lúc "
+            "này, mọi thay đổi sau đó sẽ không khôi phục được từ {site}.",
+            en="The newest WAL that Barman on {host} ({site}) holds for {server} is "
+            "{value:duration} old; the limit is {limit} (RPO {rpo}). Changes made since "
+            "cannot be recovered from {site} if the database is lost now.",
+        ),
+    ),
+    "BaseBackupStale": AlertText(
+        Text(
+            vi="Bản sao lưu nền của {dataset} tại {site} đã quá hạn",
+            en="The base backup of {dataset} at {site} is stale",
+        ),
+        Text(
+            vi="Bản sao lưu nền mới nhất của {server} trên {host} ({site}) đã cũ "
+            "{value:duration} (hoặc chưa có bản nào từ khi bắt đầu lưu WAL); giới hạn là "
+            "{limit}. Khôi phục sẽ phải phát lại WAL lâu hơn, và WAL không bị xóa.",
+            en="The newest base backup of {server} on {host} ({site}) is {value:duration} old "
+            "(or there has been none since archiving began); the limit is {limit}. A "
+            "restore replays more WAL, and no WAL is removed meanwhile.",
+        ),
+    ),
+    "WalArchiveFailing": AlertText(
+        Text(
+            vi="Barman báo lỗi với {server} trên {host} ({site})",
+            en="Barman reports errors for {server} on {host} ({site})",
+        ),
+        Text(
+            vi="Kho lưu WAL của {dataset} trên {host} tại {site} không đạt barman check, hoặc "
+            "không đọc được trạng thái của nó, đã hơn {window}: WAL có thể không còn được "
+            "nhận.",
+            en="The WAL archive of {dataset} on {host} at {site} has failed barman check, or "
+            "its state could not be read, for {window}: WAL may no longer be received.",
         ),
     ),
     # ---- verification and restore tests ---------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import stat, table, timeseries
 
+from egov.monitoring.archive_rules import CHECKS_THAT_COUNT
 from egov.monitoring.grafana import Panel, make_dashboard, make_panel
 from egov.monitoring.targets import MonitoringTargets
 
@@ -117,7 +118,8 @@ def build_overview(targets: MonitoringTargets) -> dict[str, Any]:
 
 
 def build_backups(targets: MonitoringTargets) -> dict[str, Any]:
-    """Snapshot freshness and replication per dataset, site and repository; checks; restores."""
+    """Snapshot freshness and replication per dataset, site and repository; the WAL archive
+    per dataset and archive site; checks; restores."""
     panels: list[Panel] = [
         make_panel(
             timeseries.Panel,
@@ -141,6 +143,30 @@ def build_backups(targets: MonitoringTargets) -> dict[str, Any]:
                 )
             ],
             "s",
+        ),
+        make_panel(
+            timeseries.Panel,
+            "WAL archive: newest WAL and base backup age",
+            [
+                (
+                    "max by (dataset, site) (time() - dr_archive_last_wal_timestamp_seconds)",
+                    "WAL of {{dataset}} @ {{site}}",
+                ),
+                (
+                    "max by (dataset, site) "
+                    "(time() - dr_archive_last_base_backup_timestamp_seconds)",
+                    "base backup of {{dataset}} @ {{site}}",
+                ),
+            ],
+            "s",
+        ),
+        make_panel(
+            stat.Panel,
+            "WAL archive: barman check",
+            [(f"min by (dataset, site) ({CHECKS_THAT_COUNT})", "{{dataset}} @ {{site}}")],
+            "none",
+            12,
+            UP_STEPS,
         ),
         make_panel(
             timeseries.Panel,

@@ -13,8 +13,9 @@ inhibits on them. Its ``summary`` and ``description`` are in the language asked 
 (``egov.monitoring.annotations``); its ``runbook`` is a section of ``docs/runbooks.md``, whose
 anchor is the alert's name in lower case.
 
-The availability SLO's burn-rate rules are ``egov.monitoring.slo``'s; a rule as data, and the
-labels each alert promises, ``egov.monitoring.alert``'s.
+The availability SLO's burn-rate rules are ``egov.monitoring.slo``'s, the WAL archive's
+``egov.monitoring.archive_rules``'; a rule as data, and the labels each alert promises,
+``egov.monitoring.alert``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import yaml
 from egov.inventory.fields import format_duration as _d
 from egov.monitoring.alert import Alert, Record, Rule, format_threshold, make_for, make_window
 from egov.monitoring.alerttext import DEFAULT_LANGUAGE, check_language
+from egov.monitoring.archive_rules import make_archive_rules
 from egov.monitoring.prometheus_config import SCRAPE_INTERVAL
 from egov.monitoring.slo import make_slo_rules
 from egov.monitoring.targets import MonitoringTargets
@@ -334,6 +336,7 @@ def build_rules(targets: MonitoringTargets, language: str = DEFAULT_LANGUAGE) ->
     check_language(language)
     groups: list[tuple[str, list[Rule]]] = [
         ("egov-backups", make_backup_rules(targets)),
+        ("egov-archive", make_archive_rules(targets)),
         ("egov-verification", make_verification_rules(targets)),
         ("egov-drills", make_drill_rules(targets)),
         ("egov-capacity", make_capacity_rules(targets)),

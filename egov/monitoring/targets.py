@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from egov.backup.archivestate import get_active_archives, get_base_backup_limit, get_wal_limit
 from egov.deploys import topology
 from egov.inputfile import JSON_INPUT, read_input_text
 from egov.inventory.derive import (
@@ -84,6 +85,19 @@ class ReplicaTarget(_Frozen):
     lag_target_seconds: float
 
 
+class ArchiveTarget(_Frozen):
+    """A Barman server on an archive host, and how old its newest WAL and base backup may be
+    (``archivestate``'s limits, which ``egov backup status`` judges by too)."""
+
+    dataset: str
+    site: str = Field(description="The archive host's site.")
+    host: str = Field(description="The archive host's qualified name.")
+    server: str
+    rpo_seconds: float
+    wal_limit_seconds: float
+    base_backup_limit_seconds: float
+
+
 class MonitoringTargets(_Frozen):
     """Everything monitoring expects of one estate."""
 
@@ -97,6 +111,10 @@ class MonitoringTargets(_Frozen):
     # A default, so that a targets file written before hosts were listed still loads.
     hosts: tuple[HostTarget, ...] = Field(
         default=(), description="Every host of the existing sites, with its site."
+    )
+    # A default, so that a targets file written before the WAL archive still loads.
+    archives: tuple[ArchiveTarget, ...] = Field(
+        default=(), description="The WAL archive's Barman servers, archive hosts in order."
     )
     database_hosts: tuple[str, ...] = Field(description="Primaries (heartbeat writers).")
     monitoring_hosts: tuple[str, ...] = Field(description="Hosts running an egov exporter.")
@@ -158,6 +176,22 @@ def make_replica_targets(estate: Estate) -> list[ReplicaTarget]:
     return targets
 
 
+def make_archive_targets(estate: Estate) -> list[ArchiveTarget]:
+    """Every Barman server at an existing site, datasets and archive hosts in inventory order."""
+    return [
+        ArchiveTarget(
+            dataset=pair.dataset,
+            site=pair.archive_host.site,
+            host=pair.archive_host.qualified_name,
+            server=pair.server,
+            rpo_seconds=pair.rpo.total_seconds(),
+            wal_limit_seconds=get_wal_limit(pair.rpo).total_seconds(),
+            base_backup_limit_seconds=get_base_backup_limit(pair.schedule).total_seconds(),
+        )
+        for pair in get_active_archives(estate)
+    ]
+
+
 def _site_target(estate: Estate, name: str) -> SiteTarget:
     capacity = estate.sites[name].storage_capacity
     return SiteTarget(
@@ -208,6 +242,7 @@ def make_targets(estate: Estate) -> MonitoringTargets:
             if ref.site in sites
         ),
         replicas=tuple(make_replica_targets(estate)),
+        archives=tuple(make_archive_targets(estate)),
         database_hosts=tuple(
             ref.qualified_name
             for ref in topology.get_hosts_with_role(estate, "db")

@@ -112,8 +112,30 @@ def test_promtool_unit_tests_pass_on_the_lab_rules_in_both_languages(
         ('count by (site) (up{job="node"} == 0) == on (site)', 'count(up{job="node"} == 0) =='),
         # a text loses its translation
         ("Máy chủ {{ $labels.host }} tại", "Host {{ $labels.host }} at"),
+        # the WAL archive's limit loosened
+        (
+            'server="databases-primary-db-01"}[1h])) > 90',
+            'server="databases-primary-db-01"}[1h])) > 900',
+        ),
+        # the archive's age read from the current sample only: a cut-off host goes quiet
+        (
+            "(last_over_time(dr_archive_last_wal_timestamp_seconds{"
+            'host="site2-store-01", server="databases-primary-db-01"}[1h]))',
+            '(dr_archive_last_wal_timestamp_seconds{host="site2-store-01", '
+            'server="databases-primary-db-01"})',
+        ),
+        # "no base backup yet" counted as a failing archive
+        ('check!~"minimum_redundancy_requirements"', 'check!~"none"'),
     ],
-    ids=["threshold", "host-site-label", "site-down-label", "language"],
+    ids=[
+        "threshold",
+        "host-site-label",
+        "site-down-label",
+        "language",
+        "archive-threshold",
+        "archive-cut-off",
+        "archive-first-backup",
+    ],
 )
 def test_the_suites_notice_a_broken_rule(
     lab_targets: MonitoringTargets, tmp_path: Path, edit: tuple[str, str]

@@ -41,6 +41,19 @@ def test_replicas_carry_the_tightest_rpo_of_their_databases(
     assert lab_targets.monitoring_hosts == ("primary-mon-01", "site2-mon-01")
 
 
+def test_each_archive_host_is_a_target_with_the_archive_limits(
+    lab_targets: MonitoringTargets,
+) -> None:
+    assert [(a.site, a.host, a.server) for a in lab_targets.archives] == [
+        ("primary", "primary-store-01", "databases-primary-db-01"),
+        ("site2", "site2-store-01", "databases-primary-db-01"),
+    ]
+    site2 = lab_targets.archives[1]
+    # the archive's rpo 60s and 30 s; the policy's schedule (24h, 5m delay) and a night of 12h
+    assert (site2.rpo_seconds, site2.wal_limit_seconds) == (60, 90)
+    assert site2.base_backup_limit_seconds == 86400 + 300 + 12 * 3600
+
+
 def test_every_host_is_known_with_its_site(lab: Estate, lab_targets: MonitoringTargets) -> None:
     assert len(lab_targets.hosts) == len(list(lab.iter_hosts()))
     assert lab_targets.get_host_site("site2-mon-01") == "site2"
