@@ -54,7 +54,8 @@ def test_plan_without_records_says_declared_and_fits_with_proposals(
     assert run(["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "(declared estimate)" in out and "measured" not in out
-    assert "shards: back files up in 8 shards" in out
+    # the 8 shards the plan once proposed are configured: they run, and are not proposed again
+    assert "(primary-store-01) ×8" in out and "shards: back files up in" not in out
     assert "the night with the proposals: everything fits in the window" in out
 
 

@@ -187,6 +187,7 @@ def test_a_gap_in_an_archive_fails_the_restore_to_latest_until_mended(
     assert len(segments) >= 3, listing.stdout
     held = segments[-2]  # after the base backup, before the newest
     source = f"{wals}/{held[:16]}/{held}"
+    lab.exec(machine, "rm", "-rf", "/var/tmp/egov-pitr-gap")
     moved = lab.exec(machine, "mv", source, f"/var/tmp/{held}")
     assert moved.returncode == 0, moved.stderr
     try:
@@ -200,6 +201,7 @@ def test_a_gap_in_an_archive_fails_the_restore_to_latest_until_mended(
     finally:
         lab.exec(machine, "mv", f"/var/tmp/{held}", source)
         lab.exec(machine, "rm", "-rf", "/var/tmp/egov-pitr-gap")
+    lab.exec(machine, "rm", "-rf", "/var/tmp/egov-pitr-latest")
     mended = egov(
         "backup", "restore", "--dataset", "databases", "--to-latest", "--from-site", "site2",
         "--target", "/var/tmp/egov-pitr-latest", "--verify", "--output", "json", timeout=900,
