@@ -354,7 +354,8 @@ def run_size(
                 phase.bare_restic_kib = max(phase.bare_restic_kib, bare_restic)
             print(
                 f"  {len(tree.paths):,} files, run {index + 1}, {name} ({sides[0]} first): "
-                f"egov {phase.egov[-1]:.2f} s, baseline {phase.bare[-1]:.2f} s",
+                f"egov {phase.egov[-1]:.2f} s, baseline {phase.bare[-1]:.2f} s "
+                f"(load average {os.getloadavg()[0]:.1f}: the machine may be shared)",
                 flush=True,
             )
         shutil.rmtree(run.directory)
@@ -437,22 +438,33 @@ def judge(results: dict[int, list[Phase]]) -> bool:
 
 
 def parse_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        sizes = []
-    if not sizes or min(sizes) < 100:
-        sys.exit(f"--files {text}: give file counts ≥ 100, comma-separated (20000,200000)")
-    return sorted(sizes)
+    """``20000,200000`` → the sizes, ascending; argparse turns the ValueError into exit 2."""
+    sizes = sorted(int(part) for part in text.split(","))
+    if min(sizes) < 100:
+        raise ValueError(text)
+    return sizes
+
+
+def parse_repeat(text: str) -> int:
+    if int(text) < 1:
+        raise ValueError(text)
+    return int(text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", default="20000,200000,1000000", help="sizes, comma-separated")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each side per phase")
+    parser.add_argument(
+        "--files",
+        type=parse_sizes,
+        default="20000,200000,1000000",
+        help="file counts ≥ 100, comma-separated",
+    )
+    parser.add_argument(
+        "--repeat", type=parse_repeat, default=1, help="runs of each side per phase, ≥ 1"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     arguments = parser.parse_args()
-    sizes = parse_sizes(arguments.files)
+    sizes = arguments.files
     results: dict[int, list[Phase]] = {}
     pool = os.urandom(POOL_BYTES)
     with tempfile.TemporaryDirectory(prefix="egov-bench-", dir="/var/tmp") as scratch:
