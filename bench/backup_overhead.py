@@ -1,37 +1,39 @@
-"""Benchmark: an orchestrated backup and restore (egov's agent code path) vs bare restic.
+"""Benchmark: egov's backup and verified restore vs bare restic, at growing numbers of files.
 
-Generates, once, a tree of incompressible random files (1 GiB in 20,000 files by default,
-log-normal sizes, fixed seed) in a temporary directory, and one empty repository (``restic
-init``, the password in a 0600 file given as ``RESTIC_PASSWORD_FILE``). Each repetition copies
-it into two fresh local repositories (same key and chunker: the same work for both sides),
-each with its own cache, and times, bare and egov alternating which goes first:
+For each size (20,000, 200,000 and 1,000,000 files by default) the bench generates, once, a
+tree of small incompressible files (log-normal sizes, 4 KiB mean, so 80 MiB, 800 MiB and
+3.9 GiB: small files, as scanned dossiers are; each file a random slice of a 64 MiB pool of
+``os.urandom`` bytes, fast to write and distinct for restic). One empty repository is made
+once (``restic init``, the password in a 0600 file given as ``RESTIC_PASSWORD_FILE``); each
+repetition copies it into two fresh repositories (same key and chunker: the same work for both
+sides), each with its own cache, and times, the side going first alternating from phase to
+phase and from run to run:
 
-- backup, the initial full one (the expensive case): ``restic backup --json <tree>`` against
-  ``run_agent_backup`` with a one-dataset ``AgentConfig`` whose repository is a local
-  directory: the dataset lock, the manifest hashed (BLAKE3) beside restic on CPU it leaves
-  idle, the manifest's restic opened early and fed the manifest before the backup ends, the
-  manifest snapshot, the record and the textfile metrics, i.e. ``egov agent backup``;
-- a nightly incremental backup, after 1 % of the files got new content (same sizes): the
-  same two commands again, each side against its own repository (egov re-hashes only the
-  files whose size, mtime or inode changed);
-- restore: ``restic restore latest --target <scratch>`` against ``restore_dataset`` (what
-  ``egov backup restore`` runs, without ``--verify``).
+- the initial full backup: ``restic backup --json <tree>`` against ``python
+  bench/egov_side.py backup`` (``run_agent_backup``, what ``egov agent backup`` runs: the lock,
+  the streamed BLAKE3 manifest beside restic, its snapshot, the record and the metrics);
+- a nightly incremental backup after 1 % of the files got new content of the same size;
+- a restore of the latest snapshot, checked: ``restic restore latest --target <scratch>`` then
+  ``python bench/checksum_pass.py`` (a BLAKE3 pass over every restored file, compared with the
+  source's digests: the bare equivalent of a check) against ``python bench/egov_side.py
+  restore`` (``restore_dataset(verify=True)``, what ``egov backup restore --verify`` runs).
 
-Every restored tree is counted against the source (untimed); dirty pages are synced before each
-timed run. Prints the medians, the ratio egov/bare per phase, what one restic process pays to
-open the repository (egov runs more of them) and the peak RSS of egov's Python process, of
-the largest restic egov ran and of the largest bare restic, told apart (``RssSampler``).
-Target: overhead ≤ 5 % for backup and for restore.
+egov's side runs in a process of its own, timed whole (interpreter and imports included, as
+the CLI pays them), which reports its own peak RSS (``VmHWM``); every restic below this
+process is sampled from /proc (``RssSampler``) and told apart as bare or egov's. Prints a row
+per size and phase, the growth from each size to the next, and a PASS/FAIL per target of issue
+17 (the time targets are judged at 1,000,000 files, RSS at every size).
 
-    .venv/bin/python bench/backup_overhead.py [--size-mib 1024] [--files 20000] [--repeat 3]
+    .venv/bin/python bench/backup_overhead.py [--files 20000,200000,1000000] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import random
-import resource
 import secrets
 import shutil
 import statistics
@@ -43,75 +45,91 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egov.backup.agent import AgentSettings
-from egov.backup.agentconfig import AgentConfig
-from egov.backup.datasetbackup import run_agent_backup
-from egov.backup.datasetrestore import restore_dataset
-from egov.backup.datasets import BackupJob, make_dataset_tags
-from egov.backup.repositories import AccessKind, RepositoryConfig
-from egov.errors import EgovError
-from egov.inventory.backup import DatasetKind
+from blake3 import blake3
 
-OVERHEAD_TARGET = 0.05
+BENCH = Path(__file__).resolve().parent
+MEAN_FILE_BYTES = 4096
+POOL_BYTES = 64 << 20
 CHANGED_FRACTION = 0.01  # of the files, between the full and the incremental backup
 SEED = 20240601
-CHUNK_BYTES = 1 << 20
 FILES_PER_DIRECTORY = 100
-DATASET = "bench-files"
-SITE = "bench"
-HOST = "bench-files-01"
+JUDGED_FILES = 1_000_000  # the size the time targets are judged at
+BACKUP_TARGET = 1.05
+RESTORE_TARGET = 1.10
+RSS_TARGET = 0.5  # egov's Python process against restic's peak
+FLAT_FROM, FLAT_TOLERANCE = 200_000, 1.10  # "flat": ≤ 10 % growth from 200,000 to 1,000,000
+PHASES = ("full backup", "incremental (1 %)", "restore --verify")
 
 
 @dataclass
-class Timings:
-    """Seconds of each run of one phase, per side."""
+class Phase:
+    """One size and phase: seconds of each run per side, and the peak RSS seen (KiB)."""
 
     bare: list[float] = field(default_factory=list)
     egov: list[float] = field(default_factory=list)
+    egov_python_kib: int = 0
+    egov_restic_kib: int = 0
+    bare_restic_kib: int = 0
+
+    def ratio(self) -> float:
+        return statistics.median(self.egov) / statistics.median(self.bare)
 
 
-def make_sizes(total_bytes: int, files: int, rng: random.Random) -> list[int]:
-    """``files`` log-normal sizes (a few bytes to a few MiB) summing to ``total_bytes``."""
+def make_sizes(files: int, rng: random.Random) -> list[int]:
+    """``files`` log-normal sizes averaging ``MEAN_FILE_BYTES``, none over the pool."""
     weights = [rng.lognormvariate(0.0, 1.5) for _ in range(files)]
-    scale = total_bytes / sum(weights)
-    sizes = [int(weight * scale) for weight in weights]
-    for index in range(total_bytes - sum(sizes)):
-        sizes[index % files] += 1
-    return sizes
+    scale = MEAN_FILE_BYTES * files / sum(weights)
+    return [min(int(weight * scale) + 1, POOL_BYTES) for weight in weights]
 
 
-def make_tree(root: Path, total_bytes: int, files: int, seed: int) -> None:
-    """Random (incompressible) files under ``root``, 100 per directory, same bytes per seed."""
+def write_file(path: str, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
+@dataclass
+class Tree:
+    """The generated files, their absolute paths and the BLAKE3 digest of their content."""
+
+    root: Path
+    paths: list[str]
+    digests: list[str]
+    total_bytes: int
+
+
+def make_tree(root: Path, files: int, seed: int, pool: bytes) -> Tree:
+    """Random files under ``root``, 100 per directory; the same bytes for the same seed."""
     rng = random.Random(seed)
-    for index, size in enumerate(make_sizes(total_bytes, files, rng)):
-        directory = root / f"d{index // (FILES_PER_DIRECTORY * 10):03d}"
+    paths, digests, total = [], [], 0
+    for index, size in enumerate(make_sizes(files, rng)):
+        directory = root / f"d{index // (FILES_PER_DIRECTORY * 10):04d}"
         directory = directory / f"e{index // FILES_PER_DIRECTORY % 10}"
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / f"f{index:05d}.bin").open("wb") as handle:
-            remaining = size
-            while remaining > 0:
-                handle.write(rng.randbytes(min(remaining, CHUNK_BYTES)))
-                remaining -= CHUNK_BYTES
+        if index % FILES_PER_DIRECTORY == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+        offset = rng.randrange(POOL_BYTES - size + 1)
+        data = pool[offset : offset + size]
+        path = f"{directory}/f{index:07d}.bin"
+        write_file(path, data)
+        paths.append(path)
+        digests.append(blake3(data).hexdigest())
+        total += size
+    return Tree(root, paths, digests, total)
 
 
-def change_tree(root: Path, fraction: float, rng: random.Random) -> int:
-    """Give ``fraction`` of the files under ``root`` new random content of the same size (a
-    night's changes); return how many."""
-    paths = sorted(path for path in root.rglob("*.bin"))
-    chosen = rng.sample(paths, max(1, int(len(paths) * fraction)))
-    for path in chosen:
-        path.write_bytes(rng.randbytes(path.stat().st_size))
+def change_tree(tree: Tree, rng: random.Random, pool: bytes) -> int:
+    """Give ``CHANGED_FRACTION`` of the files new content of the same size (a night's
+    changes); return how many."""
+    chosen = rng.sample(range(len(tree.paths)), max(1, int(len(tree.paths) * CHANGED_FRACTION)))
+    for index in chosen:
+        size = Path(tree.paths[index]).stat().st_size
+        offset = rng.randrange(POOL_BYTES - size + 1)
+        data = pool[offset : offset + size]
+        write_file(tree.paths[index], data)
+        tree.digests[index] = blake3(data).hexdigest()
     return len(chosen)
-
-
-def count_tree(root: Path) -> tuple[int, int]:
-    """(regular files, bytes) under ``root``."""
-    files = size = 0
-    for directory, _, names in os.walk(root):
-        for name in names:
-            files += 1
-            size += (Path(directory) / name).stat().st_size
-    return files, size
 
 
 def write_password(directory: Path) -> Path:
@@ -141,90 +159,168 @@ def _start_ticks(pid: int) -> int | None:
         return None
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return {int(c) for t in tasks for c in (t / "children").read_text().split()}
+    except OSError:
+        return set()
+
+
 class RssSampler:
-    """Peak RSS (KiB) of each restic process this process starts, read from /proc while it runs.
+    """Peak RSS (KiB) of each restic process below this one (children and their children,
+    so egov's restics too), read from /proc while it runs.
 
     ``wait4`` and ``RUSAGE_CHILDREN`` cannot tell them apart: at exec, Linux carries the
-    parent's high-water mark into the child's ``ru_maxrss`` (its memory before exec was the
-    parent's), so every restic "peaked" at least at this Python process's RSS. ``VmHWM`` in
-    /proc/<pid>/status is the high-water mark of the process's own memory since exec. Sampled
-    every 10 ms, it can miss growth in a child's last 10 ms (restic lives ≥ 0.5 s here).
-    Processes are keyed by PID and start time, so a reused PID is another process.
+    parent's high-water mark into the child's ``ru_maxrss``. ``VmHWM`` in /proc/<pid>/status
+    is the high-water mark of the process's own memory since exec. Sampled every 10 ms, it
+    can miss growth in a child's last 10 ms. Processes are keyed by PID and start time, so a
+    reused PID is another process; bare ones are marked by ``mark_bare``.
     """
 
     def __init__(self) -> None:
         self.peaks: dict[tuple[int, int], int] = {}
         self.bare: set[tuple[int, int]] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
-        """Start sampling the children of this process."""
+        """Start sampling the descendants of this process."""
         self._thread.start()
 
     def _run(self) -> None:
         me = os.getpid()
         while not self._stop.wait(0.01):
-            try:
-                tasks = list(Path(f"/proc/{me}/task").iterdir())
-                children = {int(c) for t in tasks for c in (t / "children").read_text().split()}
-            except OSError:
-                continue
-            for pid in children:
-                self.sample(pid)
+            pending, seen = [me], set()
+            while pending:
+                for child in _children(pending.pop()) - seen:
+                    seen.add(child)
+                    pending.append(child)
+                    self.sample(child)
 
-    def sample(self, pid: int) -> tuple[int, int] | None:
-        """Record ``pid``'s current VmHWM if it is a restic; return its key."""
+    def sample(self, pid: int) -> None:
+        """Record ``pid``'s current VmHWM if it is a restic."""
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
-            return None
+            return
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         ticks = _start_ticks(pid)
         if fields.get("Name", "").strip() != "restic" or ticks is None or "VmHWM" not in fields:
-            return None
-        key = (pid, ticks)
-        self.peaks[key] = max(self.peaks.get(key, 0), int(fields["VmHWM"].split()[0]))
-        return key
+            return
+        with self._lock:
+            key = (pid, ticks)
+            self.peaks[key] = max(self.peaks.get(key, 0), int(fields["VmHWM"].split()[0]))
 
     def mark_bare(self, pid: int) -> None:
         """Count ``pid`` (a running bare restic) as the baseline's."""
         ticks = _start_ticks(pid)
         if ticks is not None:
-            self.bare.add((pid, ticks))
+            with self._lock:
+                self.bare.add((pid, ticks))
 
-    def stop(self) -> tuple[int, int]:
-        """Stop sampling; return the largest peak (KiB) of egov's restics and of bare ones."""
+    def drain(self) -> tuple[int, int]:
+        """The largest peak (KiB) of egov's restics and of bare ones since the last drain."""
+        with self._lock:
+            egov = [peak for key, peak in self.peaks.items() if key not in self.bare]
+            bare = [peak for key, peak in self.peaks.items() if key in self.bare]
+            self.peaks.clear()
+            self.bare.clear()
+        return max(egov, default=0), max(bare, default=0)
+
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        egov = [peak for key, peak in self.peaks.items() if key not in self.bare]
-        bare = [peak for key, peak in self.peaks.items() if key in self.bare]
-        return max(egov, default=0), max(bare, default=0)
 
 
 SAMPLER = RssSampler()
 
 
-def run_restic(argv: list[str], environment: dict[str, str], scratch: Path) -> tuple[float, int]:
-    """Run restic to completion; return its wall seconds and ``ru_maxrss`` (KiB, from wait4;
-    inflated to this process's own peak, see ``RssSampler``).
-
-    Output goes to files, not pipes, so that ``wait4`` can reap it without a reader thread.
-    A bare restic is marked as such for the sampler.
-    """
+def run_process(
+    argv: list[str], environment: dict[str, str], scratch: Path, bare: bool
+) -> tuple[float, str]:
+    """Run ``argv`` to completion; return its wall seconds and its stdout. Output goes to
+    files, not pipes, so that ``wait4`` reaps it without a reader thread."""
     with (scratch / "stdout").open("w+") as out, (scratch / "stderr").open("w+") as err:
         started = time.monotonic()
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=environment
         )
-        SAMPLER.mark_bare(process.pid)
-        _, status, usage = os.wait4(process.pid, 0)
+        if bare:
+            SAMPLER.mark_bare(process.pid)
+        _, status, _ = os.wait4(process.pid, 0)
         seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
-            sys.exit(f"{' '.join(argv[:4])} failed ({process.returncode}): {err.read()[-2000:]}")
-    return seconds, usage.ru_maxrss
+            sys.exit(f"{' '.join(argv[:4])} failed: {err.read()[-2000:]}")
+        out.seek(0)
+        return seconds, out.read()
+
+
+@dataclass
+class Repetition:
+    """One fresh pair of repositories (copies of one empty template) for one size."""
+
+    directory: Path
+    tree: Tree
+    password_file: Path
+
+    @property
+    def target(self) -> Path:
+        return self.directory / "restored"
+
+    def bare_environment(self) -> dict[str, str]:
+        return make_environment(self.password_file, self.directory / "bare-cache", self.directory)
+
+    def run_bare_restic(self, *arguments: str) -> float:
+        argv = ["restic", "-r", str(self.directory / "bare-repo"), *arguments]
+        return run_process(argv, self.bare_environment(), self.directory, bare=True)[0]
+
+    def run_egov(self, phase: str) -> tuple[float, dict[str, int]]:
+        spec = self.directory / "egov-spec.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "directory": str(self.directory),
+                    "repository": str(self.directory / "egov-repo"),
+                    "password_file": str(self.password_file),
+                    "tree": str(self.tree.root),
+                    "target": str(self.target),
+                }
+            )
+        )
+        environment = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        argv = [sys.executable, str(BENCH / "egov_side.py"), phase, str(spec)]
+        seconds, out = run_process(argv, environment, self.directory, bare=False)
+        return seconds, json.loads(out.splitlines()[-1])
+
+    def backup(self, side: str, phase: Phase) -> float:
+        if side == "bare":
+            return self.run_bare_restic("backup", "--json", str(self.tree.root))
+        seconds, result = self.run_egov("backup")
+        if result["files"] != len(self.tree.paths):
+            sys.exit(f"egov backed up {result['files']} files, not {len(self.tree.paths)}")
+        phase.egov_python_kib = max(phase.egov_python_kib, result["vmhwm_kib"])
+        return seconds
+
+    def restore(self, side: str, phase: Phase) -> float:
+        if side == "bare":
+            digests = self.directory / "digests"
+            with digests.open("w", encoding="utf-8") as handle:
+                for digest, path in zip(self.tree.digests, self.tree.paths, strict=True):
+                    handle.write(f"{digest} {path}\n")
+            settle()
+            seconds = self.run_bare_restic("restore", "latest", "--target", str(self.target))
+            argv = [sys.executable, str(BENCH / "checksum_pass.py"), str(digests)]
+            seconds += run_process(
+                [*argv, str(self.target)], dict(os.environ), self.directory, bare=False
+            )[0]
+        else:
+            seconds, result = self.run_egov("restore")
+            phase.egov_python_kib = max(phase.egov_python_kib, result["vmhwm_kib"])
+        shutil.rmtree(self.target)
+        return seconds
 
 
 def settle() -> None:
@@ -232,239 +328,180 @@ def settle() -> None:
     os.sync()
 
 
-def make_agent_config(repository: Path, password_file: Path, tree: Path) -> AgentConfig:
-    """The smallest honest agent configuration: one files dataset, one local repository."""
-    config = RepositoryConfig(
-        name="local",
-        site=SITE,
-        kind=AccessKind.LOCAL,
-        location=str(repository),
-        password=f"file:{password_file}",
-    )
-    job = BackupJob(
-        dataset=DATASET,
-        kind=DatasetKind.FILES,
-        host=HOST,
-        site=SITE,
-        repository=config.name,
-        paths=[str(tree)],
-        tags=make_dataset_tags(DATASET, SITE),
-    )
-    return AgentConfig(
-        estate="bench", site=SITE, host=HOST, jobs=[job], repositories={config.name: config}
-    )
-
-
-def check_restored(target: Path, expected: tuple[int, int], side: str) -> None:
-    found = count_tree(target)
-    if found != expected:
-        sys.exit(f"{side} restore holds {found[0]} files, {found[1]} bytes; expected {expected}")
-    shutil.rmtree(target)
-
-
-@dataclass
-class Repetition:
-    """One fresh pair of repositories (copies of one empty template) and egov's state."""
-
-    directory: Path
-    tree: Path
-    expected: tuple[int, int]
-    bare_environment: dict[str, str]
-    config: AgentConfig
-    settings: AgentSettings
-
-    @property
-    def bare_repository(self) -> Path:
-        return self.directory / "bare-repo"
-
-    @property
-    def target(self) -> Path:
-        return self.directory / "restored"
-
-    def backup_bare(self) -> float:
-        argv = ["restic", "-r", str(self.bare_repository), "backup", "--json", str(self.tree)]
-        return run_restic(argv, self.bare_environment, self.directory)[0]
-
-    def backup_egov(self) -> float:
-        started = time.monotonic()
-        try:
-            [record] = run_agent_backup(self.config, self.settings)
-        except EgovError as error:
-            sys.exit(f"egov backup failed: {error.message}")
-        seconds = time.monotonic() - started
-        if record.files_processed != self.expected[0]:
-            sys.exit(f"egov backed up {record.files_processed} files, not {self.expected[0]}")
-        return seconds
-
-    def incremental_bare(self) -> float:
-        return self.backup_bare()
-
-    def incremental_egov(self) -> float:
-        return self.backup_egov()
-
-    def restore_bare(self) -> float:
-        argv = ["restic", "-r", str(self.bare_repository), "restore", "latest", "--target"]
-        seconds = run_restic([*argv, str(self.target)], self.bare_environment, self.directory)[0]
-        check_restored(self.target, self.expected, "bare")
-        return seconds
-
-    def restore_egov(self) -> float:
-        started = time.monotonic()
-        try:
-            restore_dataset(
-                self.config.repositories["local"],
-                DATASET,
-                self.target,
-                self.settings,
-                kind=DatasetKind.FILES,
+def run_size(
+    directory: Path, tree: Tree, template: Path, password_file: Path, rounds: int, pool: bytes
+) -> list[Phase]:
+    """``rounds`` repetitions of the three phases at one size, sides alternating."""
+    phases = [Phase() for _ in PHASES]
+    rng = random.Random(SEED + 1)
+    for index in range(rounds):
+        run = Repetition(directory / f"run-{index}", tree, password_file)
+        run.directory.mkdir()
+        for name in ("bare-repo", "egov-repo"):
+            shutil.copytree(template, run.directory / name)
+        (run.directory / "egov-textfile").mkdir()  # node_exporter's directory exists on hosts
+        for number, (name, phase) in enumerate(zip(PHASES, phases, strict=True)):
+            if number == 1:
+                change_tree(tree, rng, pool)
+            sides = ("bare", "egov") if (index + number) % 2 == 0 else ("egov", "bare")
+            for side in sides:
+                settle()
+                SAMPLER.drain()
+                step = run.restore if number == 2 else run.backup
+                getattr(phase, side).append(step(side, phase))
+                egov_restic, bare_restic = SAMPLER.drain()
+                phase.egov_restic_kib = max(phase.egov_restic_kib, egov_restic)
+                phase.bare_restic_kib = max(phase.bare_restic_kib, bare_restic)
+            print(
+                f"  {len(tree.paths):,} files, run {index + 1}, {name} ({sides[0]} first): "
+                f"egov {phase.egov[-1]:.2f} s, baseline {phase.bare[-1]:.2f} s "
+                f"(load average {os.getloadavg()[0]:.1f}: the machine may be shared)",
+                flush=True,
             )
-        except EgovError as error:
-            sys.exit(f"egov restore failed: {error.message}")
-        seconds = time.monotonic() - started
-        check_restored(self.target, self.expected, "egov")
-        return seconds
+        shutil.rmtree(run.directory)
+    return phases
 
 
-def make_repetition(
-    directory: Path, tree: Path, expected: tuple[int, int], template: Path, password_file: Path
-) -> Repetition:
-    """Copy the empty template repository twice: a fresh ``init`` each would calibrate
-    scrypt anew (its cost differs from repository to repository, more under load) and pick
-    another chunker polynomial, so both sides would not do the same work."""
-    directory.mkdir()
-    for name in ("bare-repo", "egov-repo"):
-        shutil.copytree(template, directory / name)
-    textfile_directory = directory / "egov-textfile"
-    textfile_directory.mkdir()  # node_exporter's directory exists on every host
-    settings = AgentSettings(
-        state_dir=directory / "egov-state",
-        cache_dir=directory / "egov-cache",
-        textfile_directory=textfile_directory,
-    )
-    return Repetition(
-        directory,
-        tree,
-        expected,
-        make_environment(password_file, directory / "bare-cache", directory),
-        make_agent_config(directory / "egov-repo", password_file, tree),
-        settings,
-    )
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
 
 
-def run_repetition(
-    repetition: Repetition, bare_first: bool, rng: random.Random
-) -> tuple[Timings, Timings, Timings]:
-    """One full backup, the night's changes, one incremental backup, then one restore, per
-    side; the order of the sides as given."""
-    backup, incremental, restore = Timings(), Timings(), Timings()
-    for phase, timings in (("backup", backup), ("incremental", incremental), ("restore", restore)):
-        if phase == "incremental":
-            change_tree(repetition.tree, CHANGED_FRACTION, rng)
-        sides = ("bare", "egov") if bare_first else ("egov", "bare")
-        for side in sides:
-            settle()
-            seconds = getattr(repetition, f"{phase}_{side}")()
-            getattr(timings, side).append(seconds)
-    shutil.rmtree(repetition.directory)
-    return backup, incremental, restore
+def print_rows(files: int, phases: list[Phase]) -> None:
+    for name, phase in zip(PHASES, phases, strict=True):
+        print(
+            f"| {files:,} | {name} | {statistics.median(phase.egov):.2f} s | "
+            f"{statistics.median(phase.bare):.2f} s | {phase.ratio():.3f} | "
+            f"{mib(phase.egov_python_kib)} | {mib(phase.egov_restic_kib)} | "
+            f"{mib(phase.bare_restic_kib)} |",
+            flush=True,
+        )
 
 
-def time_repository_open(template: Path, environment: dict[str, str], scratch: Path) -> float:
-    """Median seconds of ``restic cat config``: what every restic process pays to open the
-    repository (mostly scrypt), whatever it then does."""
-    argv = ["restic", "-r", str(template), "cat", "config"]
-    return statistics.median(run_restic(argv, environment, scratch)[0] for _ in range(3))
+def python_peak(phases: list[Phase]) -> int:
+    return max(phase.egov_python_kib for phase in phases)
 
 
-def report(phase: str, timings: Timings) -> float:
-    """Print the phase's medians and runs; return the overhead (egov/bare - 1)."""
-    bare, egov = statistics.median(timings.bare), statistics.median(timings.egov)
-    overhead = egov / bare - 1
-    print(f"{phase}, {len(timings.bare)} runs each, medians:")
-    for label, median, times in (("egov", egov, timings.egov), ("bare restic", bare, timings.bare)):
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"  {label:<12} {median:7.2f} s   (runs: {runs})")
-    verdict = "within" if overhead <= OVERHEAD_TARGET else "OVER"
-    print(
-        f"  ratio egov/bare {egov / bare:.3f}, overhead {overhead * 100:+.1f} % "
-        f"({verdict} the {OVERHEAD_TARGET * 100:.0f} % target)"
-    )
-    return overhead
+def restic_peak(phases: list[Phase]) -> int:
+    return max(phase.bare_restic_kib for phase in phases)
+
+
+def print_growth(results: dict[int, list[Phase]]) -> None:
+    sizes = sorted(results)
+    for small, large in itertools.pairwise(sizes):
+        parts = []
+        for name, before, after in zip(PHASES, results[small], results[large], strict=True):
+            parts.append(
+                f"{name} egov ×{statistics.median(after.egov) / statistics.median(before.egov):.2f}"
+                f" baseline ×{statistics.median(after.bare) / statistics.median(before.bare):.2f}"
+            )
+        python = python_peak(results[large]) / python_peak(results[small])
+        restic = restic_peak(results[large]) / restic_peak(results[small])
+        print(
+            f"growth {small:,} → {large:,} files (×{large / small:g}): time "
+            f"{'; '.join(parts)}; peak RSS egov's Python ×{python:.2f}, bare restic "
+            f"×{restic:.2f}"
+        )
+
+
+def judge(results: dict[int, list[Phase]]) -> bool:
+    """Print PASS/FAIL per target of issue 17; True when all that could be judged passed."""
+    verdicts = []
+
+    def verdict(passed: bool | None, text: str) -> None:
+        label = "NOT RUN" if passed is None else ("PASS" if passed else "FAIL")
+        print(f"{label}: {text}")
+        verdicts.append(passed is not False)
+
+    judged = results.get(JUDGED_FILES)
+    for number, target in ((0, BACKUP_TARGET), (1, BACKUP_TARGET), (2, RESTORE_TARGET)):
+        what = f"{PHASES[number]} at {JUDGED_FILES:,} files ≤ {target:.2f} × baseline"
+        if judged is None:
+            verdict(None, what)
+        else:
+            ratio = judged[number].ratio()
+            verdict(ratio <= target, f"{what}: {ratio:.3f}")
+    for files, phases in sorted(results.items()):
+        ratio = python_peak(phases) / restic_peak(phases)
+        verdict(
+            ratio <= RSS_TARGET,
+            f"peak RSS of egov's Python process ≤ {RSS_TARGET} × bare restic's at {files:,} "
+            f"files: {mib(python_peak(phases))} / {mib(restic_peak(phases))} = {ratio:.2f}",
+        )
+    what = f"egov's Python peak RSS flat (≤ ×{FLAT_TOLERANCE}) from {FLAT_FROM:,} to "
+    what += f"{JUDGED_FILES:,} files"
+    if judged is None or FLAT_FROM not in results:
+        verdict(None, what)
+    else:
+        growth = python_peak(judged) / python_peak(results[FLAT_FROM])
+        verdict(growth <= FLAT_TOLERANCE, f"{what}: ×{growth:.2f}")
+    return all(verdicts)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``20000,200000`` → the sizes, ascending; argparse turns the ValueError into exit 2."""
+    sizes = sorted(int(part) for part in text.split(","))
+    if min(sizes) < 100:
+        raise ValueError(text)
+    return sizes
+
+
+def parse_repeat(text: str) -> int:
+    if int(text) < 1:
+        raise ValueError(text)
+    return int(text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="size of the tree")
-    parser.add_argument("--files", type=int, default=20_000, help="files in the tree")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each side per phase")
+    parser.add_argument(
+        "--files",
+        type=parse_sizes,
+        default="20000,200000,1000000",
+        help="file counts ≥ 100, comma-separated",
+    )
+    parser.add_argument(
+        "--repeat", type=parse_repeat, default=1, help="runs of each side per phase, ≥ 1"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     arguments = parser.parse_args()
-    backup, incremental, restore = Timings(), Timings(), Timings()
-    rng = random.Random(arguments.seed + 1)
-    with tempfile.TemporaryDirectory(prefix="egov-bench-") as scratch:
+    sizes = arguments.files
+    results: dict[int, list[Phase]] = {}
+    pool = os.urandom(POOL_BYTES)
+    with tempfile.TemporaryDirectory(prefix="egov-bench-", dir="/var/tmp") as scratch:
         directory = Path(scratch)
-        tree = directory / "tree"
-        started = time.monotonic()
-        make_tree(tree, arguments.size_mib << 20, arguments.files, arguments.seed)
-        expected = count_tree(tree)
-        print(
-            f"tree: {expected[1] / 2**20:.0f} MiB in {expected[0]:,} random files "
-            f"(seed {arguments.seed}), made in {time.monotonic() - started:.0f} s"
-        )
         password_file = write_password(directory / "secrets")
         template = directory / "template-repo"
         environment = make_environment(password_file, directory / "template-cache", directory)
-        run_restic(["restic", "-r", str(template), "init"], environment, directory)
-        open_seconds = time_repository_open(template, environment, directory)
+        run_process(["restic", "-r", str(template), "init"], environment, directory, bare=True)
         SAMPLER.start()
-        for index in range(arguments.repeat):
-            repetition = make_repetition(
-                directory / f"run-{index}", tree, expected, template, password_file
-            )
-            one_backup, one_incremental, one_restore = run_repetition(
-                repetition, index % 2 == 0, rng
-            )
-            for total, one in (
-                (backup, one_backup),
-                (incremental, one_incremental),
-                (restore, one_restore),
-            ):
-                total.bare += one.bare
-                total.egov += one.egov
+        for files in sizes:
+            size_directory = directory / f"files-{files}"
+            size_directory.mkdir()
+            started = time.monotonic()
+            tree = make_tree(size_directory / "tree", files, arguments.seed, pool)
             print(
-                f"run {index + 1} ({'bare' if index % 2 == 0 else 'egov'} first): backup bare "
-                f"{one_backup.bare[0]:.2f} s, egov {one_backup.egov[0]:.2f} s; incremental "
-                f"bare {one_incremental.bare[0]:.2f} s, egov {one_incremental.egov[0]:.2f} s; "
-                f"restore bare {one_restore.bare[0]:.2f} s, egov {one_restore.egov[0]:.2f} s",
+                f"tree: {files:,} random files, {tree.total_bytes / 2**20:.0f} MiB "
+                f"(mean {tree.total_bytes / files:.0f} bytes), made in "
+                f"{time.monotonic() - started:.0f} s",
                 flush=True,
             )
-    overheads = [
-        report("initial full backup", backup),
-        report(f"incremental backup ({CHANGED_FRACTION:.0%} of the files changed)", incremental),
-        report("restore of the latest snapshot", restore),
-    ]
-    phases = (backup, incremental, restore)
-    extra = [statistics.median(t.egov) - statistics.median(t.bare) for t in phases]
+            results[files] = run_size(
+                size_directory, tree, template, password_file, arguments.repeat, pool
+            )
+            print_rows(files, results[files])
+            shutil.rmtree(size_directory)
+        SAMPLER.stop()
     print(
-        f"each restic process spends {open_seconds:.2f} s opening the repository (scrypt; "
-        f"median of 3 `restic cat config`); egov's extra seconds in those units: "
-        f"backup {extra[0] / open_seconds:.1f}, incremental {extra[1] / open_seconds:.1f}, "
-        f"restore {extra[2] / open_seconds:.1f}"
+        f"\n{arguments.repeat} run(s) per side, size and phase, medians; baseline: bare restic "
+        "(restore: `restic restore` + a BLAKE3 pass over the restored files); egov timed as a "
+        "process of its own\n"
+        "| files | phase | egov | baseline | ratio | egov's Python peak RSS "
+        "| egov's restic peak | bare restic peak |\n|---:|---|---:|---:|---:|---:|---:|---:|"
     )
-    egov_restic, bare_restic = SAMPLER.stop()
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        f"peak RSS: egov's Python process {own / 1024:.0f} MiB (this process: egov's agent "
-        f"and restore code plus the bench); largest restic egov ran {egov_restic / 1024:.0f} "
-        f"MiB; largest bare restic {bare_restic / 1024:.0f} MiB (VmHWM, sampled every 10 ms)"
-    )
-    passed = all(overhead <= OVERHEAD_TARGET for overhead in overheads)
-    print(
-        f"{'PASS' if passed else 'FAIL'}: overhead ≤ {OVERHEAD_TARGET * 100:.0f} % "
-        f"(backup {overheads[0] * 100:+.1f} %, incremental {overheads[1] * 100:+.1f} %, "
-        f"restore {overheads[2] * 100:+.1f} %)"
-    )
-    return 0 if passed else 1
+    for files, phases in sorted(results.items()):
+        print_rows(files, phases)
+    print_growth(results)
+    return 0 if judge(results) else 1
 
 
 if __name__ == "__main__":

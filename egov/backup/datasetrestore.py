@@ -138,6 +138,18 @@ def choose_restore(
     )
 
 
+def describe_unvouched(changed_during_backup: int) -> str | None:
+    """The note for files the manifest cannot vouch for: they changed while the backup read
+    them, so neither their old nor their new digest is what restic stored. restic checks
+    every blob it restores (authenticated encryption), not the file it writes."""
+    if not changed_during_backup:
+        return None
+    return (
+        f"{changed_during_backup} files changed while the backup read them: restored as "
+        "restic stored them, not compared with the manifest"
+    )
+
+
 def restore_dataset(
     repository: RepositoryConfig,
     dataset: str,
@@ -153,9 +165,10 @@ def restore_dataset(
     """Restore the latest snapshot of ``dataset`` into ``target``.
 
     With ``before`` (epoch seconds), the latest taken before then: a point in time before
-    some damage. With ``verify``, restic reads every restored file back and the files are
-    compared with the manifest taken at backup time (see ``choose_restore`` for a newest
-    snapshot without one). Raise BackupError on any difference.
+    some damage. With ``verify``, every restored file is read back and compared with the
+    manifest taken at backup time, or, when the snapshot restored has none (see
+    ``choose_restore``), read back by restic (``restore --verify``); never both, which would
+    read every file twice. Raise BackupError on any difference.
 
     An unsharded file dataset (``kind``, ``shards``) is one snapshot a run: for its plain
     latest restore, restic's own ``latest`` picks it, which spares a listing process and its
@@ -186,8 +199,11 @@ def restore_dataset(
         chosen, manifest, note = choose_restore(listed, found, before, dataset, restic.label)
         if not chosen:
             raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
+        # with a manifest every file is read back and compared with its backup-time digest
+        # below: restic's own read-back (``--verify``) would read them all a second time
+        read_back = verify and manifest is None
         for snapshot in chosen:
-            result = restic.run(make_restore_command(snapshot.id, str(target), verify=verify))
+            result = restic.run(make_restore_command(snapshot.id, str(target), verify=read_back))
             restic.check(result, f"restore of {dataset}")
     if manifest is not None:
         comparison = compare_manifest(manifest, target)
@@ -196,5 +212,6 @@ def restore_dataset(
                 f"restore of {dataset} from {repository.name} (site {repository.site}) "
                 f"differs from the backup: {comparison.describe()}"
             )
+        note = note or describe_unvouched(comparison.changed_during_backup)
     times = tuple(sorted({s.timestamp for s in listed if MANIFEST_TAG not in s.tags}))
     return Restored(chosen[-1].id, chosen[-1].timestamp, manifest is not None, note, times)

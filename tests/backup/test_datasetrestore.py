@@ -142,3 +142,43 @@ def test_a_restore_takes_the_newest_file_snapshot_even_without_its_manifest() ->
     # the newest has its manifest: nothing to say
     chosen, compared, note = choose_restore(files[:1], manifest, None, "files", "site2")
     assert [s.id[0] for s in chosen] == ["a"] and compared is manifest and note is None
+
+
+def test_a_verified_restore_reads_the_files_back_once(
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a manifest the comparison reads every file back; restic's ``--verify`` would
+    read them all a second time. Without one, restic's read-back is the only check."""
+    from egov.backup import datasetrestore
+
+    asked: list[bool] = []
+    real = datasetrestore.make_restore_command
+
+    def recording(snapshot_id: str, target: str, *, verify: bool = True) -> tuple[str, ...]:
+        asked.append(verify)
+        return real(snapshot_id, target, verify=verify)
+
+    monkeypatch.setattr(datasetrestore, "make_restore_command", recording)
+    source = make_tree(tmp_path / "src")
+    run_backup_job(files_job(source), local_repository, settings)
+    (source / "file-0.txt").write_text("written after the first backup\n")
+    run_backup_job(files_job(source), local_repository, settings)
+    compared = restore_dataset(local_repository, "files", tmp_path / "a", settings, verify=True)
+    assert compared.compared and asked == [False]
+
+    with open_repository(local_repository, cache_dir=settings.cache_dir) as restic:
+        newest = parse_snapshots(restic.run(make_snapshots_command([MANIFEST_TAG])).stdout)[-1]
+        restic.check(restic.run(("restic", "forget", newest.id)), "forget")
+    unchecked = restore_dataset(local_repository, "files", tmp_path / "b", settings, verify=True)
+    assert not unchecked.compared and asked == [False, True]
+
+
+def test_files_the_manifest_cannot_vouch_for_are_said_so() -> None:
+    from egov.backup.datasetrestore import describe_unvouched
+
+    assert describe_unvouched(0) is None
+    note = describe_unvouched(3)
+    assert note and note.startswith("3 files changed while the backup read them")
