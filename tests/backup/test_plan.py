@@ -19,9 +19,28 @@ NIGHT = 1_764_900_000.0  # a night in December 2025, epoch seconds
 GB = 1e9
 
 
+def with_shards(estate: Estate, count: int) -> Estate:
+    """``estate`` with its files dataset split into ``count`` shards."""
+    files = estate.backup.datasets["files"].model_copy(update={"shards": count})
+    datasets = {**estate.backup.datasets, "files": files}
+    return estate.model_copy(
+        update={"backup": estate.backup.model_copy(update={"datasets": datasets})}
+    )
+
+
 @pytest.fixture(scope="module")
 def camau() -> Estate:
-    return load_estate(CAMAU).estate
+    """camau.yaml as it stood before its file store was sharded (``shards: 1``): the plan's
+    proposals are tested from there."""
+    return with_shards(load_estate(CAMAU).estate, 1)
+
+
+def test_shipped_camau_runs_the_shards_its_plan_proposed() -> None:
+    plan = plan_of(load_estate(CAMAU).estate, PlanRecords())
+    assert plan.inputs.shards == {"files": 8}
+    assert "shards" not in kinds(plan)
+    assert not any("backup files" in finding for finding in plan.night.findings)
+    assert plan.proposed.fits, plan.proposed.findings
 
 
 def files_record(
@@ -258,12 +277,7 @@ def test_shards_configured_are_planned_so_and_not_proposed_again(camau: Estate) 
     """``backup.datasets.files.shards`` is read as the configured night, as parallel_copies is:
     the night as configured divides the walk among the shards, and no shard proposal repeats
     what the inventory already says."""
-    files = camau.backup.datasets["files"].model_copy(update={"shards": 8})
-    datasets = {**camau.backup.datasets, "files": files}
-    sharded = camau.model_copy(
-        update={"backup": camau.backup.model_copy(update={"datasets": datasets})}
-    )
-    plan = plan_of(sharded, PlanRecords())
+    plan = plan_of(with_shards(camau, 8), PlanRecords())
     assert plan.inputs.shards == {"files": 8}
     assert {job.shards for job in plan.night.jobs if job.dataset == "files"} == {8}
     assert "shards" not in kinds(plan)
