@@ -123,10 +123,16 @@ def test_both_replicas_stream_from_the_primary(lab: Lab) -> None:
             "--",
             "psql",
             "-XtAc",
-            "SELECT client_addr, state FROM pg_stat_replication ORDER BY client_addr",
+            "SELECT client_addr, usename, state FROM pg_stat_replication ORDER BY client_addr",
         )
         rows = {tuple(line.split("|")) for line in result.stdout.split()}
-        if rows == {("10.213.1.21", "streaming"), ("10.213.3.20", "streaming")}:
+        # the replicas, and the WAL archives of both storage hosts (Barman's receive-wal)
+        if rows == {
+            ("10.213.1.21", "replicator", "streaming"),
+            ("10.213.3.20", "replicator", "streaming"),
+            ("10.213.1.30", "egov_archive", "streaming"),
+            ("10.213.3.30", "egov_archive", "streaming"),
+        }:
             break
         assert time.monotonic() < deadline, rows
         time.sleep(2)
