@@ -111,14 +111,21 @@ def make_receive_wal_service() -> str:
     ``barman cron`` would start ``receive-wal`` itself, but as a child of a oneshot unit that
     systemd stops (with its children) when cron returns; a unit of its own keeps it running and
     restarts it after a cut link. The slot is created first when missing (``create_slot =
-    auto`` acts only through cron)."""
+    auto`` acts only through cron).
+
+    The unit's main process is a loop that starts ``receive-wal`` again 5 s after it ends,
+    whatever the reason, rather than systemd's ``Restart=``: in the restart delay ``barman
+    cron`` finds the stream's lock free and starts a ``receive-wal`` of its own, which then
+    holds the lock, and a unit restarted by systemd would fail on it again and again (seen on
+    the lab: a deploy after a cut link found the unit restarting and started it). The loop
+    waits until cron's stream ends and takes over; the unit stays active throughout."""
     return _HEADER + (
         "[Unit]\nDescription=egov: stream WAL of %i into the archive\n"
         "After=network-online.target\nWants=network-online.target\n\n"
         "[Service]\n"
         f"User={BARMAN_USER}\nGroup={BARMAN_USER}\n"
         "ExecStartPre=-/usr/bin/barman -q receive-wal --create-slot %i\n"
-        "ExecStart=/usr/bin/barman receive-wal %i\n"
+        "ExecStart=/bin/sh -c 'while :; do /usr/bin/barman receive-wal %i; sleep 5; done'\n"
         "Restart=always\nRestartSec=5s\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )
