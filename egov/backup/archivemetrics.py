@@ -34,14 +34,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from egov.backup.archivestate import (
     STREAMING_DIRECTORY,
-    XLOG_DB,
     ArchiveServer,
     ServerState,
     carry_over,
+    get_done_backups,
     get_newest_complete_segment,
     parse_check,
     parse_list_backups,
-    parse_xlog_db,
+    read_xlog_db,
 )
 from egov.backup.walarchive import BARMAN_HOME, BARMAN_USER
 from egov.errors import CommandFailed
@@ -160,25 +160,24 @@ def collect_server(
     errors: list[str] = []
     base = home / server.server
     try:
-        try:
-            xlog = (base / XLOG_DB).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            xlog = ""  # no segment filed yet
-        first, last = parse_xlog_db(xlog)
+        xlog = read_xlog_db(home, server.server)
+        if xlog.errors:
+            raise ValueError(xlog.errors[0])
         streaming = _read_times(base / STREAMING_DIRECTORY)
         complete = get_newest_complete_segment(streaming)
-        newest = max((t for t in (last, complete) if t is not None), default=None)
+        newest = max((t for t in (xlog.last_at, complete) if t is not None), default=None)
         stream = max(streaming.values()) if streaming else None
-        state = replace(state, last_wal_at=newest, first_wal_at=first, stream_at=stream)
+        state = replace(state, last_wal_at=newest, first_wal_at=xlog.first_at, stream_at=stream)
     except (OSError, ValueError) as error:
         failed.append("wal")
         errors.append(f"{base}: {error}")
     barman = (*AS_BARMAN, "barman", "-f", "json")
     try:
-        end, count = parse_list_backups(
-            run((*barman, "list-backups", server.server)), server.server
+        done = get_done_backups(
+            parse_list_backups(run((*barman, "list-backups", server.server)), server.server)
         )
-        state = replace(state, last_base_backup_at=end, base_backups=count)
+        end = max((backup.end_at for backup in done if backup.end_at is not None), default=None)
+        state = replace(state, last_base_backup_at=end, base_backups=len(done))
     except (CommandFailed, ValueError) as error:
         failed.append("backups")
         errors.append(str(error))

@@ -1,8 +1,10 @@
 """What an archive host's Barman knows about each server it runs, read from Barman's own files
 and JSON output: the newest WAL it holds, the stream, the newest base backup, its checks.
 
-Everything here is pure: the parsers take the text Barman wrote or printed (samples of real
-Barman 3.4 output are in ``tests/backup/data/barman``) and the thresholds take the inventory.
+Everything here is pure but ``read_xlog_db``: the parsers take the text Barman wrote or printed
+(samples of real Barman 3.4 output are in ``tests/backup/data/barman``) and the thresholds take
+the inventory. They are the one reading of that text: ``pointintime`` recovers from the same
+base backups and checks its replay against the same ``xlog.db``.
 ``archivemetrics`` runs Barman and writes the node_exporter textfile; ``archivestatus`` reads
 the textfile's series back from the hosts for ``egov backup status``.
 
@@ -15,8 +17,10 @@ Which ``barman check`` items count as a failure: all of them except
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +40,8 @@ WAL_SLACK = timedelta(seconds=30)
 #: Barman's catalogue of filed WAL: one line per segment, name, size, epoch time, compression.
 XLOG_DB = "wals/xlog.db"
 STREAMING_DIRECTORY = "streaming"
+#: A WAL segment's file name: timeline, log and segment, 8 hex digits each.
+SEGMENT_NAME = re.compile(r"[0-9A-F]{24}")
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -134,24 +140,78 @@ def carry_over(state: ServerState, previous: ServerState | None) -> ServerState:
     return replace(state, **kept)
 
 
-def parse_xlog_db(text: str) -> tuple[float | None, float | None]:
-    """The time of the first and of the last segment in ``xlog.db``'s text, or Nones when it
-    lists none; raise ValueError on a line that is not ``name<TAB>size<TAB>time<TAB>…``.
+@dataclass(frozen=True)
+class FiledWal:
+    """One line of Barman's ``xlog.db``: a file it filed (a WAL segment, a timeline's
+    ``.history``, a base backup's ``.backup`` label) and when (epoch seconds)."""
 
-    >>> parse_xlog_db("000000010000000000000009\\t16777216\\t1796482874.063376\\tNone\\n")
-    (1796482874.063376, 1796482874.063376)
+    name: str
+    filed_at: float
+
+    @property
+    def is_segment(self) -> bool:
+        """Whether this is a WAL segment (24 hex digits), not a history file or label."""
+        return SEGMENT_NAME.fullmatch(self.name) is not None
+
+
+@dataclass(frozen=True)
+class XlogDb:
+    """Barman's catalogue of filed WAL, as read: its entries in file order, and a message per
+    line that is not ``name<TAB>size<TAB>time<TAB>…`` (the metrics count one as a failed
+    read; a recovery needs only the segments and reads past it)."""
+
+    entries: tuple[FiledWal, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def first_at(self) -> float | None:
+        """When the first entry was filed (None when there is none)."""
+        return self.entries[0].filed_at if self.entries else None
+
+    @property
+    def last_at(self) -> float | None:
+        """When the last entry was filed: Barman appends, so the newest."""
+        return self.entries[-1].filed_at if self.entries else None
+
+    @property
+    def newest_segment(self) -> str | None:
+        """The highest-named WAL segment filed (None when there is none)."""
+        return max((entry.name for entry in self.entries if entry.is_segment), default=None)
+
+
+def parse_xlog_db(text: str) -> XlogDb:
+    """The entries of ``xlog.db``'s text (name, size, epoch time, compression; tab-separated)
+    and a message naming each line that is not one.
+
+    >>> parse_xlog_db("000000010000000000000009\\t16777216\\t1796482874.06\\tNone\\n").last_at
+    1796482874.06
     """
-    times = []
+    entries = []
+    errors = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) < 3:
-            raise ValueError(f"xlog.db line {number}: {line[:80]!r} has no time field")
-        times.append(float(fields[2]))
-    if not times:
-        return None, None
-    return times[0], times[-1]
+        try:
+            entries.append(FiledWal(fields[0], float(fields[2])))
+        except (IndexError, ValueError):
+            errors.append(f"xlog.db line {number}: {line[:80]!r} has no time field")
+    return XlogDb(tuple(entries), tuple(errors))
+
+
+def get_xlog_db_path(home: Path, server: str) -> Path:
+    """Where Barman keeps ``server``'s catalogue of filed WAL under its ``home``."""
+    return home / server / XLOG_DB
+
+
+def read_xlog_db(home: Path, server: str) -> XlogDb:
+    """``server``'s ``xlog.db`` under ``home``, parsed; empty when Barman has filed nothing
+    yet (no file); raise OSError when it cannot be read."""
+    try:
+        text = get_xlog_db_path(home, server).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return XlogDb()
+    return parse_xlog_db(text)
 
 
 def get_newest_complete_segment(names_and_times: dict[str, float]) -> float | None:
@@ -171,18 +231,54 @@ def _server_section(text: str, server: str, what: str) -> object:
     return document[server]
 
 
-def parse_list_backups(text: str, server: str) -> tuple[float | None, int]:
-    """The end of the newest ``DONE`` backup (None when there is none) and how many are DONE,
-    from ``barman -f json list-backups SERVER``; raise ValueError on another shape."""
+@dataclass(frozen=True)
+class BaseBackup:
+    """One of Barman's base backups of a server: its id (its start, ``20261205T220111``),
+    status (``DONE``, ``STARTED``, ``FAILED``, …) and end (epoch seconds; None until it ends)."""
+
+    backup_id: str
+    status: str
+    end_at: float | None
+
+    @property
+    def end(self) -> datetime | None:
+        """The end as a time in the local timezone (None until it ends)."""
+        if self.end_at is None:
+            return None
+        return datetime.fromtimestamp(self.end_at).astimezone()
+
+
+def parse_list_backups(text: str, server: str) -> list[BaseBackup]:
+    """The base backups in ``barman -f json list-backups SERVER``, oldest first; raise
+    ValueError on another shape.
+
+    Barman 3.4 prints ``{server: [{"backup_id", "status", "end_time_timestamp", ...}]}``,
+    newest first; a backup that has not ended has an empty end time.
+    """
     rows = _server_section(text, server, "list-backups")
     if not isinstance(rows, list):
         raise ValueError(f"barman list-backups: {server}'s backups are not a list")
-    ends = [
-        float(row["end_time_timestamp"])
-        for row in rows
-        if isinstance(row, dict) and row.get("status") == "DONE" and row.get("end_time_timestamp")
-    ]
-    return (max(ends) if ends else None), len(ends)
+    backups = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            stamp = row.get("end_time_timestamp")
+            backups.append(
+                BaseBackup(
+                    str(row["backup_id"]), str(row["status"]), float(stamp) if stamp else None
+                )
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"barman list-backups: {server}'s backup {number} is not an id, status and end: "
+                f"{str(row)[:200]!r}"
+            ) from None
+    return sorted(backups, key=lambda backup: backup.backup_id)
+
+
+def get_done_backups(backups: list[BaseBackup]) -> list[BaseBackup]:
+    """The complete ones (``DONE``, with an end), in the order given: what a recovery can
+    start from, and what the metrics count."""
+    return [backup for backup in backups if backup.status == "DONE" and backup.end_at is not None]
 
 
 def parse_check(text: str, server: str) -> tuple[tuple[str, bool], ...]:

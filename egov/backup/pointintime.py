@@ -14,7 +14,6 @@ yields an older state.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
 import time
@@ -23,6 +22,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from egov.backup.archivestate import (
+    BaseBackup,
+    get_done_backups,
+    parse_list_backups,
+    read_xlog_db,
+)
 from egov.backup.walarchive import ARCHIVE_ROLE, BARMAN_HOME, BARMAN_USER
 from egov.errors import BackupError, CommandFailed
 from egov.execute import run_command
@@ -46,14 +51,6 @@ _STOPPED_BEFORE = re.compile(r"recovery stopping before .*?time (.+)$", re.M)
 _REDO_DONE = re.compile(r"redo done at ([0-9A-F]+)/([0-9A-F]+)", re.M)
 #: PostgreSQL's default WAL segment size, which the estates keep.
 SEGMENT_BYTES = 16 * 1024 * 1024
-
-
-class BaseBackup(BaseModel):
-    """One of Barman's base backups of a server."""
-
-    backup_id: str
-    status: str
-    end: datetime | None
 
 
 class Recovery(BaseModel):
@@ -82,22 +79,13 @@ def make_list_argv(server: str) -> tuple[str, ...]:
     return (*AS_BARMAN, "barman", "-f", "json", "list-backups", server)
 
 
-def parse_backups(text: str, server: str) -> list[BaseBackup]:
-    """Barman's ``-f json list-backups`` output, oldest first.
-
-    Barman 3.4 prints ``{server: [{"backup_id", "status", "end_time_timestamp", ...}]}``,
-    newest first; a backup that has not ended has no end time.
-    """
+def get_base_backups(text: str, server: str) -> list[BaseBackup]:
+    """``server``'s base backups in Barman's ``-f json list-backups`` output, oldest first;
+    raise BackupError when it is not that list."""
     try:
-        rows = json.loads(text).get(server, [])
-    except (ValueError, AttributeError):
-        raise BackupError(f"barman's list of {server}'s backups is not JSON") from None
-    backups = []
-    for row in rows:
-        stamp = row.get("end_time_timestamp")
-        end = datetime.fromtimestamp(float(stamp)).astimezone() if stamp else None
-        backups.append(BaseBackup(backup_id=row["backup_id"], status=row["status"], end=end))
-    return sorted(backups, key=lambda backup: backup.backup_id)
+        return parse_list_backups(text, server)
+    except ValueError as error:
+        raise BackupError(f"barman's list of {server}'s backups is not readable: {error}") from None
 
 
 def choose_backup(backups: list[BaseBackup], target: datetime | None) -> BaseBackup:
@@ -105,7 +93,7 @@ def choose_backup(backups: list[BaseBackup], target: datetime | None) -> BaseBac
 
     A backup that ended after the target cannot be rolled back to it: WAL only goes forward.
     """
-    done = [backup for backup in backups if backup.status == "DONE" and backup.end is not None]
+    done = get_done_backups(backups)
     if not done:
         raise BackupError("the archive holds no complete base backup yet")
     if target is None:
@@ -187,7 +175,7 @@ def recover(
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} exists and is not an empty directory")
     closed = close_segment(server, primary)
-    backups = parse_backups(run_command(make_list_argv(server)).stdout, server)
+    backups = get_base_backups(run_command(make_list_argv(server)).stdout, server)
     chosen = choose_backup(backups, target)
     result = Recovery(
         server=server,
@@ -313,15 +301,13 @@ def make_segment_name(high: str, low: str, timeline: int = 1) -> str:
 
 
 def read_newest_segment(server: str, home: Path = Path(BARMAN_HOME)) -> str | None:
-    """The newest segment Barman filed for ``server``: the last line of its ``xlog.db``
-    (name, size, time, compression; tab-separated), or None for an empty archive."""
-    path = home / server / "wals" / "xlog.db"
+    """The newest segment Barman filed for ``server`` by its ``xlog.db``, or None for an empty
+    or unreadable archive. A line that is no entry is skipped: the recovery goes on with the
+    segments Barman can name (the archive's metrics report the damaged line)."""
     try:
-        lines = path.read_text().split("\n")
+        return read_xlog_db(home, server).newest_segment
     except OSError:
         return None
-    names = [line.split("\t", 1)[0] for line in lines if re.match(r"[0-9A-F]{24}\t", line)]
-    return max(names) if names else None
 
 
 def check_reached_the_end(replayed: str | None, newest: str | None) -> None:

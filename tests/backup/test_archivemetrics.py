@@ -26,8 +26,10 @@ from egov.backup.archivemetrics import (
 )
 from egov.backup.archivestate import (
     ArchiveServer,
+    BaseBackup,
     ServerState,
     get_base_backup_limit,
+    get_done_backups,
     get_newest_complete_segment,
     parse_check,
     parse_list_backups,
@@ -64,8 +66,11 @@ def _failing_check() -> str:
 class Barman:
     """Stands in for ``barman -f json``: prints the recorded samples, or fails like Barman."""
 
-    def __init__(self, check: str | None = None, fail: bool = False) -> None:
+    def __init__(
+        self, check: str | None = None, fail: bool = False, list_backups: str | None = None
+    ) -> None:
         self.check = check or _sample("check.json")
+        self.list_backups = list_backups or _sample("list-backups.json")
         self.fail = fail
         self.calls: list[tuple[str, ...]] = []
 
@@ -73,7 +78,7 @@ class Barman:
         self.calls.append(tuple(argv))
         if self.fail:
             raise CommandFailed(argv, 2, "ERROR: Unknown server")
-        return _sample("list-backups.json") if "list-backups" in argv else self.check
+        return self.list_backups if "list-backups" in argv else self.check
 
 
 def _home(tmp_path: Path, streaming: dict[str, float]) -> Path:
@@ -90,10 +95,22 @@ def _home(tmp_path: Path, streaming: dict[str, float]) -> Path:
 
 
 def test_xlog_db_gives_the_oldest_and_newest_filed_segment() -> None:
-    assert parse_xlog_db(_sample("xlog.db")) == (FIRST_WAL, NEWEST_WAL)
-    assert parse_xlog_db("") == (None, None)
-    with pytest.raises(ValueError, match="line 2"):
-        parse_xlog_db(_sample("xlog.db").splitlines()[0] + "\nnot a line\n")
+    xlog = parse_xlog_db(_sample("xlog.db"))
+    assert (xlog.first_at, xlog.last_at) == (FIRST_WAL, NEWEST_WAL)
+    assert xlog.errors == ()
+    empty = parse_xlog_db("")
+    assert (empty.first_at, empty.last_at, empty.errors) == (None, None, ())
+    damaged = parse_xlog_db(_sample("xlog.db").splitlines()[0] + "\nnot a line\n")
+    assert len(damaged.entries) == 1
+    assert damaged.errors == ("xlog.db line 2: 'not a line' has no time field",)
+
+
+def test_a_damaged_xlog_db_fails_the_wal_part_of_the_collection(tmp_path: Path) -> None:
+    home = _home(tmp_path, {})
+    xlog = home / SERVER / "wals" / "xlog.db"
+    xlog.write_text(xlog.read_text() + "not a line\n")
+    state = collect_server(ARCHIVE, "site2-store-01", 2e9, home, Barman())
+    assert state.failed == ("wal",) and "xlog.db line 4" in state.errors[0]
 
 
 def test_a_partial_segment_is_the_stream_not_an_archived_segment() -> None:
@@ -101,14 +118,28 @@ def test_a_partial_segment_is_the_stream_not_an_archived_segment() -> None:
     assert get_newest_complete_segment({"0C.partial": 9.0, "0B": 7.0, "0A": 3.0}) == 7.0
 
 
+def _newest_done(text: str) -> tuple[float | None, int]:
+    """The newest DONE backup's end and how many are DONE, as a collection reads them."""
+    state = collect_server(ARCHIVE, "h", 2e9, Path("/nonexistent"), Barman(list_backups=text))
+    return state.last_base_backup_at, state.base_backups
+
+
 def test_list_backups_gives_the_newest_done_backup_and_ignores_failed_ones() -> None:
-    assert parse_list_backups(_sample("list-backups.json"), SERVER) == (NEWEST_BACKUP_END, 1)
+    assert parse_list_backups(_sample("list-backups.json"), SERVER) == [
+        BaseBackup("20261205T220111", "DONE", NEWEST_BACKUP_END)
+    ]
+    assert _newest_done(_sample("list-backups.json")) == (NEWEST_BACKUP_END, 1)
     rows = json.loads(_sample("list-backups.json"))
     rows[SERVER].append({**rows[SERVER][0], "status": "FAILED", "end_time_timestamp": "1.9e9"})
-    assert parse_list_backups(json.dumps(rows), SERVER) == (NEWEST_BACKUP_END, 1)
-    assert parse_list_backups(json.dumps({SERVER: []}), SERVER) == (None, 0)
+    assert _newest_done(json.dumps(rows)) == (NEWEST_BACKUP_END, 1)
+    assert [b.status for b in get_done_backups(parse_list_backups(json.dumps(rows), SERVER))] == [
+        "DONE"
+    ]
+    assert _newest_done(json.dumps({SERVER: []})) == (None, 0)
     with pytest.raises(ValueError, match="no JSON"):
         parse_list_backups("ERROR: Unknown server", SERVER)
+    with pytest.raises(ValueError, match="backup 1 is not an id, status and end"):
+        parse_list_backups(json.dumps({SERVER: [{"status": "DONE"}]}), SERVER)
 
 
 def test_check_items_fail_except_the_one_that_means_no_backup_yet() -> None:

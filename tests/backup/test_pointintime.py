@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from egov.backup.archivestate import BaseBackup
 from egov.backup.pointintime import (
-    BaseBackup,
     choose_backup,
+    get_base_backups,
     make_recover_argv,
-    parse_backups,
 )
 from egov.backup.walarchive import get_archived_clusters
 from egov.cli.backup_archive import (
@@ -36,7 +36,7 @@ def lab() -> Estate:
 
 
 def _backup(backup_id: str, end: datetime | None, status: str = "DONE") -> BaseBackup:
-    return BaseBackup(backup_id=backup_id, status=status, end=end)
+    return BaseBackup(backup_id, status, end.timestamp() if end is not None else None)
 
 
 def test_barman_json_is_read_oldest_first() -> None:
@@ -52,12 +52,12 @@ def test_barman_json_is_read_oldest_first() -> None:
             ]
         }
     )
-    backups = parse_backups(text, "databases-primary-db-01")
+    backups = get_base_backups(text, "databases-primary-db-01")
     assert [b.backup_id for b in backups] == ["20261205T140000", "20261205T150000"]
     assert backups[0].end == datetime.fromtimestamp(1796450400, UTC)
     assert backups[1].end is None
-    with pytest.raises(BackupError, match="not JSON"):
-        parse_backups("barman: error", "x")
+    with pytest.raises(BackupError, match=r"x's backups is not readable: .* no JSON"):
+        get_base_backups("barman: error", "x")
 
 
 def test_the_newest_backup_that_ended_before_the_target_is_chosen() -> None:
@@ -163,6 +163,7 @@ def test_the_newest_filed_segment_is_read_from_barmans_index(tmp_path: Path) -> 
         "000000010000000000000009\t16777216\t1796482874.06\tNone\n"
         "00000001000000000000000B\t16777216\t1796482935.01\tNone\n"
         "00000001000000000000000A\t16777216\t1796482875.21\tNone\n"
+        "00000002.history\t42\t1796482936.00\tNone\n"
         "garbage line\n"
     )
     assert read_newest_segment("srv", tmp_path) == "00000001000000000000000B"
