@@ -101,6 +101,49 @@ def make_agent_argv(
     return argv
 
 
+#: How much of the end of the agent's stderr a failure shows: where it says why.
+AGENT_ERROR_CHARS = 600
+
+
+def run_agent_restore(
+    estate: Estate,
+    pair: ArchivedCluster,
+    target: Path,
+    moment: datetime | None,
+    *,
+    verify: bool,
+    throwaway: bool = False,
+) -> Recovery:
+    """Run ``egov agent archive-restore`` on ``pair``'s archive host over SSH and read the
+    recovery it printed; raise BackupError with the end of the agent's stderr when it fails,
+    or with what it printed when that is no recovery."""
+    from pydantic import ValidationError
+
+    from egov.backup.pointintime import Recovery
+    from egov.errors import CommandFailed
+    from egov.execute import run_command
+    from egov.ssh import make_ssh_command
+
+    host = pair.archive_host.selector
+    remote = make_agent_argv(pair, estate, target, moment, verify, throwaway)
+    try:
+        answer = run_command(
+            make_ssh_command(estate, pair.archive_host, remote), timeout_seconds=None
+        )
+    except CommandFailed as error:
+        raise BackupError(
+            f"point-in-time restore on {host} failed: "
+            f"{error.stderr_tail.strip()[-AGENT_ERROR_CHARS:]}"
+        ) from None
+    try:
+        return Recovery.model_validate_json(answer.stdout)
+    except ValidationError:
+        raise BackupError(
+            f"point-in-time restore on {host} printed no recovery: "
+            f"{answer.stdout.strip()[-AGENT_ERROR_CHARS:]!r}"
+        ) from None
+
+
 def restore_from_archive(
     estate: Estate,
     dataset: str,
@@ -111,28 +154,13 @@ def restore_from_archive(
     output: OutputFormat,
 ) -> None:
     """Run the recovery on the archive host and report it."""
-    from egov.backup.pointintime import Recovery
-    from egov.errors import CommandFailed
-    from egov.execute import run_command
-    from egov.ssh import make_ssh_command
-
     if not target.is_absolute():
         raise InputError(
             f"--target {target}: not an absolute path",
             "name a new directory on the archive host, e.g. /var/tmp/pitr",
         )
     pair = choose_archive(estate, dataset, site)
-    argv = make_ssh_command(
-        estate, pair.archive_host, make_agent_argv(pair, estate, target, moment, verify)
-    )
-    try:
-        answer = run_command(argv, timeout_seconds=None)
-    except CommandFailed as error:
-        raise BackupError(
-            f"point-in-time restore on {pair.archive_host.selector} failed: "
-            f"{error.stderr_tail.strip()[-600:]}"
-        ) from None
-    recovery = Recovery.model_validate_json(answer.stdout)
+    recovery = run_agent_restore(estate, pair, target, moment, verify=verify)
     if output is OutputFormat.JSON:
         print_json(
             {"archive_host": pair.archive_host.selector, **json.loads(recovery.model_dump_json())}
@@ -149,28 +177,22 @@ def run_archive_restore_tests(estate: Estate) -> list[str]:
     """A restore test of every archive at an active site: the end of the archive recovered,
     replayed and queried in a throwaway directory on the archive host. Prints one line per
     archive; returns the failures."""
-    from egov.backup.pointintime import Recovery
     from egov.backup.walarchive import get_archived_clusters
-    from egov.errors import CommandFailed
-    from egov.execute import run_command
     from egov.inventory.derive import is_active_site
-    from egov.ssh import make_ssh_command
 
     failures = []
     for pair in get_archived_clusters(estate):
         if not is_active_site(estate, pair.archive_host.site):
             continue
         target = Path(f"{RESTORE_TEST_ROOT}-{pair.server}")
-        remote = make_agent_argv(pair, estate, target, None, verify=True, throwaway=True)
         where = f"{pair.dataset} from {pair.archive_host.selector}'s WAL archive"
         started = time.monotonic()
         try:
-            answer = run_command(make_ssh_command(estate, pair.archive_host, remote))
-        except CommandFailed as error:
+            recovery = run_agent_restore(estate, pair, target, None, verify=True, throwaway=True)
+        except BackupError as error:
             stdout.print(f"restore test of {where}: failure", markup=False)
-            failures.append(f"restore test of {where}: {error.stderr_tail.strip()[-400:]}")
+            failures.append(f"restore test of {where}: {error.message}")
             continue
-        recovery = Recovery.model_validate_json(answer.stdout)
         last = _shown(recovery.last_transaction, ZoneInfo(estate.timezone))
         stdout.print(
             f"restore test of {where}: success in {time.monotonic() - started:.1f} s "
