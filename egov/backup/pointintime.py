@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,9 @@ from egov.backup.archivestate import (
     parse_list_backups,
     read_xlog_db,
 )
+from egov.backup.recoverytarget import check_target, clean_target, make_target
 from egov.backup.walarchive import ARCHIVE_ROLE, BARMAN_HOME, BARMAN_USER
-from egov.errors import BackupError, CommandFailed
+from egov.errors import BackupError, CommandFailed, EgovError
 from egov.execute import run_command
 
 AS_BARMAN = ("runuser", "-u", BARMAN_USER, "--")
@@ -170,10 +170,10 @@ def recover(
     throwaway: bool = False,
 ) -> Recovery:
     """Recover ``server`` into the new or empty ``directory`` to ``target`` (None: the end of
-    the archive); with ``verify``, replay it and run ``queries`` on every database. A
-    ``throwaway`` directory (a restore test's) is removed at the end, whatever happened."""
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise BackupError(f"{directory} exists and is not an empty directory")
+    the archive); with ``verify``, replay it and run ``queries`` on every database. A failed
+    recovery leaves ``directory`` as it found it (``recoverytarget``), and its error says so;
+    a ``throwaway`` directory (a restore test's) is cleaned so after a success too."""
+    check_target(directory)
     closed = close_segment(server, primary)
     backups = get_base_backups(run_command(make_list_argv(server)).stdout, server)
     chosen = choose_backup(backups, target)
@@ -188,7 +188,7 @@ def recover(
         # read before barman copies the WAL: a segment filed after that is not in the copy
         newest_segment=read_newest_segment(server),
     )
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    prepared = make_target(directory)
     try:
         run_command(("chown", f"{BARMAN_USER}:{BARMAN_USER}", str(directory)))
         try:
@@ -200,12 +200,17 @@ def recover(
             raise BackupError(
                 f"barman recover failed: {error.stderr_tail.strip()[-400:]}"
             ) from None
-        if not verify:
-            return result
-        return replay(result, directory, postgres_bin, databases, queries, replay_timeout)
-    finally:
-        if throwaway:
-            shutil.rmtree(directory, ignore_errors=True)
+        if verify:
+            result = replay(result, directory, postgres_bin, databases, queries, replay_timeout)
+    except BaseException as error:  # Ctrl-C included: no partial cluster is left behind
+        cleaned = clean_target(prepared)
+        if isinstance(error, EgovError | OSError):
+            hint = error.hint if isinstance(error, EgovError) else ""
+            raise BackupError(f"{error}; {cleaned}", hint) from None
+        raise
+    if throwaway:
+        clean_target(prepared)
+    return result
 
 
 def replay(

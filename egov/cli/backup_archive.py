@@ -238,7 +238,9 @@ def _shown(moment: datetime | None, zone: tzinfo | None) -> str:
 def agent_archive_restore(
     server: Annotated[str, typer.Option("--server", help="The Barman server.")],
     primary: Annotated[str, typer.Option("--primary", help="The archived cluster's address.")],
-    target: Annotated[Path, typer.Option("--target", help="A new or empty directory.")],
+    target: Annotated[
+        Path, typer.Option("--target", help="A new or empty directory; as it was if this fails.")
+    ],
     to_time: Annotated[
         str | None, typer.Option("--to-time", help="ISO 8601 with an offset; default: latest.")
     ] = None,
@@ -246,7 +248,7 @@ def agent_archive_restore(
     database: Annotated[list[str] | None, typer.Option("--database")] = None,
     sanity_query: Annotated[list[str] | None, typer.Option("--sanity-query")] = None,
     throwaway: Annotated[
-        bool, typer.Option("--throwaway", help="Remove --target at the end (a restore test).")
+        bool, typer.Option("--throwaway", help="Clean --target at the end too (a restore test).")
     ] = False,
 ) -> None:
     """Recover an archived cluster here to a point in time (what `egov backup restore
