@@ -1,4 +1,5 @@
-"""Restore tests against real restic: a clean restore, a corrupted pack, a PostgreSQL dump."""
+"""Restore tests against real restic: a clean restore, a corrupted pack, a wrong byte written
+by the restore, a PostgreSQL dump."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from egov.backup.datasets import BackupJob, make_dataset_tags, make_manifest_tag
 from egov.backup.manifestsnapshot import make_manifest_command
 from egov.backup.repositories import RepositoryConfig, open_repository
 from egov.backup.restic import make_stdin_backup_command
+from egov.backup.resticexec import Restic, ResticResult
 from egov.backup.restoretest import (
     RestoreTarget,
     find_manifest,
@@ -34,6 +37,63 @@ from tests.backup.conftest import make_local, make_tree
 from tests.backup.test_datasetbackup import files_job
 
 FILES = RestoreTarget("files", DatasetKind.FILES)
+
+
+class RestoresWatched:
+    """restic's ``restore`` as the restore test runs it: whether each was asked to read its
+    files back (``--verify``), and, while ``wrong_byte`` is set, one byte of the first file it
+    wrote changed in place, size and mtime kept, as a restore writing a wrong byte leaves it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.verify_asked: list[bool] = []
+        self.wrong_byte = True
+        self.damaged: list[str] = []
+        real = Restic.run
+
+        def run(restic: Restic, argv: Sequence[str], **options: Any) -> ResticResult:
+            result = real(restic, argv, **options)
+            if argv[1] == "restore":
+                self.verify_asked.append("--verify" in argv)
+                if self.wrong_byte:
+                    self.damaged.append(
+                        self._write_a_wrong_byte(Path(argv[argv.index("--target") + 1]))
+                    )
+            return result
+
+        monkeypatch.setattr(Restic, "run", run)
+
+    @staticmethod
+    def _write_a_wrong_byte(target: Path) -> str:
+        """Flip the first byte of the first file restored under ``target``: return its path
+        as the backup saw it."""
+        restored = sorted(path for path in target.rglob("*") if path.is_file())[0]
+        info = restored.stat()
+        data = bytearray(restored.read_bytes())
+        data[0] ^= 0x01
+        restored.write_bytes(bytes(data))
+        os.utime(restored, ns=(info.st_atime_ns, info.st_mtime_ns))
+        return f"/{restored.relative_to(target)}"
+
+
+def test_a_restore_test_reads_each_file_once_and_fails_on_a_wrong_byte(
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """restic is not asked to read the restored files back: the comparison with the manifest
+    reads each once. A byte restored wrong (its size and mtime right, so the manifest vouches
+    for the file) fails the test naming the file; restored right, the test passes."""
+    source = make_tree(tmp_path / "src")
+    assert run_backup_job(files_job(source), local_repository, settings).result is Result.SUCCESS
+    restores = RestoresWatched(monkeypatch)
+    bad = run_restore_test(local_repository, FILES, settings)
+    assert bad.result is Result.FAILURE
+    assert restores.damaged and f"1 files differ ({restores.damaged[0]})" in bad.error
+    restores.wrong_byte = False
+    good = run_restore_test(local_repository, FILES, settings)
+    assert good.result is Result.SUCCESS, good.error
+    assert good.files_checked == 5 and restores.verify_asked == [False, False]
 
 
 def test_an_unreadable_manifest_gives_way_to_the_one_before(
@@ -135,8 +195,11 @@ def postgres_cluster() -> Iterator[Path]:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def test_postgres_dump_is_streamed_restored_and_queried(
-    postgres_cluster: Path, local_repository: RepositoryConfig, settings: AgentSettings
+def test_postgres_dump_is_streamed_restored_checked_and_queried(
+    postgres_cluster: Path,
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = BackupJob(
         dataset="databases", kind=DatasetKind.POSTGRES, host="primary-db-01", site="primary",
@@ -152,6 +215,11 @@ def test_postgres_dump_is_streamed_restored_and_queried(
     )  # fmt: skip
     tested = run_restore_test(local_repository, target, settings)
     assert tested.result is Result.SUCCESS, tested.error
+    restores = RestoresWatched(monkeypatch)  # the dump restored with a wrong byte
+    wrong = run_restore_test(local_repository, target, settings)
+    assert wrong.result is Result.FAILURE and restores.verify_asked == [False]
+    assert "the dump of database portal differs from the one backed up" in wrong.error
+    restores.wrong_byte = False
     missing_row = dataclasses.replace(target, sanity_queries=("SELECT 1 FROM canary WHERE n = 7",))
     failed = run_restore_test(local_repository, missing_row, settings)
     assert failed.result is Result.FAILURE and "returned no row" in failed.error
