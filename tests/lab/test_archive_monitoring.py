@@ -231,3 +231,13 @@ def test_a_two_minute_cut_fires_wal_archive_stale_and_the_archive_catches_up(
     after, numbers = _wait_for(filed_since_cut, 120, "the cut's segments filed")
     assert after[: len(before)] == before
     assert numbers == list(range(first, first + len(numbers))), after[len(before) - 1 :]
+    # the stream's unit stayed up through the cut and runs the one stream: a restart by
+    # systemd would have left barman cron's own receive-wal holding the lock, and the unit
+    # failing on it every few seconds (a deploy then "starts" it: the redeploy test caught it)
+    unit = f"egov-barman-receive-wal@{SERVER}.service"
+    for _ in range(6):  # a little over a cron interval
+        state = lab.exec(machine, "systemctl", "show", "-p", "SubState", "--value", unit)
+        assert state.stdout.strip() == "running", state.stdout
+        time.sleep(5)
+    streams = lab.exec(machine, "pgrep", "-u", "barman", "-c", "-x", "pg_receivewal")
+    assert streams.stdout.strip() == "1", streams.stdout
