@@ -47,8 +47,9 @@ lint: install
 	$(BIN)/ruff format --check egov tests bench
 	$(BIN)/mypy egov
 
+# On every core, a test file to a worker; the lab suites run alone (they share one lab).
 unit: install test-packages
-	$(BIN)/pytest -q tests --ignore=tests/lab --ignore=tests/lab_songxanh
+	$(BIN)/pytest -q -n auto --dist loadfile tests --ignore=tests/lab --ignore=tests/lab_songxanh
 
 # The end-to-end suite: one lab brought up for the whole session, down at the end. Then a
 # second province's lab (inventory/songxanh-lab.yaml), alone, so the two never share the CPUs.
