@@ -101,5 +101,6 @@ def test_schema_command_writes_the_schema(
     target = tmp_path / "schema.json"
     assert run(["inventory", "schema", str(target)]) == 0
     assert json.loads(target.read_text())["title"] == "egov inventory"
+    capsys.readouterr()  # what the first said, wrapped over as many lines as the path takes
     assert run(["inventory", "schema"]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["$schema"].endswith("schema")
+    assert json.loads(capsys.readouterr().out)["$schema"].endswith("schema")
