@@ -62,9 +62,27 @@ def make_start_command(target: RunTarget) -> tuple[str, ...]:
     return make_run_now_command(target.unit)
 
 
+#: How much of a failed run's own output the caller is shown: its last lines say why.
+FAILED_RUN_LINES = 12
+
+
 def make_run_now_command(unit: str) -> tuple[str, ...]:
-    """``sh -c`` waiting for a run of oneshot ``unit`` in flight, then starting a new one."""
-    return ("sh", "-c", f"{make_wait_script(unit)}; systemctl start --wait {unit}")
+    """``sh -c`` waiting for a run of oneshot ``unit`` in flight, then starting a new one.
+
+    When the run fails, ``systemctl`` says only "Job for … failed"; the run's own last lines
+    (what its processes logged since it started, never systemd's words about it) follow on
+    stderr, so that whoever started it reads why without a second login. The exit code is
+    the run's."""
+    journal = (
+        f"journalctl _SYSTEMD_UNIT={unit} --since @$started -o cat "
+        f"-n {FAILED_RUN_LINES} --no-pager >&2"
+    )
+    return (
+        "sh",
+        "-c",
+        f"{make_wait_script(unit)}; started=$(date +%s); systemctl start --wait {unit}"
+        f" || {{ code=$?; {journal}; exit $code; }}",
+    )
 
 
 def make_wait_script(unit: str) -> str:

@@ -59,7 +59,7 @@ def backup_run(
                 stdout.print(f"ok      {target.dataset} on {target.ref.selector}")
             except CommandFailed as error:
                 failures.append(
-                    f"{target.dataset} on {target.ref.selector}: {error.stderr_tail.strip()[-200:]}"
+                    f"{target.dataset} on {target.ref.selector}: {error.stderr_tail.strip()[-800:]}"
                 )
                 stdout.print(f"FAILED  {target.dataset} on {target.ref.selector}")
             bar.advance(task)
@@ -96,7 +96,7 @@ def backup_replicate(
         run_command(argv, timeout_seconds=None)
     except CommandFailed as error:
         raise BackupError(
-            f"replication on {ref.selector} failed: {error.stderr_tail.strip()[-300:]}",
+            f"replication on {ref.selector} failed: {error.stderr_tail.strip()[-800:]}",
             f"see `journalctl -u {unit}` on {ref.selector}, and `egov backup status`",
         ) from None
     stdout.print(f"replicated on {ref.selector}")
