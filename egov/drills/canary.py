@@ -127,6 +127,16 @@ def measure_data_loss(
     )
 
 
+@dataclass(frozen=True)
+class RefusedWrite:
+    """A canary write the service did not acknowledge: when it was sent, to which site, and
+    when the refusal (an error status, a timeout, a closed connection) came back."""
+
+    sent_at: float
+    site: str
+    refused_at: float
+
+
 @dataclass
 class CanaryWriter:
     """One writer thread per service, writing to whichever endpoint is current."""
@@ -136,8 +146,8 @@ class CanaryWriter:
     clock: Callable[[], float] = time.time
     acknowledged: dict[str, dict[int, float]] = field(default_factory=dict)
     failed_writes: dict[str, int] = field(default_factory=dict)
-    #: service → (when the write was sent, the site it was sent to), for each refused write
-    failures: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    #: service → its refused writes, in the order sent
+    failures: dict[str, list[RefusedWrite]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -165,8 +175,8 @@ class CanaryWriter:
         with self._lock:
             self.endpoints[service] = endpoint
 
-    def get_failures(self, service: str) -> list[tuple[float, str]]:
-        """A copy of the refused writes so far: (when sent, to which site)."""
+    def get_failures(self, service: str) -> list[RefusedWrite]:
+        """A copy of the refused writes so far."""
         with self._lock:
             return list(self.failures.get(service, []))
 
@@ -187,7 +197,8 @@ class CanaryWriter:
                 with self._lock:
                     self.acknowledged[service][seq] = self.clock()
             else:
+                refused = RefusedWrite(sent_at, endpoint.site, self.clock())
                 with self._lock:
                     self.failed_writes[service] += 1
-                    self.failures[service].append((sent_at, endpoint.site))
+                    self.failures[service].append(refused)
             self._stop.wait(self.interval)

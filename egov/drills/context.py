@@ -170,9 +170,13 @@ class DrillContext:
     def count_refused_writes(self, service: str) -> int:
         """The canary writes refused while ``service`` should have taken them.
 
-        A test never touches production: every refusal counts. Otherwise those sent before
-        the fault, and those sent to the recovery site once it answered; the ones in between
-        are the outage, which RTO measures.
+        A test never touches production: every refusal counts. Otherwise those refused
+        before the fault struck, and those sent to the recovery site once it answered; the
+        ones in between are the outage, which RTO measures. A write sent just before the
+        fault and cut short by it is the outage's too: the moment its refusal came back
+        decides, not the moment it left (a lab run once counted one refused write against a
+        failover that otherwise passed: a write in flight when the database host was
+        powered off is the likely one).
         """
         if self.canary is None:
             return 0
@@ -183,7 +187,11 @@ class DrillContext:
         recovered = self.recovered.get(service)
         return sum(
             1
-            for sent_at, site in failures
-            if sent_at < fault_at
-            or (recovered is not None and site == recovered[0] and sent_at >= recovered[1])
+            for write in failures
+            if write.refused_at < fault_at
+            or (
+                recovered is not None
+                and write.site == recovered[0]
+                and write.sent_at >= recovered[1]
+            )
         )

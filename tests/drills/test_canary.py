@@ -242,7 +242,8 @@ def test_writes_to_a_stopped_server_are_counted_as_failed(
     assert sorted(writer.get_acknowledged(SERVICE)) == primary.records
     failures = writer.get_failures(SERVICE)
     assert len(failures) == writer.failed_writes[SERVICE]
-    assert {site for _, site in failures} == {"primary"}
+    assert {write.site for write in failures} == {"primary"}
     assert all(
-        sent_at >= max(writer.get_acknowledged(SERVICE).values()) - 1 for sent_at, _ in failures
+        write.sent_at >= max(writer.get_acknowledged(SERVICE).values()) - 1 for write in failures
     )
+    assert all(write.refused_at >= write.sent_at for write in failures)

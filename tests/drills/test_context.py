@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from egov.drills.canary import CanaryWriter, Endpoint
+from egov.drills.canary import CanaryWriter, Endpoint, RefusedWrite
 from egov.drills.conduct import get_warmup_seconds
 from egov.drills.context import DrillContext
 from egov.drills.journal import Journal
@@ -18,8 +18,15 @@ from egov.drills.verdict import Targets
 from egov.inventory.model import Estate
 
 FAULT_AT, RECOVERED_AT = 100.0, 130.0
-#: (sent at, to which site): before the fault, during the outage, after the recovery
-FAILURES = [(90.0, "primary"), (110.0, "primary"), (131.0, "primary"), (135.0, "site2")]
+#: refused before the fault, cut short by it, during the outage, after the recovery (one to
+#: the dead site, one to the recovered one)
+FAILURES = [
+    RefusedWrite(90.0, "primary", 90.4),
+    RefusedWrite(99.9, "primary", 100.3),
+    RefusedWrite(110.0, "primary", 112.0),
+    RefusedWrite(131.0, "primary", 133.0),
+    RefusedWrite(135.0, "site2", 135.2),
+]
 
 
 def make_context(tmp_path: Path, estate: Estate, mode: Mode) -> DrillContext:
@@ -42,15 +49,25 @@ def make_context(tmp_path: Path, estate: Estate, mode: Mode) -> DrillContext:
 
 def test_a_test_counts_every_refused_write(tmp_path: Path, lab_estate: Estate) -> None:
     # a test never touches production: a refusal there is the test's harm or a lost write
-    assert make_context(tmp_path, lab_estate, Mode.TEST).count_refused_writes("portal") == 4
+    assert make_context(tmp_path, lab_estate, Mode.TEST).count_refused_writes("portal") == 5
 
 
 def test_a_failover_counts_refusals_before_the_fault_and_at_the_recovered_site(
     tmp_path: Path, lab_estate: Estate
 ) -> None:
-    # the outage's refusals are RTO's business; a late write to the dead site is not counted
+    # the outage's refusals are RTO's business, and so is a write the fault cut short; a
+    # late write to the dead site is not counted
     context = make_context(tmp_path, lab_estate, Mode.FAILOVER)
     assert context.count_refused_writes("portal") == 2
+
+
+def test_a_write_refused_before_the_fault_counts_though_the_fault_came_soon_after(
+    tmp_path: Path, lab_estate: Estate
+) -> None:
+    context = make_context(tmp_path, lab_estate, Mode.FAILOVER)
+    assert context.canary is not None
+    context.canary.failures["portal"] = [RefusedWrite(99.9, "primary", 99.95)]
+    assert context.count_refused_writes("portal") == 1
 
 
 def test_a_service_never_recovered_counts_only_refusals_before_the_fault(
