@@ -20,12 +20,13 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from egov.backup.archivemetrics import TEXTFILE_NAME, parse_archive_series
-from egov.backup.archivestate import XLOG_DB, ServerState
+from egov.backup.archivestate import ServerState, get_xlog_db_path, parse_xlog_db
 from egov.backup.walarchive import BARMAN_HOME
 from egov.hostlayout import TEXTFILE_DIRECTORY
 from tests.lab.conftest import DeployRun, Lab, egov
@@ -68,13 +69,12 @@ def _archive_state(lab: Lab, machine: str) -> ServerState | None:
 
 def _filed_segments(lab: Lab, machine: str) -> list[str]:
     """The WAL segments Barman filed on ``machine``, in order (history and backup-label
-    files aside)."""
-    result = lab.exec(machine, "cat", f"{BARMAN_HOME}/{SERVER}/{XLOG_DB}")
+    files aside): read with egov's own parser of ``xlog.db``."""
+    result = lab.exec(machine, "cat", str(get_xlog_db_path(Path(BARMAN_HOME), SERVER)))
     assert result.returncode == 0, result.stderr
-    names = [line.split("\t")[0] for line in result.stdout.splitlines() if line.strip()]
-    return [
-        name for name in names if len(name) == 24 and all(c in "0123456789ABCDEF" for c in name)
-    ]
+    filed = parse_xlog_db(result.stdout)
+    assert not filed.errors, filed.errors
+    return [entry.name for entry in filed.entries if entry.is_segment]
 
 
 def _segment_number(name: str) -> tuple[int, int]:
