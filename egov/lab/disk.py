@@ -108,7 +108,8 @@ def run_unmount_under(directory: Path) -> list[str]:
 
 
 def run_fill(root: Path, path_in_host: str) -> Path:
-    """Fill the filesystem holding ``path_in_host`` (inside the host root ``root``) to the brim.
+    """Fill the filesystem holding ``path_in_host`` (inside the host root ``root``) to the brim;
+    called again, take what was freed since.
 
     Only the host's own disk can be filled: a path on another filesystem (the read-only apt
     repository, /proc, a tmpfs) raises LabInputError. Return the fill file created.
@@ -123,9 +124,11 @@ def run_fill(root: Path, path_in_host: str) -> Path:
     fill = target / FILL_FILE_NAME
     stats = os.statvfs(target)
     descriptor = os.open(fill, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    free = stats.f_bavail * stats.f_frsize
     try:
         try:
-            os.posix_fallocate(descriptor, 0, stats.f_bavail * stats.f_frsize)
+            if free:  # zero bytes is EINVAL: a disk filled already is only topped up below
+                os.posix_fallocate(descriptor, 0, free)
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise LabError(f"cannot fill {path_in_host}: {error}") from error

@@ -33,7 +33,9 @@ from egov.backup.repositories import make_repository_config, open_repository
 from egov.backup.restic import Snapshot, parse_snapshots
 from egov.backup.resticexec import Restic
 from egov.backup.undelete import get_object_versions
+from egov.errors import LabError
 from egov.inventory import load_estate
+from egov.lab.disk import run_fill
 from egov.lab.paths import get_host_dir
 from tests.lab.conftest import (
     EGOV,
@@ -408,6 +410,50 @@ def test_a_backup_stopped_halfway_records_the_stop_and_leaves_no_lock(lab: Lab) 
         lab.exec(KILLED, "systemctl", "reset-failed", unit)
 
 
+@contextmanager
+def _stream_stopped(lab: Lab, machine: str, unit: str) -> Iterator[None]:
+    """``unit`` (always on) stopped, and started again at the end."""
+    lab.api.stop_service(lab.spec, machine, unit)
+    try:
+        yield
+    finally:
+        lab.api.start_service(lab.spec, machine, unit)
+
+
+@contextmanager
+def _kept_full(lab: Lab, machine: str, path: str) -> Iterator[None]:
+    """The disk holding ``path`` on ``machine`` full, and kept full: what anything frees on
+    it meanwhile is taken again within a fifth of a second.
+
+    Filling once was not enough (seen in a rehearsal: the backup stored its 3 KiB). Whatever
+    deletes a file on the host frees room, and journald is one such: its first write to a
+    full disk makes it delete its archived files. The test stops what it can (Barman, the
+    store's own backup, the journal's archived files vacuumed first); this catches the rest.
+    """
+    lab.api.fill_filesystem(lab.spec, machine, path)
+    done = threading.Event()
+    errors: list[Exception] = []
+
+    def top_up() -> None:
+        root = get_host_dir(lab.spec.name, machine) / "root"
+        while not done.wait(0.2):
+            try:
+                run_fill(root, path)
+            except (LabError, OSError) as error:  # reported when the test ends
+                errors.append(error)
+                return
+
+    keeper = threading.Thread(target=top_up, daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join(timeout=30)
+        lab.api.unfill_filesystem(lab.spec, machine, path)
+    assert not errors, f"the disk was not kept full: {errors[0]}"
+
+
 @pytest.mark.usefixtures("replication_paused")
 def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_completes(
     lab: Lab,
@@ -424,18 +470,21 @@ def test_a_full_repository_disk_fails_the_backup_clearly_and_the_next_run_comple
     # flight is waited for, or what it frees on that disk would let the backup through. The
     # databases' own 5-minute timer is paused too: a run it started while the disk was being
     # filled could store its few KiB before the last byte went, and the test's run would
-    # only wait for it and report its success.
+    # only wait for it and report its success. Barman on the same disk files and deletes
+    # WAL every 20 s: its cron and its stream are stopped too (the slot keeps the WAL on
+    # db-01 meanwhile), and journald's archived files are vacuumed before the fill.
     with (
         _timer_paused(lab, STORE, "egov-backup@files"),
         _timer_paused(lab, machine, "egov-backup@databases"),
+        _timer_paused(lab, STORE, "egov-barman-cron"),
+        _stream_stopped(lab, STORE, "egov-barman-receive-wal@databases-primary-db-01.service"),
     ):
-        lab.api.fill_filesystem(lab.spec, STORE, "/srv/restic")
-        try:
+        vacuumed = lab.exec(STORE, "journalctl", "--vacuum-size=1")
+        assert vacuumed.returncode == 0, vacuumed.stderr
+        with _kept_full(lab, STORE, "/srv/restic"):
             started = time.monotonic()
             failed = egov("backup", "run", "--dataset", "databases")
             seconds = time.monotonic() - started
-        finally:
-            lab.api.unfill_filesystem(lab.spec, STORE, "/srv/restic")
     message = failed.stdout + failed.stderr + get_journal(lab, machine, "egov-backup@databases")
     assert failed.returncode == 1, message
     assert "server-error" in message and "a full disk is the usual cause" in message, message
