@@ -13,7 +13,14 @@ otherwise), predict the night from the policy's ``schedule.at`` for ``planning.w
   what the night added (changed bytes × ``added_ratio``), in turn as ``replication.py`` copies
   today, or in parallel when proposed; parallel copies share the source site's bandwidth.
 - RPO per dataset and site: the interval plus the time from the run's start until its
-  snapshot is there, against ``derive.get_backup_target``.
+  snapshot is there, against ``derive.get_backup_target``; at a site holding a WAL archive
+  of the dataset, the archive's (``planarchive``).
+- Base backups of the WAL archives: from their schedule's time, each as long as
+  ``planarchive`` predicts; one that does not end before the next is due does not fit.
+
+``plan_night`` predicts a night on which the jobs run daily or more often run; with
+``longer``, the night on which those run less often than daily (a weekly dump, weekly base
+backups) run too: such a night may need more hours than the window, and says how many.
 
 ``Changes`` are what ``proposals`` may apply to the configuration before predicting again.
 """
@@ -25,7 +32,8 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from egov.backup.planinputs import DAY_SECONDS, JobInput, PlanInputs
+from egov.backup.planfigure import DAY_SECONDS
+from egov.backup.planinputs import JobInput, PlanInputs
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import MAX_DURATION, StrictModel, format_duration
 
@@ -42,6 +50,10 @@ class Changes(StrictModel):
         default_factory=dict, description="repository → bytes/s its copy would need."
     )
     source_rate: float | None = None
+    moved_dumps: list[str] = Field(
+        default_factory=list,
+        description="Archived datasets whose dump moves to ``PlanInputs.dump_moves``.",
+    )
 
 
 def configured(inputs: PlanInputs) -> Changes:
@@ -53,7 +65,7 @@ class Job(StrictModel):
     """One bar of the night (seconds from the window's start)."""
 
     label: str
-    kind: str = Field(pattern="^(backup|copy)$")
+    kind: str = Field(pattern="^(backup|copy|base-backup)$")
     repository: str | None = Field(default=None, description="For a copy: its target.")
     dataset: str | None = None
     host: str | None = None
@@ -72,6 +84,10 @@ class SiteRpo(StrictModel):
     site: str
     predicted_seconds: float
     target_seconds: float
+    via: str = Field(
+        default="snapshots",
+        description="What holds the RPO: the snapshots, or `WAL archive on <host>`.",
+    )
 
     @property
     def meets(self) -> bool:
@@ -119,11 +135,14 @@ def _added_per_night(job: JobInput, added_ratio: float) -> float:
     return job.changed_bytes * added_ratio
 
 
+def _first_run(start: float, interval: float) -> float:
+    """A schedule's first run in the night: at ``start``, or for one run more often than
+    daily, the first at or after the window's start."""
+    return start % interval if interval < DAY_SECONDS and start < 0 else start
+
+
 def _first_start(job: JobInput, changes: Changes) -> float:
-    start = changes.starts.get(job.dataset, job.start_seconds)
-    if job.interval_seconds < DAY_SECONDS and start < 0:
-        start %= job.interval_seconds  # the first run at or after the window's start
-    return start
+    return _first_run(changes.starts.get(job.dataset, job.start_seconds), job.interval_seconds)
 
 
 def _place_backups(inputs: PlanInputs, changes: Changes) -> list[Job]:
@@ -241,9 +260,78 @@ def _predict_rpo(
     return list(worst.values())
 
 
-def plan_night(inputs: PlanInputs, changes: Changes | None = None) -> Night:
-    """Predict one night with ``changes`` applied (none: the configuration as it is)."""
+def _apply_moves(inputs: PlanInputs, changes: Changes) -> PlanInputs:
+    """``inputs`` with each moved dump on its proposed schedule and that schedule's target."""
+    if not changes.moved_dumps:
+        return inputs
+    jobs = []
+    for job in inputs.jobs:
+        move = inputs.dump_moves.get(job.dataset) if job.dataset in changes.moved_dumps else None
+        if move is None or job.kind is not DatasetKind.POSTGRES:
+            jobs.append(job)
+            continue
+        update = {
+            "interval_seconds": move.interval_seconds,
+            "start_seconds": move.start_seconds,
+            "target_seconds": move.target_seconds,
+        }
+        jobs.append(job.model_copy(update=update))
+    return inputs.model_copy(update={"jobs": jobs})
+
+
+def _place_base_backups(inputs: PlanInputs, longer: bool) -> list[Job]:
+    jobs = []
+    for archive in inputs.archives:
+        if archive.interval_seconds > DAY_SECONDS and not longer:
+            continue
+        start = _first_run(archive.start_seconds, archive.interval_seconds)
+        jobs.append(
+            Job(
+                label=f"base backup {archive.dataset} ({archive.host} → {archive.archive_host})",
+                kind="base-backup",
+                dataset=archive.dataset,
+                host=archive.archive_host,
+                site=archive.site,
+                start_seconds=start,
+                end_seconds=start + archive.base_backup_seconds,
+                bytes=archive.size_bytes.value,
+            )
+        )
+    return jobs
+
+
+def _archive_rpo(inputs: PlanInputs, rpo: list[SiteRpo]) -> list[SiteRpo]:
+    """``rpo`` with the archive's at each site holding an archive host of the dataset."""
+    held = {(archive.dataset, archive.site) for archive in inputs.archives}
+    kept = [item for item in rpo if (item.dataset, item.site) not in held]
+    seen: set[tuple[str, str]] = set()
+    for archive in inputs.archives:
+        if (archive.dataset, archive.site) in seen:
+            continue
+        seen.add((archive.dataset, archive.site))
+        kept.append(
+            SiteRpo(
+                dataset=archive.dataset,
+                repository=archive.archive_host,
+                site=archive.site,
+                predicted_seconds=archive.rpo_seconds,
+                target_seconds=archive.target_seconds,
+                via=f"WAL archive on {archive.archive_host}",
+            )
+        )
+    return kept
+
+
+def plan_night(
+    inputs: PlanInputs, changes: Changes | None = None, *, longer: bool = False
+) -> Night:
+    """Predict one night with ``changes`` applied (none: the configuration as it is): the
+    jobs run daily or more often, and with ``longer`` those run less often too."""
     changes = changes or configured(inputs)
+    inputs = _apply_moves(inputs, changes)
+    if not longer:
+        tonight = [job for job in inputs.jobs if job.interval_seconds <= DAY_SECONDS]
+        inputs = inputs.model_copy(update={"jobs": tonight})
     window_end = inputs.window_seconds
     findings: list[str] = []
     backups = _place_backups(inputs, changes)
@@ -270,8 +358,17 @@ def plan_night(inputs: PlanInputs, changes: Changes | None = None) -> Night:
                 f"window ({job.bytes / 1e9:.0f} GB in "
                 f"{format_seconds(job.end_seconds - job.start_seconds)})"
             )
-    rpo = _predict_rpo(inputs, changes, backups, copies)
-    return Night(jobs=backups + copies, window_end_seconds=window_end, rpo=rpo, findings=findings)
+    for archive in inputs.archives:
+        if not archive.fits:
+            findings.append(
+                f"the base backup of {archive.dataset} ({archive.host} → "
+                f"{archive.archive_host}) takes {format_seconds(archive.base_backup_seconds)} "
+                f"but runs every {format_seconds(archive.interval_seconds)}: the next is due "
+                "before it ends"
+            )
+    rpo = _archive_rpo(inputs, _predict_rpo(inputs, changes, backups, copies))
+    jobs = backups + copies + _place_base_backups(inputs, longer)
+    return Night(jobs=jobs, window_end_seconds=window_end, rpo=rpo, findings=findings)
 
 
 def get_interval(inputs: PlanInputs, job: Job) -> float:

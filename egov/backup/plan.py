@@ -3,13 +3,17 @@
 ``make_backup_plan`` predicts the night as configured (``night``), proposes changes for what
 does not fit (``proposals``: an earlier start, shards, parallel copies, the bandwidth a link
 would need), predicts the night again with them applied, and says how long each dataset
-would take to restore.
+would take to restore. When jobs run less often than daily (a weekly dump, the WAL
+archives' base backups), ``longer`` is the night they run on, with the proposals applied.
 """
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from egov.backup.night import Changes, Night, configured, plan_night
-from egov.backup.planinputs import Figure, PlanInputs
+from egov.backup.planfigure import Figure
+from egov.backup.planinputs import PlanInputs
 from egov.backup.proposals import Proposal, propose_changes
 from egov.inventory.fields import StrictModel
 
@@ -32,6 +36,9 @@ class BackupPlan(StrictModel):
     proposals: list[Proposal]
     changes: Changes
     proposed: Night
+    longer: Night | None = Field(
+        description="The night the jobs run less often than daily run on (None: there are none)."
+    )
     restores: list[Restore]
 
 
@@ -54,11 +61,14 @@ def make_backup_plan(inputs: PlanInputs) -> BackupPlan:
     night = plan_night(inputs)
     done = night.fits and night.meets_targets
     changes, proposals = (configured(inputs), []) if done else propose_changes(inputs, night)
+    proposed = plan_night(inputs, changes) if proposals else night
+    longer = plan_night(inputs, changes, longer=True)
     return BackupPlan(
         inputs=inputs,
         night=night,
         proposals=proposals,
         changes=changes,
-        proposed=plan_night(inputs, changes) if proposals else night,
+        proposed=proposed,
+        longer=longer if len(longer.jobs) > len(proposed.jobs) else None,
         restores=make_restores(inputs),
     )
