@@ -65,7 +65,7 @@ def backup_plan(
     plan = make_backup_plan(make_plan_inputs(estate, records))
     if svg is not None:
         night = plan.proposed if plan.proposals else plan.night
-        write_output_text(svg, render_svg(night, plan.inputs.window_start))
+        write_output_text(svg, render_svg(night, plan.inputs.window_start, longer=plan.longer))
     if output is OutputFormat.JSON:
         print_json(plan.model_dump(mode="json"))
         return

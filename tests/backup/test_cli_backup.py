@@ -112,7 +112,9 @@ def test_plan_draws_the_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert plan["night"]["findings"] == [] and plan["longer"]["findings"]
     drawn = svg.read_text()
     assert "window end" in drawn and "backup files" in drawn
-    assert "base backup" not in drawn  # weekly: not on the night drawn
+    # the weekly dump and base backups: on their own night, drawn under the nightly one
+    assert "The night of the jobs run less often than daily" in drawn
+    assert "base backup databases (primary-db-01 → site2-store-01)" in drawn
 
 
 def test_restore_refuses_a_non_empty_target(

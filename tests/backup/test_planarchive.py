@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 
@@ -161,3 +162,16 @@ def test_a_nightly_dump_that_fits_stays_nightly(shipped: Estate) -> None:
     assert not plan.night.fits and "shards" in kinds(plan)
     assert "dump-schedule" not in kinds(plan) and plan.changes.moved_dumps == []
     assert any(i.dataset == "databases" and i.site == "vnpt" for i in plan.proposed.rpo)
+
+
+def test_the_svg_draws_the_base_backups_night_under_the_nightly_one(shipped: Estate) -> None:
+    plan = plan_of(shipped, PlanRecords())
+    assert plan.longer is not None
+    nightly = render_svg(plan.night, plan.inputs.window_start)
+    assert "base backup" not in nightly  # weekly: not on every night
+    both = render_svg(plan.night, plan.inputs.window_start, longer=plan.longer)
+    root = ElementTree.fromstring(both)  # one well-formed document, a chart per night
+    charts = root.findall("{http://www.w3.org/2000/svg}svg")
+    assert len(charts) == 2 and float(charts[1].get("y", "0")) > 0
+    assert "base backup databases (primary-db-01 → primary-store-01)" in both
+    assert both.index("backup files") < both.index("base backup databases")
