@@ -70,8 +70,8 @@ def _need_shards(inputs: PlanInputs, dataset: str, budget: dict[str, float]) -> 
 
 def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Proposal]]:
     """The changes that bring ``night`` inside its window, in the order they cost least:
-    parallel copies, an earlier start (down to ``planning.earliest_start``), shards, and
-    last the bandwidth a link would need."""
+    an archived dataset's dump moved to a weekly night, parallel copies, an earlier start
+    (down to ``planning.earliest_start``), shards, and last the bandwidth a link would need."""
     changes, proposals = _propose_dump_moves(inputs, night)
     night = plan_night(inputs, changes)
     copies = [job for job in night.jobs if job.kind == "copy"]
