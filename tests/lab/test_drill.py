@@ -27,7 +27,7 @@ from egov.drills.journal import GENESIS, hash_entry, read_journal
 from egov.drills.silences import is_drill_silence
 from egov.lab.paths import get_state_dir
 from egov.monitoring.alertmanager_api import AlertmanagerClient, Silence
-from tests.lab.conftest import INVENTORY, Lab
+from tests.lab.conftest import INVENTORY, Lab, get_journal
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
@@ -454,11 +454,15 @@ def reconnect_the_wal_stream(lab: Lab, timeout: float = 300) -> None:
         time.sleep(1)
 
 
-def refresh_the_file_copies() -> None:
-    """A file snapshot taken and replicated now: a drill meant to pass restores a fresh one."""
-    for command in (("backup", "run", "--dataset", "files"), ("backup", "replicate")):
+def refresh_the_file_copies(lab: Lab) -> None:
+    """A file snapshot taken and replicated now: a drill meant to pass restores a fresh one.
+    A failure says why in the units' own words (the CLI points at the journal)."""
+    for command, machine, unit in (
+        (("backup", "run", "--dataset", "files"), "primary-store-01", "egov-backup@files"),
+        (("backup", "replicate"), "primary-mon-01", "egov-replicate"),
+    ):
         result = egov(*command)
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 0, result.stderr + get_journal(lab, machine, unit)
 
 
 def _wait_for_probe(drills: Path, probe: str, timeout: float) -> None:
@@ -520,7 +524,7 @@ def test_a_replica_cut_off_its_wal_stream_fails_the_rpo_then_passes_once_caught_
     assert re.search(r"records \d{13}", failures), failures
     assert leftovers(lab) == []  # the cleanup ran all the same
     # reconnected and caught up: the same drill passes, nothing lost
-    refresh_the_file_copies()
+    refresh_the_file_copies(lab)
     code, report, stderr = drill(drills, "quarterly-test-failover", "test")
     assert code == 0, stderr + json.dumps(report.get("failures"))
     for service in report["services"]:
@@ -563,7 +567,7 @@ def test_a_file_copy_older_than_its_target_fails_the_file_store_verdict(
     ungated = _stale_files_scenario(tmp_path, gate=False)
     # replication stopped: site 2's newest file snapshot ages while the primary's backups go on
     with _timer_paused(lab, "primary-mon-01", "egov-replicate"):
-        refresh_the_file_copies()
+        refresh_the_file_copies(lab)
         time.sleep(STALE_FOR_SECONDS)
         try:
             code, refused, stderr = drill(drills, str(gated), "readiness")
