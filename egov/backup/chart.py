@@ -3,8 +3,8 @@
 Hand-written SVG (no JavaScript, no plotting library): the file opens in any browser and
 diffs as text. Bars past the window's end are drawn red. ``make_bar_chart`` draws any such
 chart of spans on a seconds axis; the drill report's timeline uses it too. The night of the
-jobs run less often than daily (a weekly dump, the WAL archives' base backups) is drawn
-under the nightly one when the plan has it.
+jobs run less often than daily (a weekly dump, the WAL archives' base backups) are drawn
+under the nightly one, one chart for each set of days they share.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from egov.backup.night import Night
+from egov.backup.nightdays import describe_days
 
 WIDTH = 900
 LABEL_WIDTH = 260
@@ -158,22 +159,27 @@ def render_svg(
     night: Night,
     window_start: str,
     title: str = "Nightly window",
-    longer: Night | None = None,
+    longer: Sequence[Night] = (),
 ) -> str:
     """The SVG document of ``night``: its jobs on a time axis, the window's end marked; with
-    ``longer``, that night (the jobs run less often than daily too) drawn under it."""
-    if longer is None:
+    ``longer``, each of those nights (the jobs run less often than daily too) drawn under it."""
+    if not longer:
         return _make_night_chart(night, window_start, title) + "\n"
+    charts = [_make_night_chart(night, window_start, title)]
     top = get_chart_height(len(night.jobs))
-    height = top + get_chart_height(len(longer.jobs))
+    for other in longer:
+        charts.append(_make_night_chart(other, window_start, get_night_title(other), top))
+        top += get_chart_height(len(other.jobs))
     return "\n".join(
         [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-            f'viewBox="0 0 {WIDTH} {height}">',
-            _make_night_chart(night, window_start, title),
-            _make_night_chart(
-                longer, window_start, "The night of the jobs run less often than daily", top
-            ),
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{top}" '
+            f'viewBox="0 0 {WIDTH} {top}">',
+            *charts,
             "</svg>\n",
         ]
     )
+
+
+def get_night_title(night: Night) -> str:
+    """``The night of days 4, 11, 18 and 25`` for a night of jobs run less often than daily."""
+    return f"The night of {describe_days(night.days)} (jobs run less often than daily)"

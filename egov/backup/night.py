@@ -17,10 +17,14 @@ otherwise), predict the night from the policy's ``schedule.at`` for ``planning.w
   of the dataset, the archive's (``planarchive``).
 - Base backups of the WAL archives: from their schedule's time, each as long as
   ``planarchive`` predicts; one that does not end before the next is due does not fit.
+- Jobs that share a database host's reads or a link that night (a dump and base backups of
+  the same cluster, a base backup to a site and the copy there) share it (``nightshare``).
 
-``plan_night`` predicts a night on which the jobs run daily or more often run; with
-``longer``, the night on which those run less often than daily (a weekly dump, weekly base
-backups) run too: such a night may need more hours than the window, and says how many.
+``plan_night`` predicts a night on which the jobs run daily or more often run; with ``day``,
+the night of that day of the month, with the jobs run less often than daily that fall on it
+(``nightdays``: a weekly dump, weekly base backups). Such a night may take more hours than
+the window, and says how many; it must end before the next night starts, or the two nights'
+jobs would share the disks and links again, which no prediction here accounts for.
 
 ``Changes`` are what ``proposals`` may apply to the configuration before predicting again.
 """
@@ -32,6 +36,10 @@ from datetime import timedelta
 
 from pydantic import Field
 
+from egov.backup.nightdays import get_next_night, runs_on
+from egov.backup.nightjobs import Job
+from egov.backup.nightshare import share_night
+from egov.backup.planarchive import ArchiveInput, apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS
 from egov.backup.planinputs import JobInput, PlanInputs
 from egov.inventory.backup import DatasetKind
@@ -54,26 +62,16 @@ class Changes(StrictModel):
         default_factory=list,
         description="Archived datasets whose dump moves to ``PlanInputs.dump_moves``.",
     )
+    first_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Schedule field (backup.datasets.X.schedule, …archive.schedule) → the "
+        "first_day it would run on.",
+    )
 
 
 def configured(inputs: PlanInputs) -> Changes:
     """No change: the night as the inventory configures it."""
     return Changes(parallel_copies=inputs.parallel_copies, shards=dict(inputs.shards))
-
-
-class Job(StrictModel):
-    """One bar of the night (seconds from the window's start)."""
-
-    label: str
-    kind: str = Field(pattern="^(backup|copy|base-backup)$")
-    repository: str | None = Field(default=None, description="For a copy: its target.")
-    dataset: str | None = None
-    host: str | None = None
-    site: str
-    start_seconds: float
-    end_seconds: float
-    bytes: float
-    shards: int = 1
 
 
 class SiteRpo(StrictModel):
@@ -102,6 +100,11 @@ class Night(StrictModel):
     window_end_seconds: float
     rpo: list[SiteRpo]
     findings: list[str]
+    days: list[int] = Field(
+        default_factory=list,
+        description="For a night of jobs run less often than daily: the days of the month "
+        "it stands for (empty: every night).",
+    )
 
     @property
     def fits(self) -> bool:
@@ -260,44 +263,26 @@ def _predict_rpo(
     return list(worst.values())
 
 
-def _apply_moves(inputs: PlanInputs, changes: Changes) -> PlanInputs:
-    """``inputs`` with each moved dump on its proposed schedule and that schedule's target."""
-    if not changes.moved_dumps:
-        return inputs
-    jobs = []
-    for job in inputs.jobs:
-        move = inputs.dump_moves.get(job.dataset) if job.dataset in changes.moved_dumps else None
-        if move is None or job.kind is not DatasetKind.POSTGRES:
-            jobs.append(job)
-            continue
-        update = {
-            "interval_seconds": move.interval_seconds,
-            "start_seconds": move.start_seconds,
-            "target_seconds": move.target_seconds,
-        }
-        jobs.append(job.model_copy(update=update))
-    return inputs.model_copy(update={"jobs": jobs})
-
-
-def _place_base_backups(inputs: PlanInputs, longer: bool) -> list[Job]:
-    jobs = []
+def _place_base_backups(
+    inputs: PlanInputs, changes: Changes, day: int | None
+) -> list[tuple[ArchiveInput, Job]]:
+    placed = []
     for archive in inputs.archives:
-        if archive.interval_seconds > DAY_SECONDS and not longer:
+        if not runs_on(archive, day, changes.first_days):
             continue
         start = _first_run(archive.start_seconds, archive.interval_seconds)
-        jobs.append(
-            Job(
-                label=f"base backup {archive.dataset} ({archive.host} → {archive.archive_host})",
-                kind="base-backup",
-                dataset=archive.dataset,
-                host=archive.archive_host,
-                site=archive.site,
-                start_seconds=start,
-                end_seconds=start + archive.base_backup_seconds,
-                bytes=archive.size_bytes.value,
-            )
+        bar = Job(
+            label=f"base backup {archive.dataset} ({archive.host} → {archive.archive_host})",
+            kind="base-backup",
+            dataset=archive.dataset,
+            host=archive.archive_host,
+            site=archive.site,
+            start_seconds=start,
+            end_seconds=start + archive.base_backup_seconds,
+            bytes=archive.size_bytes.value,
         )
-    return jobs
+        placed.append((archive, bar))
+    return placed
 
 
 def _archive_rpo(inputs: PlanInputs, rpo: list[SiteRpo]) -> list[SiteRpo]:
@@ -323,21 +308,31 @@ def _archive_rpo(inputs: PlanInputs, rpo: list[SiteRpo]) -> list[SiteRpo]:
 
 
 def plan_night(
-    inputs: PlanInputs, changes: Changes | None = None, *, longer: bool = False
+    inputs: PlanInputs, changes: Changes | None = None, *, day: int | None = None
 ) -> Night:
     """Predict one night with ``changes`` applied (none: the configuration as it is): the
-    jobs run daily or more often, and with ``longer`` those run less often too."""
+    jobs run daily or more often, and with ``day`` those run less often that fall on it."""
     changes = changes or configured(inputs)
-    inputs = _apply_moves(inputs, changes)
-    if not longer:
-        tonight = [job for job in inputs.jobs if job.interval_seconds <= DAY_SECONDS]
-        inputs = inputs.model_copy(update={"jobs": tonight})
+    inputs = apply_dump_moves(inputs, changes.moved_dumps)
+    next_night = None if day is None else get_next_night(inputs, day, changes.first_days)
+    tonight = [job for job in inputs.jobs if runs_on(job, day, changes.first_days)]
+    inputs = inputs.model_copy(update={"jobs": tonight})
     window_end = inputs.window_seconds
     findings: list[str] = []
     backups = _place_backups(inputs, changes)
     daily = [job for job in backups if get_interval(inputs, job) >= DAY_SECONDS]
     backups_end = max((job.end_seconds for job in daily), default=0.0)
     copies = _place_copies(inputs, changes, backups_end, findings)
+    placed = _place_base_backups(inputs, changes, day)
+    backups, copies, bases = share_night(
+        inputs,
+        backups,
+        copies,
+        placed,
+        parallel_copies=changes.parallel_copies,
+        link_rates=changes.link_rates,
+        source_rate=changes.source_rate,
+    )
     for job in backups:
         interval = get_interval(inputs, job)
         took = job.end_seconds - job.start_seconds
@@ -358,17 +353,28 @@ def plan_night(
                 f"window ({job.bytes / 1e9:.0f} GB in "
                 f"{format_seconds(job.end_seconds - job.start_seconds)})"
             )
+    timed = {id(archive): bar for (archive, _), bar in zip(placed, bases, strict=True)}
     for archive in inputs.archives:
-        if not archive.fits:
+        bar = timed.get(id(archive))
+        took = bar.end_seconds - bar.start_seconds if bar else archive.base_backup_seconds
+        if took > archive.interval_seconds:
             findings.append(
                 f"the base backup of {archive.dataset} ({archive.host} → "
-                f"{archive.archive_host}) takes {format_seconds(archive.base_backup_seconds)} "
+                f"{archive.archive_host}) takes {format_seconds(took)} "
                 f"but runs every {format_seconds(archive.interval_seconds)}: the next is due "
                 "before it ends"
             )
+    jobs = backups + copies + bases
+    if next_night is not None:
+        findings.extend(
+            f"{job.label} ends {format_seconds(job.end_seconds - next_night)} after the next "
+            "night starts: the two nights' jobs would share the disks and links"
+            for job in jobs
+            if job.end_seconds > next_night
+        )
     rpo = _archive_rpo(inputs, _predict_rpo(inputs, changes, backups, copies))
-    jobs = backups + copies + _place_base_backups(inputs, longer)
-    return Night(jobs=jobs, window_end_seconds=window_end, rpo=rpo, findings=findings)
+    days = [] if day is None else [day]
+    return Night(jobs=jobs, window_end_seconds=window_end, rpo=rpo, findings=findings, days=days)
 
 
 def get_interval(inputs: PlanInputs, job: Job) -> float:

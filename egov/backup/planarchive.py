@@ -13,7 +13,8 @@ Each base backup (``pg_basebackup``, pulled by the archive host) reads the whole
 the dataset's size on the database host at that host's rate, both taken from the dump's own
 figures (measured by the agent's records first, else declared), and, when the archive host
 is at another site, no faster than the plan's copy link to that site. It must end before the
-next one is due. The pull is taken as if alone on the database host and the link.
+next one is due. ``base_backup_seconds`` is the pull alone; on a night where it shares the
+database host's reads or the link with other jobs, ``sharing`` says how much longer it takes.
 
 With the archive holding the RPO, the dump is the logical, portable copy only and need not
 be nightly: ``DumpMove`` is its dump on the schedule the plan proposes when it does not fit.
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from egov.backup.planfigure import Figure, make_offset
 from egov.backup.walarchive import get_dataset_archives
@@ -35,7 +36,7 @@ from egov.inventory.fields import StrictModel
 from egov.inventory.model import Estate
 
 if TYPE_CHECKING:
-    from egov.backup.planinputs import JobInput, LinkInput
+    from egov.backup.planinputs import JobInput, LinkInput, PlanInputs
 
 #: A dump the archive has made no longer nightly runs weekly: a logical copy a week old is
 #: what a restore to another PostgreSQL version or of a single table needs.
@@ -48,14 +49,22 @@ class ArchiveInput(StrictModel):
 
     dataset: str
     host: str
+    host_site: str
     archive_host: str
     site: str
     rpo_seconds: float
     target_seconds: float
     start_seconds: float
     interval_seconds: float
+    first_day: int = 1
     size_bytes: Figure
     rate: Figure
+    read_rate: Figure = Field(description="The database host's reads (the dump's rate).")
+
+    @property
+    def schedule_field(self) -> str:
+        """The inventory field of its schedule (what a stagger proposal changes)."""
+        return f"backup.datasets.{self.dataset}.archive.schedule"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -121,14 +130,17 @@ def make_archive_inputs(
             ArchiveInput(
                 dataset=pair.dataset,
                 host=job.host,
+                host_site=job.site,
                 archive_host=pair.archive_host.qualified_name,
                 site=pair.archive_host.site,
                 rpo_seconds=pair.rpo.total_seconds(),
                 target_seconds=(target.rpo or target.target).total_seconds(),
                 start_seconds=make_offset(pair.schedule.at, window_start),
                 interval_seconds=pair.schedule.interval.total_seconds(),
+                first_day=pair.schedule.first_day or 1,
                 size_bytes=job.size_bytes,
                 rate=_pull_rate(job, pair.archive_host.site, links),
+                read_rate=job.throughput,
             )
         )
     return archives
@@ -159,3 +171,22 @@ def make_dump_moves(estate: Estate) -> dict[str, DumpMove]:
             target_seconds=get_backup_target(changed, name).target.total_seconds(),
         )
     return moves
+
+
+def apply_dump_moves(inputs: PlanInputs, moved: Sequence[str]) -> PlanInputs:
+    """``inputs`` with each moved dump on its proposed schedule and that schedule's target."""
+    if not moved:
+        return inputs
+    jobs = []
+    for job in inputs.jobs:
+        move = inputs.dump_moves.get(job.dataset) if job.dataset in moved else None
+        if move is None or job.kind is not DatasetKind.POSTGRES:
+            jobs.append(job)
+            continue
+        update = {
+            "interval_seconds": move.interval_seconds,
+            "start_seconds": move.start_seconds,
+            "target_seconds": move.target_seconds,
+        }
+        jobs.append(job.model_copy(update=update))
+    return inputs.model_copy(update={"jobs": jobs})

@@ -64,6 +64,7 @@ class JobInput(StrictModel):
     kind: DatasetKind
     start_seconds: float
     interval_seconds: float
+    first_day: int = 1
     size_bytes: Figure
     files: Figure
     daily_change: Figure
@@ -79,6 +80,11 @@ class JobInput(StrictModel):
         whole every run), the share of it new to the repository."""
         share = min(self.daily_change.value * self.interval_seconds / DAY_SECONDS, 1.0)
         return self.size_bytes.value * share
+
+    @property
+    def schedule_field(self) -> str:
+        """The inventory field of its schedule (what a stagger proposal changes)."""
+        return f"backup.datasets.{self.dataset}.schedule"
 
 
 class LinkInput(StrictModel):
@@ -217,6 +223,7 @@ def _make_job(estate: Estate, name: str, site: str, host: str, records: PlanReco
         kind=dataset.kind,
         start_seconds=make_offset(schedule.at, estate.backup.schedule.at),
         interval_seconds=interval,
+        first_day=schedule.first_day or 1,
         size_bytes=size,
         files=files,
         daily_change=change,

@@ -2,7 +2,8 @@
 
 For what does not fit, in the order they cost least: a dump the WAL archive has made no
 longer nightly moved to a weekly night of its own, parallel copies, an earlier start (down
-to ``planning.earliest_start``), shards, and last the bandwidth a link would need.
+to ``planning.earliest_start``), shards, and last the bandwidth a link would need. Jobs
+run less often than daily that collide on a night are staggered by ``stagger``.
 Each is tried on the night predicted with the ones before it applied (``night.plan_night``),
 and said in words an operator acts on, naming the inventory field to change.
 """
@@ -22,6 +23,8 @@ from egov.backup.night import (
     get_interval,
     plan_night,
 )
+from egov.backup.nightdays import get_days
+from egov.backup.planarchive import apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS, format_clock
 from egov.backup.planinputs import PlanInputs
 from egov.inventory.backup import DatasetKind
@@ -34,7 +37,7 @@ SCHEDULE_STEP_SECONDS = 900.0
 class Proposal(StrictModel):
     """One change to the configuration, in words an operator acts on."""
 
-    kind: str = Field(pattern="^(dump-schedule|schedule|shards|parallel-copies|bandwidth)$")
+    kind: str = Field(pattern="^(dump-schedule|schedule|shards|parallel-copies|bandwidth|stagger)$")
     text: str
 
 
@@ -138,7 +141,8 @@ def _propose_dump_moves(inputs: PlanInputs, night: Night) -> tuple[Changes, list
         if len(plan_night(inputs, moved).findings) >= len(night.findings):
             continue
         changes = moved
-        own = plan_night(inputs, moved, longer=True)
+        job = next(j for j in apply_dump_moves(inputs, [dataset]).jobs if j.dataset == dataset)
+        own = plan_night(inputs, moved, day=min(get_days(job, moved.first_days)))
         bars = [job for job in own.jobs if job.dataset == dataset and job.kind == "backup"]
         start = min(job.start_seconds for job in bars)
         end = max(job.end_seconds for job in own.jobs if job.kind != "base-backup")

@@ -73,6 +73,7 @@ def backup_plan(
 
 
 def _print_plan(plan: BackupPlan) -> None:
+    from egov.backup.chart import get_night_title
     from egov.backup.night import format_seconds
     from egov.backup.planfigure import format_clock
     from egov.inventory.fields import format_rate
@@ -118,12 +119,11 @@ def _print_plan(plan: BackupPlan) -> None:
         stdout.print("proposed:", soft_wrap=True)
         for proposal in plan.proposals:
             stdout.print(f"  {proposal.kind}: {proposal.text}", soft_wrap=True, markup=False)
-        _print_night("the night with the proposals", plan.proposed, inputs.window_start)
-    if plan.longer is not None:
-        title = "the night of the jobs run less often than daily" + (
-            " (with the proposals)" if plan.proposals else ""
-        )
-        _print_night(title, plan.longer, inputs.window_start, own_night=True)
+        if plan.proposed != plan.night:
+            _print_night("the night with the proposals", plan.proposed, inputs.window_start)
+    for longer in plan.longer:
+        title = get_night_title(longer) + (" (with the proposals)" if plan.proposals else "")
+        _print_night(title, longer, inputs.window_start, own_night=True)
     for restore in plan.restores:
         stdout.print(
             f"restore {restore.dataset} ({restore.host}): {format_seconds(restore.seconds)} at "

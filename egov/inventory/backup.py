@@ -33,13 +33,9 @@ MAX_SHARDS = 64
 
 
 class Schedule(StrictModel):
-    """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals.
-
-    Jobs run every N whole days (N >= 2) fall on the days of the month ``first_day``,
-    ``first_day`` + N, … (systemd's day step restarts each month; schedules have no weekday):
-    two weekly jobs with the same ``first_day`` share their nights, so ``first_day`` is how an
-    inventory puts them on different ones (``egov backup plan`` proposes which).
-    """
+    """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals;
+    every N >= 2 days, on days ``first_day``, ``first_day`` + N, … of the month (no weekday:
+    weekly jobs with the same ``first_day`` share nights, ``egov backup plan`` says which)."""
 
     interval: PositiveDuration = Field(
         default=timedelta(days=1),
@@ -82,10 +78,7 @@ class Schedule(StrictModel):
             return self
         days = int(self.interval.total_seconds()) // 86400
         if days < 2:
-            raise ValueError(
-                "first_day applies only to an interval of whole days of 2d or more: remove "
-                "first_day, or set interval: 7d"
-            )
+            raise ValueError("first_day applies only to an interval of whole days of 2d or more")
         if not 1 <= self.first_day <= days:
             raise ValueError(
                 f"first_day must be 1..{days} for an interval of {days} days (the days of "

@@ -60,7 +60,9 @@ def test_plan_without_records_says_declared_and_fits_as_configured(
     assert "proposed:" not in out
     # the databases' RPO is the WAL archive's where it is held; the weekly dump's own night
     assert "RPO of databases at primary (WAL archive on primary-store-01): 1m" in out
-    assert "the night of the jobs run less often than daily: needs" in out
+    # the weekly dump and the weekly base backups on nights of their own (`first_day: 2`)
+    assert "The night of days 2, 9, 16, 23 and 30 (jobs run less often than daily): needs" in out
+    assert "The night of days 3, 10, 17, 24 and 31 (jobs run less often than daily): needs" in out
 
 
 def test_plan_json_says_which_figure_was_measured(
@@ -109,11 +111,14 @@ def test_plan_draws_the_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "--svg", str(svg)]
     assert run([*argv, "-o", "json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["night"]["findings"] == [] and plan["longer"]["findings"]
+    dump_night, base_night = plan["longer"]
+    assert plan["night"]["findings"] == [] and dump_night["findings"]  # its copies run late
+    assert base_night["days"] == [3, 10, 17, 24, 31] and base_night["findings"] == []
     drawn = svg.read_text()
     assert "window end" in drawn and "backup files" in drawn
-    # the weekly dump and base backups: on their own night, drawn under the nightly one
-    assert "The night of the jobs run less often than daily" in drawn
+    # the weekly dump and base backups: on nights of their own, drawn under the nightly one
+    assert "The night of days 2, 9, 16, 23 and 30" in drawn
+    assert "The night of days 3, 10, 17, 24 and 31" in drawn
     assert "base backup databases (primary-db-01 → site2-store-01)" in drawn
 
 
