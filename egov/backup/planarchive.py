@@ -14,7 +14,7 @@ the dataset's size on the database host at that host's rate, both taken from the
 figures (measured by the agent's records first, else declared), and, when the archive host
 is at another site, no faster than the plan's copy link to that site. It must end before the
 next one is due. ``base_backup_seconds`` is the pull alone; on a night where it shares the
-database host's reads or the link with other jobs, ``sharing`` says how much longer it takes.
+database host's reads or the link with other jobs, ``nightshare`` says how much longer.
 
 With the archive holding the RPO, the dump is the logical, portable copy only and need not
 be nightly: ``DumpMove`` is its dump on the schedule the plan proposes when it does not fit.

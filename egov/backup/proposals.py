@@ -23,7 +23,7 @@ from egov.backup.night import (
     get_interval,
     plan_night,
 )
-from egov.backup.nightdays import get_days
+from egov.backup.nightdays import describe_days, get_days
 from egov.backup.planarchive import apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS, format_clock
 from egov.backup.planinputs import PlanInputs
@@ -142,7 +142,8 @@ def _propose_dump_moves(inputs: PlanInputs, night: Night) -> tuple[Changes, list
             continue
         changes = moved
         job = next(j for j in apply_dump_moves(inputs, [dataset]).jobs if j.dataset == dataset)
-        own = plan_night(inputs, moved, day=min(get_days(job, moved.first_days)))
+        days = sorted(get_days(job, moved.first_days))
+        own = plan_night(inputs, moved, day=days[0])
         bars = [job for job in own.jobs if job.dataset == dataset and job.kind == "backup"]
         start = min(job.start_seconds for job in bars)
         end = max(job.end_seconds for job in own.jobs if job.kind != "base-backup")
@@ -156,7 +157,8 @@ def _propose_dump_moves(inputs: PlanInputs, night: Night) -> tuple[Changes, list
                 f"archive holds the RPO at {', '.join(sites)}; the dump needs "
                 f"{format_seconds(max(j.end_seconds - j.start_seconds for j in bars))} and "
                 f"its night, with the copies after it, {format_seconds(end - start)} from "
-                f"{move.at} to {format_clock(inputs.window_start, end)}: a weekend night",
+                f"{move.at} to {format_clock(inputs.window_start, end)}, on the nights of "
+                f"{describe_days(days)}",
             )
         )
     return changes, proposals

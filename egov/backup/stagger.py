@@ -3,10 +3,10 @@
 Weekly jobs with the same ``first_day`` (``nightdays``) run on the same nights: a weekly dump
 and the WAL archive's base backups of the same cluster then read one database host at once,
 and a base backup to site 2 shares the link with that night's copy there (``nightshare``).
-When such a night does not fit, ``propose_stagger`` moves all but the first of its
-schedules (in the inventory's order) to the day, of those their interval allows, that
-leaves the fewest findings over every night, then the earliest end: one schedule at a time,
-so what it proposes is what an operator would try.
+When such a night does not fit, ``propose_stagger`` moves all but the first schedule on it
+(the dumps' before the base backups', datasets in the inventory's order) to the day, of
+those its interval allows, that leaves the fewest findings over every night, then the
+earliest end: one schedule at a time, so what it proposes is what an operator would try.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from egov.backup.night import Changes, Night, format_seconds, plan_night
-from egov.backup.nightdays import describe_days, get_days, get_longer_nights
+from egov.backup.nightdays import MONTH_DAYS, describe_days, get_days, get_longer_nights
 from egov.backup.planarchive import ArchiveInput, apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS
 from egov.backup.planinputs import JobInput, PlanInputs
@@ -78,33 +78,35 @@ def propose_stagger(inputs: PlanInputs, changes: Changes) -> tuple[Changes, list
     ]
     if not colliding:
         return changes, []
-    before = colliding[0]
     best, cost = changes, _cost(inputs, changes)
     intervals = _schedules(moved)
-    for field in _fields_on(moved, before.days, changes.first_days)[1:]:
+    on_night = [_fields_on(moved, night.days, changes.first_days) for night in colliding]
+    for field in dict.fromkeys(field for fields in on_night for field in fields[1:]):
         for day in range(1, intervals[field] + 1):
             trial = best.model_copy(update={"first_days": {**best.first_days, field: day}})
             trial_cost = _cost(inputs, trial)
             if trial_cost < cost:
                 best, cost = trial, trial_cost
-    if best.first_days == changes.first_days:
-        return changes, []
     after = plan_longer_nights(inputs, best)
-    longest = max(after, key=get_night_seconds)
-    together = _fields_on(moved, before.days, changes.first_days)
-    needed = format_seconds(get_night_seconds(before))
-    proposals = [
-        Proposal(
-            kind="stagger",
-            text=f"{field}.first_day: {day} (it runs on "
-            f"{describe_days(list(range(day, 32, intervals[field])))}): on the nights of "
-            + ", ".join(other for other in together if other != field)
-            + f" it reads the same database host or crosses the same link at once, and "
-            f"that night needs {needed} with {len(before.findings)} finding(s); staggered, "
-            f"the longest night needs {format_seconds(get_night_seconds(longest))}, with "
-            f"{sum(len(night.findings) for night in after)} finding(s) over all nights",
+    longest = format_seconds(max(get_night_seconds(night) for night in after))
+    findings = sum(len(night.findings) for night in after)
+    proposals = []
+    for field, day in best.first_days.items():
+        if changes.first_days.get(field) == day:
+            continue
+        index = next(i for i, fields in enumerate(on_night) if field in fields)
+        before = colliding[index]
+        runs = describe_days(list(range(day, MONTH_DAYS + 1, intervals[field])))
+        proposals.append(
+            Proposal(
+                kind="stagger",
+                text=f"{field}.first_day: {day} (it runs on {runs}): it runs on the same "
+                "nights as "
+                + ", ".join(other for other in on_night[index] if other != field)
+                + ", and that night needs "
+                f"{format_seconds(get_night_seconds(before))} with {len(before.findings)} "
+                f"finding(s); staggered, the longest night needs {longest}, with {findings} "
+                "finding(s) over all nights",
+            )
         )
-        for field, day in best.first_days.items()
-        if changes.first_days.get(field) != day
-    ]
     return best, proposals

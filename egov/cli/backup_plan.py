@@ -134,8 +134,9 @@ def _print_plan(plan: BackupPlan) -> None:
 
 
 def _print_night(title: str, night: Night, window_start: str, *, own_night: bool = False) -> None:
-    """One night's table, RPO and findings; ``own_night``: a night that may take more hours
-    than the window (a weekend), so it says how many instead of what does not fit."""
+    """One night's table, RPO and findings; ``own_night``: a night of weekly jobs, which may
+    take more hours than the window, so it says how many, then what runs past the window or
+    into the next night."""
     from egov.backup.night import format_seconds
     from egov.backup.planfigure import format_clock
 
