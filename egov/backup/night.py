@@ -37,36 +37,13 @@ from datetime import timedelta
 from pydantic import Field
 
 from egov.backup.nightdays import get_next_night, runs_on
-from egov.backup.nightjobs import Job
-from egov.backup.nightshare import share_night
+from egov.backup.nightjobs import Changes, Job
+from egov.backup.nightshare import get_copy_rate, share_night
 from egov.backup.planarchive import ArchiveInput, apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS
 from egov.backup.planinputs import JobInput, PlanInputs
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import MAX_DURATION, StrictModel, format_duration
-
-
-class Changes(StrictModel):
-    """What the plan may change: the configuration as it is when empty."""
-
-    shards: dict[str, int] = Field(default_factory=dict, description="dataset → shards.")
-    starts: dict[str, float] = Field(
-        default_factory=dict, description="dataset → start, seconds from the window's start."
-    )
-    parallel_copies: bool = False
-    link_rates: dict[str, float] = Field(
-        default_factory=dict, description="repository → bytes/s its copy would need."
-    )
-    source_rate: float | None = None
-    moved_dumps: list[str] = Field(
-        default_factory=list,
-        description="Archived datasets whose dump moves to ``PlanInputs.dump_moves``.",
-    )
-    first_days: dict[str, int] = Field(
-        default_factory=dict,
-        description="Schedule field (backup.datasets.X.schedule, …archive.schedule) → the "
-        "first_day it would run on.",
-    )
 
 
 def configured(inputs: PlanInputs) -> Changes:
@@ -226,10 +203,15 @@ def _place_copies(
 
 
 def _predict_rpo(
-    inputs: PlanInputs, changes: Changes, backups: list[Job], copies: list[Job]
+    inputs: PlanInputs,
+    changes: Changes,
+    backups: list[Job],
+    copies: list[Job],
+    pulls: list[tuple[ArchiveInput, Job]],
 ) -> list[SiteRpo]:
     """Worst case over a dataset's hosts; a dataset backed up more often than daily is
-    copied at each replication run, so its copy carries one interval's change only."""
+    copied at each replication run, so its copy carries one interval's change only, and
+    shares the link with the base backups pulled across it then."""
     copy_end = {job.repository: job for job in copies}
     sharing = len(inputs.links) if changes.parallel_copies else 1
     worst: dict[tuple[str, str], SiteRpo] = {}
@@ -242,6 +224,7 @@ def _predict_rpo(
                 rate = _link_rate(inputs, changes, repository, sharing)
                 if rate is None:
                     continue
+                rate = get_copy_rate(inputs, changes, rate, repository, bar.end_seconds, pulls)
                 arrival = bar.end_seconds + job.changed_bytes * inputs.added_ratio / rate
             elif repository in copy_end:
                 arrival = copy_end[repository].end_seconds
@@ -324,15 +307,8 @@ def plan_night(
     backups_end = max((job.end_seconds for job in daily), default=0.0)
     copies = _place_copies(inputs, changes, backups_end, findings)
     placed = _place_base_backups(inputs, changes, day)
-    backups, copies, bases = share_night(
-        inputs,
-        backups,
-        copies,
-        placed,
-        parallel_copies=changes.parallel_copies,
-        link_rates=changes.link_rates,
-        source_rate=changes.source_rate,
-    )
+    backups, copies, bases = share_night(inputs, backups, copies, placed, changes)
+    pulls = [(archive, bar) for (archive, _), bar in zip(placed, bases, strict=True)]
     for job in backups:
         interval = get_interval(inputs, job)
         took = job.end_seconds - job.start_seconds
@@ -353,7 +329,7 @@ def plan_night(
                 f"window ({job.bytes / 1e9:.0f} GB in "
                 f"{format_seconds(job.end_seconds - job.start_seconds)})"
             )
-    timed = {id(archive): bar for (archive, _), bar in zip(placed, bases, strict=True)}
+    timed = {id(archive): bar for archive, bar in pulls}
     for archive in inputs.archives:
         bar = timed.get(id(archive))
         took = bar.end_seconds - bar.start_seconds if bar else archive.base_backup_seconds
@@ -372,7 +348,7 @@ def plan_night(
             for job in jobs
             if job.end_seconds > next_night
         )
-    rpo = _archive_rpo(inputs, _predict_rpo(inputs, changes, backups, copies))
+    rpo = _archive_rpo(inputs, _predict_rpo(inputs, changes, backups, copies, pulls))
     days = [] if day is None else [day]
     return Night(jobs=jobs, window_end_seconds=window_end, rpo=rpo, findings=findings, days=days)
 

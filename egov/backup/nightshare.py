@@ -11,9 +11,9 @@ them. A night with no such overlap keeps its bars exactly as placed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from egov.backup.nightjobs import Job
+from egov.backup.nightjobs import Changes, Job
 from egov.backup.planarchive import ArchiveInput
 from egov.backup.planfigure import DAY_SECONDS
 from egov.backup.planinputs import PlanInputs
@@ -21,9 +21,7 @@ from egov.backup.sharing import Stream, share
 from egov.inventory.backup import DatasetKind
 
 
-def _capacities(
-    inputs: PlanInputs, link_rates: Mapping[str, float], source_rate: float | None
-) -> dict[str, float]:
+def _capacities(inputs: PlanInputs, changes: Changes) -> dict[str, float]:
     capacity: dict[str, float] = {}
     for job in inputs.jobs:
         if job.kind is DatasetKind.POSTGRES:
@@ -31,10 +29,10 @@ def _capacities(
     for archive in inputs.archives:
         capacity.setdefault(f"read:{archive.host}", archive.read_rate.value)
     for link in inputs.links:
-        rate = link_rates.get(link.repository, link.rate.value if link.rate else None)
+        rate = changes.link_rates.get(link.repository, link.rate.value if link.rate else None)
         if rate is not None:
             capacity[f"link:{link.site}"] = rate
-    source = source_rate or (inputs.source_rate.value if inputs.source_rate else None)
+    source = changes.source_rate or (inputs.source_rate.value if inputs.source_rate else None)
     if source is not None and inputs.links:
         capacity[f"out:{inputs.links[0].source_site}"] = source
     return capacity
@@ -45,10 +43,7 @@ def share_night(
     backups: Sequence[Job],
     copies: Sequence[Job],
     bases: Sequence[tuple[ArchiveInput, Job]],
-    *,
-    parallel_copies: bool,
-    link_rates: Mapping[str, float],
-    source_rate: float | None,
+    changes: Changes,
 ) -> tuple[list[Job], list[Job], list[Job]]:
     """``backups``, ``copies`` and the base backups' bars, re-timed by what they share."""
     streams: list[Stream] = []
@@ -87,7 +82,7 @@ def share_night(
         after = (*nightly, *previous_copy)
         streams.append(Stream(key, amount, cap, bar.start_seconds, uses, after))
         bars.append(bar)
-        previous_copy = () if parallel_copies else (key,)
+        previous_copy = () if changes.parallel_copies else (key,)
     for archive, bar in bases:
         uses = (f"read:{archive.host}",)
         if archive.site != archive.host_site:
@@ -97,7 +92,7 @@ def share_night(
             Stream(key, archive.size_bytes.value, archive.rate.value, bar.start_seconds, uses)
         )
         bars.append(bar)
-    timed = share(streams, _capacities(inputs, link_rates, source_rate))
+    timed = share(streams, _capacities(inputs, changes))
     if not any(item.shared for item in timed.values()):
         return list(backups), list(copies), [bar for _, bar in bases]
     moved = [
@@ -109,3 +104,33 @@ def share_night(
         moved[len(backups) : len(backups) + len(copies)],
         moved[len(backups) + len(copies) :],
     )
+
+
+def get_copy_rate(
+    inputs: PlanInputs,
+    changes: Changes,
+    rate: float,
+    repository: str,
+    at: float,
+    pulls: Sequence[tuple[ArchiveInput, Job]],
+) -> float:
+    """The rate of a copy to ``repository`` starting at ``at`` (``rate`` alone) while base
+    backups pulled across its link or out of its source site run: an equal share of each.
+    For the copies of a dataset backed up more often than daily, not drawn as bars: one
+    run's change is short to copy, so its share is taken as at its start."""
+    link = next(link for link in inputs.links if link.repository == repository)
+    capacity = _capacities(inputs, changes)
+    copies_at_once = len(inputs.links) if changes.parallel_copies else 1
+    running = [
+        archive
+        for archive, bar in pulls
+        if archive.site != archive.host_site and bar.start_seconds <= at < bar.end_seconds
+    ]
+    shares = [rate]
+    across = sum(1 for archive in running if archive.site == link.site)
+    if across and f"link:{link.site}" in capacity:
+        shares.append(capacity[f"link:{link.site}"] / (1 + across))
+    leaving = sum(1 for archive in running if archive.host_site == link.source_site)
+    if leaving and f"out:{link.source_site}" in capacity:
+        shares.append(capacity[f"out:{link.source_site}"] / (copies_at_once + leaving))
+    return min(shares)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from egov.backup.night import Changes, Night, configured, plan_night
+from egov.backup.night import Night, configured, plan_night
+from egov.backup.nightjobs import Changes
 from egov.backup.planfigure import Figure
 from egov.backup.planinputs import PlanInputs
 from egov.backup.proposals import Proposal, propose_changes

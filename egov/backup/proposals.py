@@ -15,7 +15,6 @@ import math
 from pydantic import Field
 
 from egov.backup.night import (
-    Changes,
     Night,
     configured,
     format_seconds,
@@ -24,6 +23,7 @@ from egov.backup.night import (
     plan_night,
 )
 from egov.backup.nightdays import describe_days, get_days
+from egov.backup.nightjobs import Changes
 from egov.backup.planarchive import apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS, format_clock
 from egov.backup.planinputs import PlanInputs

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from egov.backup.night import Changes, Night, format_seconds, plan_night
+from egov.backup.night import Night, format_seconds, plan_night
 from egov.backup.nightdays import MONTH_DAYS, describe_days, get_days, get_longer_nights
+from egov.backup.nightjobs import Changes
 from egov.backup.planarchive import ArchiveInput, apply_dump_moves
 from egov.backup.planfigure import DAY_SECONDS
 from egov.backup.planinputs import JobInput, PlanInputs

@@ -179,3 +179,18 @@ def test_nights_are_named_by_the_day_their_window_starts(shipped: Estate) -> Non
     assert get_longer_nights(every_other, {}) == [[2, 16, 30]]
     # the pulls a day later (nights 3, 10, 17, 24, 31): with the dump on 10 and 24 only
     assert get_longer_nights(every_other, {ARCHIVE_FIELD: 2}) == [[10, 24]]
+
+
+def test_the_hourly_copies_share_the_link_with_the_pull_to_their_site(shipped: Estate) -> None:
+    plan = plan_of(shipped, PlanRecords())
+    dump_night, base_night = plan.longer
+
+    def files_rpo(night: Night, site: str) -> float:
+        (item,) = [i for i in night.rpo if i.dataset == "files" and i.site == site]
+        return item.predicted_seconds
+
+    # the pull to site 2 runs on the base backups' night: the files' copies there are slower
+    assert files_rpo(base_night, "site2") > files_rpo(dump_night, "site2")
+    assert files_rpo(dump_night, "site2") == files_rpo(plan.night, "site2")
+    # VNPT's copies keep their own link's rate (below their share of primary's outbound)
+    assert files_rpo(base_night, "vnpt") == files_rpo(plan.night, "vnpt")
