@@ -2,7 +2,9 @@
 
 Hand-written SVG (no JavaScript, no plotting library): the file opens in any browser and
 diffs as text. Bars past the window's end are drawn red. ``make_bar_chart`` draws any such
-chart of spans on a seconds axis; the drill report's timeline uses it too.
+chart of spans on a seconds axis; the drill report's timeline uses it too. The night of the
+jobs run less often than daily (a weekly dump, the WAL archives' base backups) are drawn
+under the nightly one, one chart for each set of days they share.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from egov.backup.night import Night
+from egov.backup.nightdays import describe_days
 
 WIDTH = 900
 LABEL_WIDTH = 260
@@ -42,6 +45,15 @@ class ChartMarker:
     colour: str = LATE_COLOUR
 
 
+def _axis_y(bar_count: int) -> int:
+    return TOP + ROW_HEIGHT * max(bar_count, 1) + 10
+
+
+def get_chart_height(bar_count: int, *, has_legend: bool = False) -> int:
+    """The height of ``make_bar_chart``'s SVG for ``bar_count`` bars."""
+    return _axis_y(bar_count) + (44 if has_legend else 24)
+
+
 def make_bar_chart(
     title: str,
     bars: Sequence[ChartBar],
@@ -52,22 +64,24 @@ def make_bar_chart(
     markers: Sequence[ChartMarker] = (),
     legend: Sequence[tuple[str, str]] = (),
     empty_text: str = "",
+    y: float = 0.0,
 ) -> str:
     """The SVG element of ``bars`` on an axis from 0 to ``span_seconds`` (or further, to the
     last bar's end or marker).
 
     A grid line every ``tick_seconds``, labelled by ``tick_label(seconds)``; ``legend`` is
     (colour, words) pairs drawn under the axis; ``empty_text`` is written when there are no
-    bars. Every text is escaped here.
+    bars; ``y`` places the chart inside an enclosing SVG (``get_chart_height`` tall). Every
+    text is escaped here.
     """
     ends = [bar.end_seconds for bar in bars] + [marker.seconds for marker in markers]
     span = max(span_seconds, *ends, 0.0) or 1.0
     scale = (WIDTH - LABEL_WIDTH - 20) / span
-    rows_height = ROW_HEIGHT * max(len(bars), 1)
-    axis_y = TOP + rows_height + 10
-    height = axis_y + (44 if legend else 24)
+    axis_y = _axis_y(len(bars))
+    height = get_chart_height(len(bars), has_legend=bool(legend))
+    placed = f' y="{y:g}"' if y else ""
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}"{placed} '
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
         f'<text x="10" y="20" font-size="14">{escape(title)}</text>',
     ]
@@ -116,8 +130,7 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def render_svg(night: Night, window_start: str, title: str = "Nightly window") -> str:
-    """The SVG document of ``night``: its jobs on a time axis, the window's end marked."""
+def _make_night_chart(night: Night, window_start: str, title: str, y: float = 0.0) -> str:
     span = max([night.window_end_seconds, *(job.end_seconds for job in night.jobs)]) or 1.0
     origin = min([0.0, *(job.start_seconds for job in night.jobs)])
     hours = max(int((span - origin) // 3600), 1)
@@ -131,12 +144,42 @@ def render_svg(night: Night, window_start: str, title: str = "Nightly window") -
         )
         for job in night.jobs
     ]
-    svg = make_bar_chart(
+    return make_bar_chart(
         f"{title} from {window_start} ({len(night.jobs)} jobs)",
         bars,
         span_seconds=span - origin,
         tick_seconds=max(hours // 12, 1) * 3600,
         tick_label=lambda seconds: f"{(seconds + origin) / 3600:+.0f} h",
         markers=[ChartMarker(night.window_end_seconds - origin, "window end")],
+        y=y,
     )
-    return svg + "\n"
+
+
+def render_svg(
+    night: Night,
+    window_start: str,
+    title: str = "Nightly window",
+    longer: Sequence[Night] = (),
+) -> str:
+    """The SVG document of ``night``: its jobs on a time axis, the window's end marked; with
+    ``longer``, each of those nights (the jobs run less often than daily too) drawn under it."""
+    if not longer:
+        return _make_night_chart(night, window_start, title) + "\n"
+    charts = [_make_night_chart(night, window_start, title)]
+    top = get_chart_height(len(night.jobs))
+    for other in longer:
+        charts.append(_make_night_chart(other, window_start, get_night_title(other), top))
+        top += get_chart_height(len(other.jobs))
+    return "\n".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{top}" '
+            f'viewBox="0 0 {WIDTH} {top}">',
+            *charts,
+            "</svg>\n",
+        ]
+    )
+
+
+def get_night_title(night: Night) -> str:
+    """``The night of days 4, 11, 18 and 25`` for a night of jobs run less often than daily."""
+    return f"The night of {describe_days(night.days)} (jobs run less often than daily)"

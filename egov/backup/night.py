@@ -13,7 +13,18 @@ otherwise), predict the night from the policy's ``schedule.at`` for ``planning.w
   what the night added (changed bytes × ``added_ratio``), in turn as ``replication.py`` copies
   today, or in parallel when proposed; parallel copies share the source site's bandwidth.
 - RPO per dataset and site: the interval plus the time from the run's start until its
-  snapshot is there, against ``derive.get_backup_target``.
+  snapshot is there, against ``derive.get_backup_target``; at a site holding a WAL archive
+  of the dataset, the archive's (``planarchive``).
+- Base backups of the WAL archives: from their schedule's time, each as long as
+  ``planarchive`` predicts; one that does not end before the next is due does not fit.
+- Jobs that share a database host's reads or a link that night (a dump and base backups of
+  the same cluster, a base backup to a site and the copy there) share it (``nightshare``).
+
+``plan_night`` predicts a night on which the jobs run daily or more often run; with ``day``,
+the night of that day of the month, with the jobs run less often than daily that fall on it
+(``nightdays``: a weekly dump, weekly base backups). Such a night may take more hours than
+the window, and says how many; it must end before the next night starts, or the two nights'
+jobs would share the disks and links again, which no prediction here accounts for.
 
 ``Changes`` are what ``proposals`` may apply to the configuration before predicting again.
 """
@@ -25,43 +36,19 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from egov.backup.planinputs import DAY_SECONDS, JobInput, PlanInputs
+from egov.backup.nightdays import get_next_night, runs_on
+from egov.backup.nightjobs import Changes, Job
+from egov.backup.nightshare import get_copy_rate, share_night
+from egov.backup.planarchive import ArchiveInput, apply_dump_moves
+from egov.backup.planfigure import DAY_SECONDS
+from egov.backup.planinputs import JobInput, PlanInputs
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import MAX_DURATION, StrictModel, format_duration
-
-
-class Changes(StrictModel):
-    """What the plan may change: the configuration as it is when empty."""
-
-    shards: dict[str, int] = Field(default_factory=dict, description="dataset → shards.")
-    starts: dict[str, float] = Field(
-        default_factory=dict, description="dataset → start, seconds from the window's start."
-    )
-    parallel_copies: bool = False
-    link_rates: dict[str, float] = Field(
-        default_factory=dict, description="repository → bytes/s its copy would need."
-    )
-    source_rate: float | None = None
 
 
 def configured(inputs: PlanInputs) -> Changes:
     """No change: the night as the inventory configures it."""
     return Changes(parallel_copies=inputs.parallel_copies, shards=dict(inputs.shards))
-
-
-class Job(StrictModel):
-    """One bar of the night (seconds from the window's start)."""
-
-    label: str
-    kind: str = Field(pattern="^(backup|copy)$")
-    repository: str | None = Field(default=None, description="For a copy: its target.")
-    dataset: str | None = None
-    host: str | None = None
-    site: str
-    start_seconds: float
-    end_seconds: float
-    bytes: float
-    shards: int = 1
 
 
 class SiteRpo(StrictModel):
@@ -72,6 +59,10 @@ class SiteRpo(StrictModel):
     site: str
     predicted_seconds: float
     target_seconds: float
+    via: str = Field(
+        default="snapshots",
+        description="What holds the RPO: the snapshots, or `WAL archive on <host>`.",
+    )
 
     @property
     def meets(self) -> bool:
@@ -86,6 +77,11 @@ class Night(StrictModel):
     window_end_seconds: float
     rpo: list[SiteRpo]
     findings: list[str]
+    days: list[int] = Field(
+        default_factory=list,
+        description="For a night of jobs run less often than daily: the days of the month "
+        "it stands for (empty: every night).",
+    )
 
     @property
     def fits(self) -> bool:
@@ -119,11 +115,14 @@ def _added_per_night(job: JobInput, added_ratio: float) -> float:
     return job.changed_bytes * added_ratio
 
 
+def _first_run(start: float, interval: float) -> float:
+    """A schedule's first run in the night: at ``start``, or for one run more often than
+    daily, the first at or after the window's start."""
+    return start % interval if interval < DAY_SECONDS and start < 0 else start
+
+
 def _first_start(job: JobInput, changes: Changes) -> float:
-    start = changes.starts.get(job.dataset, job.start_seconds)
-    if job.interval_seconds < DAY_SECONDS and start < 0:
-        start %= job.interval_seconds  # the first run at or after the window's start
-    return start
+    return _first_run(changes.starts.get(job.dataset, job.start_seconds), job.interval_seconds)
 
 
 def _place_backups(inputs: PlanInputs, changes: Changes) -> list[Job]:
@@ -204,10 +203,15 @@ def _place_copies(
 
 
 def _predict_rpo(
-    inputs: PlanInputs, changes: Changes, backups: list[Job], copies: list[Job]
+    inputs: PlanInputs,
+    changes: Changes,
+    backups: list[Job],
+    copies: list[Job],
+    pulls: list[tuple[ArchiveInput, Job]],
 ) -> list[SiteRpo]:
     """Worst case over a dataset's hosts; a dataset backed up more often than daily is
-    copied at each replication run, so its copy carries one interval's change only."""
+    copied at each replication run, so its copy carries one interval's change only, and
+    shares the link with the base backups pulled across it then."""
     copy_end = {job.repository: job for job in copies}
     sharing = len(inputs.links) if changes.parallel_copies else 1
     worst: dict[tuple[str, str], SiteRpo] = {}
@@ -220,6 +224,7 @@ def _predict_rpo(
                 rate = _link_rate(inputs, changes, repository, sharing)
                 if rate is None:
                     continue
+                rate = get_copy_rate(inputs, changes, rate, repository, bar.end_seconds, pulls)
                 arrival = bar.end_seconds + job.changed_bytes * inputs.added_ratio / rate
             elif repository in copy_end:
                 arrival = copy_end[repository].end_seconds
@@ -241,15 +246,69 @@ def _predict_rpo(
     return list(worst.values())
 
 
-def plan_night(inputs: PlanInputs, changes: Changes | None = None) -> Night:
-    """Predict one night with ``changes`` applied (none: the configuration as it is)."""
+def _place_base_backups(
+    inputs: PlanInputs, changes: Changes, day: int | None
+) -> list[tuple[ArchiveInput, Job]]:
+    placed = []
+    for archive in inputs.archives:
+        if not runs_on(archive, day, changes.first_days):
+            continue
+        start = _first_run(archive.start_seconds, archive.interval_seconds)
+        bar = Job(
+            label=f"base backup {archive.dataset} ({archive.host} → {archive.archive_host})",
+            kind="base-backup",
+            dataset=archive.dataset,
+            host=archive.archive_host,
+            site=archive.site,
+            start_seconds=start,
+            end_seconds=start + archive.base_backup_seconds,
+            bytes=archive.size_bytes.value,
+        )
+        placed.append((archive, bar))
+    return placed
+
+
+def _archive_rpo(inputs: PlanInputs, rpo: list[SiteRpo]) -> list[SiteRpo]:
+    """``rpo`` with the archive's at each site holding an archive host of the dataset."""
+    held = {(archive.dataset, archive.site) for archive in inputs.archives}
+    kept = [item for item in rpo if (item.dataset, item.site) not in held]
+    seen: set[tuple[str, str]] = set()
+    for archive in inputs.archives:
+        if (archive.dataset, archive.site) in seen:
+            continue
+        seen.add((archive.dataset, archive.site))
+        kept.append(
+            SiteRpo(
+                dataset=archive.dataset,
+                repository=archive.archive_host,
+                site=archive.site,
+                predicted_seconds=archive.rpo_seconds,
+                target_seconds=archive.target_seconds,
+                via=f"WAL archive on {archive.archive_host}",
+            )
+        )
+    return kept
+
+
+def plan_night(
+    inputs: PlanInputs, changes: Changes | None = None, *, day: int | None = None
+) -> Night:
+    """Predict one night with ``changes`` applied (none: the configuration as it is): the
+    jobs run daily or more often, and with ``day`` those run less often that fall on it."""
     changes = changes or configured(inputs)
+    inputs = apply_dump_moves(inputs, changes.moved_dumps)
+    next_night = None if day is None else get_next_night(inputs, day, changes.first_days)
+    tonight = [job for job in inputs.jobs if runs_on(job, day, changes.first_days)]
+    inputs = inputs.model_copy(update={"jobs": tonight})
     window_end = inputs.window_seconds
     findings: list[str] = []
     backups = _place_backups(inputs, changes)
     daily = [job for job in backups if get_interval(inputs, job) >= DAY_SECONDS]
     backups_end = max((job.end_seconds for job in daily), default=0.0)
     copies = _place_copies(inputs, changes, backups_end, findings)
+    placed = _place_base_backups(inputs, changes, day)
+    backups, copies, bases = share_night(inputs, backups, copies, placed, changes)
+    pulls = [(archive, bar) for (archive, _), bar in zip(placed, bases, strict=True)]
     for job in backups:
         interval = get_interval(inputs, job)
         took = job.end_seconds - job.start_seconds
@@ -270,8 +329,28 @@ def plan_night(inputs: PlanInputs, changes: Changes | None = None) -> Night:
                 f"window ({job.bytes / 1e9:.0f} GB in "
                 f"{format_seconds(job.end_seconds - job.start_seconds)})"
             )
-    rpo = _predict_rpo(inputs, changes, backups, copies)
-    return Night(jobs=backups + copies, window_end_seconds=window_end, rpo=rpo, findings=findings)
+    timed = {id(archive): bar for archive, bar in pulls}
+    for archive in inputs.archives:
+        bar = timed.get(id(archive))
+        took = bar.end_seconds - bar.start_seconds if bar else archive.base_backup_seconds
+        if took > archive.interval_seconds:
+            findings.append(
+                f"the base backup of {archive.dataset} ({archive.host} → "
+                f"{archive.archive_host}) takes {format_seconds(took)} "
+                f"but runs every {format_seconds(archive.interval_seconds)}: the next is due "
+                "before it ends"
+            )
+    jobs = backups + copies + bases
+    if next_night is not None:
+        findings.extend(
+            f"{job.label} ends {format_seconds(job.end_seconds - next_night)} after the next "
+            "night starts: the two nights' jobs would share the disks and links"
+            for job in jobs
+            if job.end_seconds > next_night
+        )
+    rpo = _archive_rpo(inputs, _predict_rpo(inputs, changes, backups, copies, pulls))
+    days = [] if day is None else [day]
+    return Night(jobs=jobs, window_end_seconds=window_end, rpo=rpo, findings=findings, days=days)
 
 
 def get_interval(inputs: PlanInputs, job: Job) -> float:

@@ -3,14 +3,22 @@
 ``make_backup_plan`` predicts the night as configured (``night``), proposes changes for what
 does not fit (``proposals``: an earlier start, shards, parallel copies, the bandwidth a link
 would need), predicts the night again with them applied, and says how long each dataset
-would take to restore.
+would take to restore. When jobs run less often than daily (a weekly dump, the WAL
+archives' base backups), ``longer`` holds the nights they run on (one for each set of them
+that run together, ``stagger``), with the proposals applied: staggering them onto
+different nights is proposed when the ones that share a night make it not fit.
 """
 
 from __future__ import annotations
 
-from egov.backup.night import Changes, Night, configured, plan_night
-from egov.backup.planinputs import Figure, PlanInputs
+from pydantic import Field
+
+from egov.backup.night import Night, configured, plan_night
+from egov.backup.nightjobs import Changes
+from egov.backup.planfigure import Figure
+from egov.backup.planinputs import PlanInputs
 from egov.backup.proposals import Proposal, propose_changes
+from egov.backup.stagger import plan_longer_nights, propose_stagger
 from egov.inventory.fields import StrictModel
 
 
@@ -32,6 +40,10 @@ class BackupPlan(StrictModel):
     proposals: list[Proposal]
     changes: Changes
     proposed: Night
+    longer: list[Night] = Field(
+        description="The nights the jobs run less often than daily run on, each with the "
+        "days of the month it stands for (none: there are no such jobs)."
+    )
     restores: list[Restore]
 
 
@@ -54,11 +66,14 @@ def make_backup_plan(inputs: PlanInputs) -> BackupPlan:
     night = plan_night(inputs)
     done = night.fits and night.meets_targets
     changes, proposals = (configured(inputs), []) if done else propose_changes(inputs, night)
+    proposed = plan_night(inputs, changes) if proposals else night
+    changes, staggered = propose_stagger(inputs, changes)
     return BackupPlan(
         inputs=inputs,
         night=night,
-        proposals=proposals,
+        proposals=[*proposals, *staggered],
         changes=changes,
-        proposed=plan_night(inputs, changes) if proposals else night,
+        proposed=proposed,
+        longer=plan_longer_nights(inputs, changes),
         restores=make_restores(inputs),
     )

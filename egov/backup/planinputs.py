@@ -27,6 +27,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from egov.backup.planarchive import ArchiveInput, DumpMove, make_archive_inputs, make_dump_moves
+from egov.backup.planfigure import DAY_SECONDS, DECLARED, Figure, make_offset
 from egov.inventory.backup import DatasetKind
 from egov.inventory.derive import (
     REPLICATION_DELAY,
@@ -46,25 +48,11 @@ from egov.records import (
     read_records,
 )
 
-DECLARED = "declared estimate"
-DAY_SECONDS = 86400.0
 #: A run that moved less than this is dominated by restic's start-up (key derivation, index
 #: load): its rate says nothing about the disk or the link.
 MIN_TIMED_BYTES = 1_000_000
 #: A file backup that added this share of what it read is a first (full) one: no daily change.
 FULL_BACKUP_SHARE = 0.9
-
-
-class Figure(StrictModel):
-    """One number the plan uses, and where it came from."""
-
-    value: float
-    source: str
-
-    @property
-    def measured(self) -> bool:
-        """Whether an agent's record gave it."""
-        return self.source != DECLARED
 
 
 class JobInput(StrictModel):
@@ -76,6 +64,7 @@ class JobInput(StrictModel):
     kind: DatasetKind
     start_seconds: float
     interval_seconds: float
+    first_day: int = 1
     size_bytes: Figure
     files: Figure
     daily_change: Figure
@@ -91,6 +80,11 @@ class JobInput(StrictModel):
         whole every run), the share of it new to the repository."""
         share = min(self.daily_change.value * self.interval_seconds / DAY_SECONDS, 1.0)
         return self.size_bytes.value * share
+
+    @property
+    def schedule_field(self) -> str:
+        """The inventory field of its schedule (what a stagger proposal changes)."""
+        return f"backup.datasets.{self.dataset}.schedule"
 
 
 class LinkInput(StrictModel):
@@ -120,6 +114,10 @@ class PlanInputs(StrictModel):
     parallel_copies: bool = False
     #: ``backup.datasets.X.shards`` above 1: the shards already configured
     shards: dict[str, int] = Field(default_factory=dict)
+    #: ``backup.datasets.X.archive``: each (cluster, archive host), see ``planarchive``
+    archives: list[ArchiveInput] = Field(default_factory=list)
+    #: archived dataset → its dump on the schedule the plan would move it to
+    dump_moves: dict[str, DumpMove] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,26 +138,8 @@ def load_plan_records(state_dir: Path) -> PlanRecords:
     )
 
 
-def _clock_seconds(text: str) -> float:
-    hours, minutes = text.split(":")
-    return int(hours) * 3600.0 + int(minutes) * 60.0
-
-
 def _moment(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def format_clock(window_start: str, offset: float) -> str:
-    """The time of day ``offset`` seconds from the window's start (``22:00`` for -3.5 h
-    from 01:30): what an operator sets a schedule to."""
-    seconds = (_clock_seconds(window_start) + offset) % DAY_SECONDS
-    return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}"
-
-
-def _offset(at: str, window_start: str) -> float:
-    """Seconds from the window's start to ``at``: the nearest, so 00:05 is before 01:30."""
-    seconds = (_clock_seconds(at) - _clock_seconds(window_start)) % DAY_SECONDS
-    return seconds - DAY_SECONDS if seconds > DAY_SECONDS / 2 else seconds
 
 
 def _newest_success(
@@ -241,8 +221,9 @@ def _make_job(estate: Estate, name: str, site: str, host: str, records: PlanReco
         host=host,
         site=site,
         kind=dataset.kind,
-        start_seconds=_offset(schedule.at, estate.backup.schedule.at),
+        start_seconds=make_offset(schedule.at, estate.backup.schedule.at),
         interval_seconds=interval,
+        first_day=schedule.first_day or 1,
         size_bytes=size,
         files=files,
         daily_change=change,
@@ -315,7 +296,7 @@ def make_plan_inputs(estate: Estate, records: PlanRecords) -> PlanInputs:
     return PlanInputs(
         window_start=policy.schedule.at,
         window_seconds=planning.window.total_seconds(),
-        earliest_start_seconds=_offset(planning.earliest_start, policy.schedule.at),
+        earliest_start_seconds=make_offset(planning.earliest_start, policy.schedule.at),
         replication_delay_seconds=REPLICATION_DELAY.total_seconds(),
         replication_interval_seconds=min(shortest, timedelta(days=1)).total_seconds(),
         added_ratio=planning.added_ratio,
@@ -330,4 +311,6 @@ def make_plan_inputs(estate: Estate, records: PlanRecords) -> PlanInputs:
         ),
         jobs=jobs,
         links=links,
+        archives=make_archive_inputs(estate, jobs, links),
+        dump_moves=make_dump_moves(estate),
     )

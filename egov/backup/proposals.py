@@ -1,7 +1,9 @@
 """What would make a night that does not fit fit: the plan's proposals. Pure.
 
-For what does not fit, in the order they cost least: parallel copies, an earlier start
-(down to ``planning.earliest_start``), shards, and last the bandwidth a link would need.
+For what does not fit, in the order they cost least: a dump the WAL archive has made no
+longer nightly moved to a weekly night of its own, parallel copies, an earlier start (down
+to ``planning.earliest_start``), shards, and last the bandwidth a link would need. Jobs
+run less often than daily that collide on a night are staggered by ``stagger``.
 Each is tried on the night predicted with the ones before it applied (``night.plan_night``),
 and said in words an operator acts on, naming the inventory field to change.
 """
@@ -13,14 +15,18 @@ import math
 from pydantic import Field
 
 from egov.backup.night import (
-    Changes,
     Night,
     configured,
+    format_seconds,
     get_backup_seconds,
     get_interval,
     plan_night,
 )
-from egov.backup.planinputs import DAY_SECONDS, PlanInputs, format_clock
+from egov.backup.nightdays import describe_days, get_days
+from egov.backup.nightjobs import Changes
+from egov.backup.planarchive import apply_dump_moves
+from egov.backup.planfigure import DAY_SECONDS, format_clock
+from egov.backup.planinputs import PlanInputs
 from egov.inventory.backup import DatasetKind
 from egov.inventory.fields import StrictModel, format_rate
 
@@ -31,7 +37,7 @@ SCHEDULE_STEP_SECONDS = 900.0
 class Proposal(StrictModel):
     """One change to the configuration, in words an operator acts on."""
 
-    kind: str = Field(pattern="^(schedule|shards|parallel-copies|bandwidth)$")
+    kind: str = Field(pattern="^(dump-schedule|schedule|shards|parallel-copies|bandwidth|stagger)$")
     text: str
 
 
@@ -67,10 +73,10 @@ def _need_shards(inputs: PlanInputs, dataset: str, budget: dict[str, float]) -> 
 
 def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Proposal]]:
     """The changes that bring ``night`` inside its window, in the order they cost least:
-    parallel copies, an earlier start (down to ``planning.earliest_start``), shards, and
-    last the bandwidth a link would need."""
-    proposals: list[Proposal] = []
-    changes = configured(inputs)
+    an archived dataset's dump moved to a weekly night, parallel copies, an earlier start
+    (down to ``planning.earliest_start``), shards, and last the bandwidth a link would need."""
+    changes, proposals = _propose_dump_moves(inputs, night)
+    night = plan_night(inputs, changes)
     copies = [job for job in night.jobs if job.kind == "copy"]
     late_copies = [job for job in copies if job.end_seconds > night.window_end_seconds]
     needed = late_copies or not night.meets_targets
@@ -120,13 +126,51 @@ def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Pro
     return _propose_bandwidth(inputs, changes, proposals)
 
 
+def _propose_dump_moves(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Proposal]]:
+    """Move the nightly dump of an archived dataset to a weekly night of its own when it does
+    not fit the window (the night has fewer findings without it): the archive holds its RPO
+    where it is, so the dump is the logical copy only. Say the hours its own night needs
+    (the dump, then its copies)."""
+    changes = configured(inputs)
+    proposals = []
+    for dataset, move in inputs.dump_moves.items():
+        dumps = [j for j in inputs.jobs if j.dataset == dataset and j.kind is DatasetKind.POSTGRES]
+        if not dumps or any(job.interval_seconds > DAY_SECONDS for job in dumps):
+            continue
+        moved = changes.model_copy(update={"moved_dumps": [*changes.moved_dumps, dataset]})
+        if len(plan_night(inputs, moved).findings) >= len(night.findings):
+            continue
+        changes = moved
+        job = next(j for j in apply_dump_moves(inputs, [dataset]).jobs if j.dataset == dataset)
+        days = sorted(get_days(job, moved.first_days))
+        own = plan_night(inputs, moved, day=days[0])
+        bars = [job for job in own.jobs if job.dataset == dataset and job.kind == "backup"]
+        start = min(job.start_seconds for job in bars)
+        end = max(job.end_seconds for job in own.jobs if job.kind != "base-backup")
+        sites = sorted({a.site for a in inputs.archives if a.dataset == dataset})
+        proposals.append(
+            Proposal(
+                kind="dump-schedule",
+                text=f"dump {dataset} every {format_seconds(move.interval_seconds)} instead "
+                f"(backup.datasets.{dataset}.schedule: {{interval: "
+                f'{format_seconds(move.interval_seconds)}, at: "{move.at}"}}): its WAL '
+                f"archive holds the RPO at {', '.join(sites)}; the dump needs "
+                f"{format_seconds(max(j.end_seconds - j.start_seconds for j in bars))} and "
+                f"its night, with the copies after it, {format_seconds(end - start)} from "
+                f"{move.at} to {format_clock(inputs.window_start, end)}, on the nights of "
+                f"{describe_days(days)}",
+            )
+        )
+    return changes, proposals
+
+
 def _shard_budgets(inputs: PlanInputs, dataset: str, changes: Changes) -> dict[str, float]:
     """host → seconds a run of ``dataset`` may take there: its interval, or until the
     window's end after what the host runs before it."""
     night = plan_night(inputs, changes)
     budgets = {}
     for job in night.jobs:
-        if job.dataset != dataset or job.host is None:
+        if job.kind != "backup" or job.dataset != dataset or job.host is None:
             continue
         interval = get_interval(inputs, job)
         budgets[job.host] = (

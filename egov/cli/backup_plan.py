@@ -65,7 +65,7 @@ def backup_plan(
     plan = make_backup_plan(make_plan_inputs(estate, records))
     if svg is not None:
         night = plan.proposed if plan.proposals else plan.night
-        write_output_text(svg, render_svg(night, plan.inputs.window_start))
+        write_output_text(svg, render_svg(night, plan.inputs.window_start, longer=plan.longer))
     if output is OutputFormat.JSON:
         print_json(plan.model_dump(mode="json"))
         return
@@ -73,7 +73,9 @@ def backup_plan(
 
 
 def _print_plan(plan: BackupPlan) -> None:
+    from egov.backup.chart import get_night_title
     from egov.backup.night import format_seconds
+    from egov.backup.planfigure import format_clock
     from egov.inventory.fields import format_rate
 
     inputs = plan.inputs
@@ -100,12 +102,28 @@ def _print_plan(plan: BackupPlan) -> None:
             f"{inputs.links[0].source_site} ({inputs.source_rate.source})",
             soft_wrap=True,
         )
+    for archive in inputs.archives:
+        stdout.print(
+            f"base backup of {archive.dataset} ({archive.host} → {archive.archive_host}): "
+            f"{archive.size_bytes.value / 1e9:,.1f} GB ({archive.size_bytes.source}) at "
+            f"{archive.rate.value / 1e6:,.0f} MB/s ({archive.rate.source}): "
+            f"{format_seconds(archive.base_backup_seconds)} every "
+            f"{format_seconds(archive.interval_seconds)} from "
+            f"{format_clock(inputs.window_start, archive.start_seconds)}, "
+            + ("ends before the next is due" if archive.fits else "NOT done before the next"),
+            soft_wrap=True,
+            markup=False,
+        )
     _print_night("the night as configured", plan.night, inputs.window_start)
     if plan.proposals:
         stdout.print("proposed:", soft_wrap=True)
         for proposal in plan.proposals:
             stdout.print(f"  {proposal.kind}: {proposal.text}", soft_wrap=True, markup=False)
-        _print_night("the night with the proposals", plan.proposed, inputs.window_start)
+        if plan.proposed != plan.night:
+            _print_night("the night with the proposals", plan.proposed, inputs.window_start)
+    for longer in plan.longer:
+        title = get_night_title(longer) + (" (with the proposals)" if plan.proposals else "")
+        _print_night(title, longer, inputs.window_start, own_night=True)
     for restore in plan.restores:
         stdout.print(
             f"restore {restore.dataset} ({restore.host}): {format_seconds(restore.seconds)} at "
@@ -115,9 +133,12 @@ def _print_plan(plan: BackupPlan) -> None:
         )
 
 
-def _print_night(title: str, night: Night, window_start: str) -> None:
+def _print_night(title: str, night: Night, window_start: str, *, own_night: bool = False) -> None:
+    """One night's table, RPO and findings; ``own_night``: a night of weekly jobs, which may
+    take more hours than the window, so it says how many, then what runs past the window or
+    into the next night."""
     from egov.backup.night import format_seconds
-    from egov.backup.planinputs import format_clock
+    from egov.backup.planfigure import format_clock
 
     def at(seconds: float) -> str:
         return f"{format_clock(window_start, seconds)} ({seconds / 3600:+.2f} h)"
@@ -134,12 +155,23 @@ def _print_night(title: str, night: Night, window_start: str) -> None:
     stdout.print(table)
     for item in night.rpo:
         verdict = "ok" if item.meets else "[red]MISSES[/red]"
+        via = f" ({item.via})" if item.via != "snapshots" else ""
         stdout.print(
-            f"RPO of {item.dataset} at {item.site}: {format_seconds(item.predicted_seconds)} "
+            f"RPO of {item.dataset} at {item.site}{via}: "
+            f"{format_seconds(item.predicted_seconds)} "
             f"(target {format_seconds(item.target_seconds)}) {verdict}",
             soft_wrap=True,
         )
+    if own_night and night.jobs:
+        start = min(job.start_seconds for job in night.jobs)
+        end = max(job.end_seconds for job in night.jobs)
+        stdout.print(
+            f"{title}: needs {format_seconds(end - start)}, from "
+            f"{format_clock(window_start, start)} to {format_clock(window_start, end)}",
+            soft_wrap=True,
+        )
     for finding in night.findings:
-        stdout.print(f"does not fit: {finding}", soft_wrap=True, markup=False)
-    if night.fits:
+        prefix = "on that night" if own_night else "does not fit"
+        stdout.print(f"{prefix}: {finding}", soft_wrap=True, markup=False)
+    if night.fits and not own_night:
         stdout.print(f"{title}: everything fits in the window", soft_wrap=True)

@@ -79,7 +79,8 @@ STOP_BY_THE_AGENT = "KillMode=mixed\n"
 def make_on_calendar(schedule: Schedule) -> str:
     """systemd OnCalendar for ``schedule``: 24h at 01:30 → ``*-*-* 01:30:00``;
     15m → ``*:0/15``; 6h at 01:30 → ``1/6:30:00``; 2d → ``*-*-1/2 01:30:00`` (days of the
-    month: the step restarts each month, which is as close as a calendar gets).
+    month: the step restarts each month, which is as close as a calendar gets); 7d with
+    ``first_day: 4`` → ``*-*-4/7 01:30:00``.
 
     Raise InputError for sub-day intervals neither a divisor of an hour nor of a day in hours.
     """
@@ -88,7 +89,8 @@ def make_on_calendar(schedule: Schedule) -> str:
     if seconds == 86400:
         return f"*-*-* {hour:02d}:{minute:02d}:00"
     if seconds > 86400:
-        return f"*-*-1/{seconds // 86400} {hour:02d}:{minute:02d}:00"
+        first = schedule.first_day or 1
+        return f"*-*-{first}/{seconds // 86400} {hour:02d}:{minute:02d}:00"
     if seconds < 3600 and 3600 % seconds == 0:
         step = seconds // 60
         return f"*:{minute % step}/{step}"

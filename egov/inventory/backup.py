@@ -33,7 +33,9 @@ MAX_SHARDS = 64
 
 
 class Schedule(StrictModel):
-    """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals."""
+    """When a job runs: every ``interval``, starting at ``at`` for daily-or-longer intervals;
+    every N >= 2 days, on days ``first_day``, ``first_day`` + N, … of the month (no weekday:
+    weekly jobs with the same ``first_day`` share nights, ``egov backup plan`` says which)."""
 
     interval: PositiveDuration = Field(
         default=timedelta(days=1),
@@ -50,6 +52,12 @@ class Schedule(StrictModel):
         description="Random delay added to each start so hosts do not all start at once.",
         examples=["30m"],
     )
+    first_day: int | None = Field(
+        default=None,
+        description="For an interval of N whole days (N >= 2): the day of the month of the "
+        "first run, 1..N; runs fall on first_day, first_day + N, … (default 1).",
+        examples=[4],
+    )
 
     @field_validator("interval")
     @classmethod
@@ -63,6 +71,20 @@ class Schedule(StrictModel):
         if seconds > day and seconds % day != 0:
             raise ValueError("an interval longer than a day must be whole days: 2d, 7d")
         return value
+
+    @model_validator(mode="after")
+    def _first_day_in_the_step(self) -> Schedule:
+        if self.first_day is None:
+            return self
+        days = int(self.interval.total_seconds()) // 86400
+        if days < 2:
+            raise ValueError("first_day applies only to an interval of whole days of 2d or more")
+        if not 1 <= self.first_day <= days:
+            raise ValueError(
+                f"first_day must be 1..{days} for an interval of {days} days (the days of "
+                f"the month it runs on start there, every {days}): set first_day: 1..{days}"
+            )
+        return self
 
 
 class Retention(StrictModel):

@@ -48,7 +48,7 @@ def test_status_json_reads_records_only(tmp_path: Path, capsys: pytest.CaptureFi
 CAMAU = LAB.parent / "camau.yaml"
 
 
-def test_plan_without_records_says_declared_and_fits_with_proposals(
+def test_plan_without_records_says_declared_and_fits_as_configured(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path)]) == 0
@@ -56,7 +56,13 @@ def test_plan_without_records_says_declared_and_fits_with_proposals(
     assert "(declared estimate)" in out and "measured" not in out
     # the 8 shards the plan once proposed are configured: they run, and are not proposed again
     assert "(primary-store-01) ×8" in out and "shards: back files up in" not in out
-    assert "the night with the proposals: everything fits in the window" in out
+    assert "the night as configured: everything fits in the window" in out
+    assert "proposed:" not in out
+    # the databases' RPO is the WAL archive's where it is held; the weekly dump's own night
+    assert "RPO of databases at primary (WAL archive on primary-store-01): 1m" in out
+    # the weekly dump and the weekly base backups on nights of their own (`first_day: 2`)
+    assert "The night of days 2, 9, 16, 23 and 30 (jobs run less often than daily): needs" in out
+    assert "The night of days 3, 10, 17, 24 and 31 (jobs run less often than daily): needs" in out
 
 
 def test_plan_json_says_which_figure_was_measured(
@@ -104,8 +110,16 @@ def test_plan_draws_the_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     svg = tmp_path / "night.svg"
     argv = ["backup", "plan", "-i", str(CAMAU), "--state-dir", str(tmp_path), "--svg", str(svg)]
     assert run([*argv, "-o", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["night"]["findings"]
-    assert "window end" in svg.read_text()
+    plan = json.loads(capsys.readouterr().out)
+    dump_night, base_night = plan["longer"]
+    assert plan["night"]["findings"] == [] and dump_night["findings"]  # its copies run late
+    assert base_night["days"] == [3, 10, 17, 24, 31] and base_night["findings"] == []
+    drawn = svg.read_text()
+    assert "window end" in drawn and "backup files" in drawn
+    # the weekly dump and base backups: on nights of their own, drawn under the nightly one
+    assert "The night of days 2, 9, 16, 23 and 30" in drawn
+    assert "The night of days 3, 10, 17, 24 and 31" in drawn
+    assert "base backup databases (primary-db-01 → site2-store-01)" in drawn
 
 
 def test_restore_refuses_a_non_empty_target(

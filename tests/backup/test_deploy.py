@@ -32,6 +32,14 @@ def test_on_calendar_follows_the_schedule(interval: timedelta, at: str, calendar
     assert backup.make_on_calendar(Schedule(interval=interval, at=at)) == calendar
 
 
+@pytest.mark.parametrize(
+    ("first_day", "calendar"), [(None, "*-*-1/7"), (1, "*-*-1/7"), (4, "*-*-4/7"), (7, "*-*-7/7")]
+)
+def test_first_day_moves_a_weekly_job_to_other_days(first_day: int | None, calendar: str) -> None:
+    schedule = Schedule(interval=timedelta(days=7), at="22:00", first_day=first_day)
+    assert backup.make_on_calendar(schedule) == f"{calendar} 22:00:00"
+
+
 def test_an_interval_without_calendar_form_is_refused() -> None:
     with pytest.raises(InputError, match="no systemd calendar form"):
         backup.make_on_calendar(Schedule(interval=timedelta(minutes=40)))

@@ -335,6 +335,18 @@ BOUNDED_CASES: list[tuple[str, str, int, str]] = [
         "at least 1s",
     ),
     (
+        "first-day-past-the-step",
+        replace(RETENTION_AT, RETENTION_AT + "  schedule: {interval: 7d, first_day: 8}\n"),
+        29,
+        "first_day must be 1..7",
+    ),
+    (
+        "first-day-on-a-daily-schedule",
+        replace(RETENTION_AT, RETENTION_AT + "  schedule: {interval: 24h, first_day: 2}\n"),
+        29,
+        "first_day applies only to an interval of whole days of 2d or more",
+    ),
+    (
         "verify-days-yes",
         replace(RETENTION_AT, RETENTION_AT + "  verify_days: yes\n"),
         29,
