@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyinfra_cli.prints import print_rows
 
 from egov.inventory import load_estate
 from egov.inventory.model import Estate, HostRef
@@ -140,25 +139,27 @@ def test_the_side_going_first_alternates() -> None:
     assert orders == [("egov", "pyinfra"), ("pyinfra", "egov")] * 2
 
 
-def pyinfra_results(total: list[str]) -> str:
-    """pyinfra's results table as its CLI logs it (``print_rows``, each line indented)."""
-    lines: list[str] = []
-    rows = [
-        (lines.append, ["Operation", "Hosts", "Success", "Error", "No Change"]),
-        (lines.append, [f"{BOLD}base | Install the base packages{RESET}", "14", "-", "-", "14"]),
-        (lines.append, ["Grand total", *total]),
-    ]
-    print_rows(rows)
-    return "--> Results:\n" + "\n".join(f"    {line}" for line in lines) + "\n"
+def pyinfra_results(operations: str, changed: str, errors: str, unchanged: str) -> str:
+    """pyinfra 3.10's results as its CLI logs them (``print_rows``: columns padded to the
+    widest plus 4, each line indented by the log formatter). Written out, not generated:
+    importing ``pyinfra_cli`` monkey-patches the process with gevent."""
+    total = f"{operations:<8}{changed:<10}{errors:<8}{unchanged:<12}"
+    return (
+        "--> Results:\n"
+        "    Operation                          Hosts   Success   Error   No Change   \n"
+        f"    {BOLD}base | Install the base packages{RESET}   14      -         -       14"
+        "          \n"
+        f"    Grand total                        {total}\n"
+    )
 
 
 def test_pyinfras_grand_total_reads_dashes_as_zero() -> None:
-    totals = deploy_scale.parse_pyinfra_totals(pyinfra_results(["640", "-", "-", "640"]))
+    totals = deploy_scale.parse_pyinfra_totals(pyinfra_results("640", "-", "-", "640"))
     assert totals == deploy_scale.PyinfraTotals(operations=640, changed=0, errors=0, unchanged=640)
 
 
 def test_pyinfras_grand_total_counts_changes_and_errors() -> None:
-    totals = deploy_scale.parse_pyinfra_totals(pyinfra_results(["640", "3", "1", "636"]))
+    totals = deploy_scale.parse_pyinfra_totals(pyinfra_results("640", "3", "1", "636"))
     assert (totals.changed, totals.errors) == (3, 1)
 
 
