@@ -291,7 +291,8 @@ def check_lab_up(spec: LabSpec, inventory: Path) -> None:
     if problems:
         refuse(
             f"the lab of estate {spec.name} ({inventory}) is not ready: " + "; ".join(problems),
-            f"{up} (it repairs a half-built lab); clear faults with `egov lab fault …`",
+            f"{up} (it repairs a half-built lab); clear faults with `egov lab fault …`; "
+            "run as root (the lab's SSH key is root's)",
         )
 
 
