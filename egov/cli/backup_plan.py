@@ -24,6 +24,7 @@ from egov.outputfile import write_output_text
 if TYPE_CHECKING:
     from egov.backup.night import Night
     from egov.backup.plan import BackupPlan
+    from egov.backup.planarchive import ArchiveInput
 
 
 def backup_plan(
@@ -109,7 +110,9 @@ def _print_plan(plan: BackupPlan) -> None:
             f"{archive.rate.value / 1e6:,.0f} MB/s ({archive.rate.source}): "
             f"{format_seconds(archive.base_backup_seconds)} every "
             f"{format_seconds(archive.interval_seconds)} from "
-            f"{format_clock(inputs.window_start, archive.start_seconds)}, "
+            f"{format_clock(inputs.window_start, archive.start_seconds)}"
+            + _on_nights(archive)
+            + ", "
             + ("ends before the next is due" if archive.fits else "NOT done before the next"),
             soft_wrap=True,
             markup=False,
@@ -131,6 +134,17 @@ def _print_plan(plan: BackupPlan) -> None:
             soft_wrap=True,
             markup=False,
         )
+
+
+def _on_nights(archive: ArchiveInput) -> str:
+    """`` on the night of days 3, 10, 17, 24 and 31`` for base backups taken less often than
+    daily (which nights they share with the dump is the plan's business), else nothing."""
+    from egov.backup.nightdays import describe_days, get_days
+    from egov.backup.planfigure import DAY_SECONDS
+
+    if archive.interval_seconds <= DAY_SECONDS:
+        return ""
+    return f" on the night of {describe_days(sorted(get_days(archive, {})))}"
 
 
 def _print_night(title: str, night: Night, window_start: str, *, own_night: bool = False) -> None:

@@ -63,6 +63,7 @@ def test_plan_without_records_says_declared_and_fits_as_configured(
     # the weekly dump and the weekly base backups on nights of their own (`first_day: 2`)
     assert "The night of days 2, 9, 16, 23 and 30 (jobs run less often than daily): needs" in out
     assert "The night of days 3, 10, 17, 24 and 31 (jobs run less often than daily): needs" in out
+    assert "every 1w from 22:00 on the night of days 3, 10, 17, 24 and 31, ends" in out
 
 
 def test_plan_json_says_which_figure_was_measured(
