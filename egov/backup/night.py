@@ -93,6 +93,16 @@ class Night(StrictModel):
         """Every predicted RPO inside its target."""
         return all(item.meets for item in self.rpo)
 
+    @property
+    def span(self) -> tuple[float, float]:
+        """From the night's first start to its last end (0, 0 for a night of no job)."""
+        if not self.jobs:
+            return 0.0, 0.0
+        return (
+            min(job.start_seconds for job in self.jobs),
+            max(job.end_seconds for job in self.jobs),
+        )
+
 
 def format_seconds(seconds: float) -> str:
     """``1h30m``; past what a timedelta holds (absurd inputs), in words."""

@@ -76,7 +76,8 @@ def propose_changes(inputs: PlanInputs, night: Night) -> tuple[Changes, list[Pro
     an archived dataset's dump moved to a weekly night, parallel copies, an earlier start
     (down to ``planning.earliest_start``), shards, and last the bandwidth a link would need."""
     changes, proposals = _propose_dump_moves(inputs, night)
-    night = plan_night(inputs, changes)
+    if proposals:  # a dump moved off the nightly night: predict it again without it
+        night = plan_night(inputs, changes)
     copies = [job for job in night.jobs if job.kind == "copy"]
     late_copies = [job for job in copies if job.end_seconds > night.window_end_seconds]
     needed = late_copies or not night.meets_targets

@@ -75,7 +75,6 @@ def share(streams: Sequence[Stream], capacity: Mapping[str, float]) -> dict[int,
             s for s in streams if s.key not in started and all(key in ended for key in s.after)
         ]
         ready_at = {s.key: max([s.earliest, *(ended[key] for key in s.after)]) for s in waiting}
-        active = [by_key[key] for key in started if key not in ended]
         finish = {key: since[key] + left[key] / rate[key] for key in rate if rate[key] > 0}
         candidates = [*ready_at.values(), *finish.values()]
         if not candidates:

@@ -34,16 +34,15 @@ def plan_longer_nights(inputs: PlanInputs, changes: Changes) -> list[Night]:
 
 def get_night_seconds(night: Night) -> float:
     """From the night's first start to its last end."""
-    if not night.jobs:
-        return 0.0
-    return max(j.end_seconds for j in night.jobs) - min(j.start_seconds for j in night.jobs)
+    start, end = night.span
+    return end - start
 
 
 def _cost(inputs: PlanInputs, changes: Changes) -> tuple[int, float]:
     nights = plan_longer_nights(inputs, changes)
     return (
         sum(len(night.findings) for night in nights),
-        max((max(j.end_seconds for j in night.jobs) for night in nights), default=0.0),
+        max((night.span[1] for night in nights), default=0.0),
     )
 
 

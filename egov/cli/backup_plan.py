@@ -177,8 +177,7 @@ def _print_night(title: str, night: Night, window_start: str, *, own_night: bool
             soft_wrap=True,
         )
     if own_night and night.jobs:
-        start = min(job.start_seconds for job in night.jobs)
-        end = max(job.end_seconds for job in night.jobs)
+        start, end = night.span
         stdout.print(
             f"{title}: needs {format_seconds(end - start)}, from "
             f"{format_clock(window_start, start)} to {format_clock(window_start, end)}",
