@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from egov.backup.archiverestore import run_agent_restore
 from egov.cli.app import OutputFormat, print_json, stdout
 from egov.errors import BackupError, InputError
 
@@ -74,74 +75,6 @@ def choose_archive(estate: Estate, dataset: str, site: str | None) -> ArchivedCl
     if not active:
         raise InputError(f"dataset {dataset}'s archives are all at planned sites")
     return active[0]
-
-
-def make_agent_argv(
-    pair: ArchivedCluster,
-    estate: Estate,
-    target: Path,
-    moment: datetime | None,
-    verify: bool,
-    throwaway: bool = False,
-) -> list[str]:
-    """``egov agent archive-restore`` as the archive host runs it."""
-    dataset = estate.backup.datasets[pair.dataset]
-    argv = ["egov", "agent", "archive-restore", "--server", pair.server,
-            "--primary", str(pair.cluster.host.address), "--target", str(target)]  # fmt: skip
-    if moment is not None:
-        argv += ["--to-time", moment.isoformat()]
-    if throwaway:
-        argv.append("--throwaway")
-    if verify:
-        argv.append("--verify")
-        for database in dataset.databases:
-            argv += ["--database", database]
-        for query in dataset.sanity_queries:
-            argv += ["--sanity-query", query]
-    return argv
-
-
-#: How much of the end of the agent's stderr a failure shows: where it says why.
-AGENT_ERROR_CHARS = 600
-
-
-def run_agent_restore(
-    estate: Estate,
-    pair: ArchivedCluster,
-    target: Path,
-    moment: datetime | None,
-    *,
-    verify: bool,
-    throwaway: bool = False,
-) -> Recovery:
-    """Run ``egov agent archive-restore`` on ``pair``'s archive host over SSH and read the
-    recovery it printed; raise BackupError with the end of the agent's stderr when it fails,
-    or with what it printed when that is no recovery."""
-    from pydantic import ValidationError
-
-    from egov.backup.pointintime import Recovery
-    from egov.errors import CommandFailed
-    from egov.execute import run_command
-    from egov.ssh import make_ssh_command
-
-    host = pair.archive_host.selector
-    remote = make_agent_argv(pair, estate, target, moment, verify, throwaway)
-    try:
-        answer = run_command(
-            make_ssh_command(estate, pair.archive_host, remote), timeout_seconds=None
-        )
-    except CommandFailed as error:
-        raise BackupError(
-            f"point-in-time restore on {host} failed: "
-            f"{error.stderr_tail.strip()[-AGENT_ERROR_CHARS:]}"
-        ) from None
-    try:
-        return Recovery.model_validate_json(answer.stdout)
-    except ValidationError:
-        raise BackupError(
-            f"point-in-time restore on {host} printed no recovery: "
-            f"{answer.stdout.strip()[-AGENT_ERROR_CHARS:]!r}"
-        ) from None
 
 
 def restore_from_archive(
