@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -109,13 +109,24 @@ def choose_backup(backups: list[BaseBackup], target: datetime | None) -> BaseBac
 
 
 def make_recover_argv(
-    server: str, backup_id: str, directory: Path, target: datetime | None
+    server: str,
+    backup_id: str,
+    directory: Path,
+    target: datetime | None,
+    zone: tzinfo | None = None,
 ) -> tuple[str, ...]:
     """``barman recover`` of one base backup into ``directory``, to ``target`` or the end of
-    the archive, promoting when it gets there (a recovered copy is a primary of its own)."""
+    the archive, promoting when it gets there (a recovered copy is a primary of its own).
+
+    The target is written in this host's local time (``zone``: None is the local zone):
+    Barman 3.4 chooses the WAL to copy by ``time.mktime(target.timetuple())``, which drops
+    the offset and reads the wall-clock time as local. A target given in UTC on a host at
+    +07:00 made it copy the WAL of seven hours earlier, and the replay ended before the
+    target (found by the ``operator-error`` drill on the lab)."""
     argv = [*AS_BARMAN, "barman", "recover"]
     if target is not None:
-        argv += ["--target-time", target.isoformat(), "--target-action", "promote"]
+        local = target.astimezone(zone)
+        argv += ["--target-time", local.isoformat(), "--target-action", "promote"]
     return (*argv, server, backup_id, str(directory))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from egov.backup.archiverestore import make_agent_argv
 from egov.backup.archivestate import BaseBackup
 from egov.backup.pointintime import (
     choose_backup,
@@ -19,7 +20,6 @@ from egov.backup.walarchive import get_archived_clusters
 from egov.cli.backup_archive import (
     choose_archive,
     describe_recovery,
-    make_agent_argv,
     parse_target_time,
 )
 from egov.errors import BackupError, InputError
@@ -78,7 +78,7 @@ def test_the_newest_backup_that_ended_before_the_target_is_chosen() -> None:
 
 def test_recover_argv_stops_at_the_target_and_promotes() -> None:
     t = datetime(2026, 12, 5, 16, 0, 1, tzinfo=ICT)
-    argv = make_recover_argv("srv", "b", Path("/var/tmp/pitr"), t)
+    argv = make_recover_argv("srv", "b", Path("/var/tmp/pitr"), t, ICT)
     assert argv[:4] == ("runuser", "-u", "barman", "--")
     assert argv[4:] == (
         "barman", "recover", "--target-time", "2026-12-05T16:00:01+07:00",
@@ -91,6 +91,14 @@ def test_recover_argv_stops_at_the_target_and_promotes() -> None:
         "b",
         "/t",
     )
+
+
+def test_recover_argv_writes_the_target_in_the_archive_hosts_local_time() -> None:
+    # Barman 3.4 reads the target's wall-clock time as local (mktime of its timetuple): a UTC
+    # target on a host at +07:00 made it copy the WAL of seven hours before
+    t = datetime(2026, 12, 6, 1, 5, 46, 500000, tzinfo=UTC)
+    argv = make_recover_argv("srv", "b", Path("/t"), t, ICT)
+    assert argv[argv.index("--target-time") + 1] == "2026-12-06T08:05:46.500000+07:00"
 
 
 def test_target_time_takes_the_estates_timezone_and_refuses_nonsense() -> None:
