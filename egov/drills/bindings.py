@@ -19,20 +19,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from egov.backup.walarchive import ArchivedCluster, get_archived_clusters
 from egov.inventory.backup import DatasetKind
 from egov.inventory.derive import (
     get_covering_root,
     get_recovery_site,
     get_replicas_of,
+    get_replication_root,
     get_repository_order,
     is_active_site,
 )
+from egov.inventory.fields import format_duration
 from egov.inventory.model import Estate, HostRef, SiteRole
 from egov.inventory.yamlsource import PathKey
 
 #: A whole value that is a reference: ``$`` and a lower-case name. Only whole values are
 #: replaced, so prose (descriptions, instructions) is never rewritten.
 REFERENCE_PATTERN = re.compile(r"^\$([a-z][a-z0-9_]*)$")
+#: The names whose values are durations: their stand-in must be one too.
+DURATION_NAMES = frozenset({"archive_rpo"})
+DURATION_STAND_IN = "1m"
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,10 @@ class Bindings:
     def with_stand_ins(self) -> Bindings:
         """These bindings with each missing name bound to itself as a name (``offsite-site``),
         to check the shape of a scenario that does not apply to the estate."""
-        stand_ins = {name: name.replace("_", "-") for name in self.missing}
+        stand_ins = {
+            name: DURATION_STAND_IN if name in DURATION_NAMES else name.replace("_", "-")
+            for name in self.missing
+        }
         return Bindings(values={**stand_ins, **self.values})
 
 
@@ -98,6 +107,15 @@ def make_bindings(estate: Estate) -> Bindings:
         missing.get("primary_database_host")
         or f"no hot standby of {primary}/{database.name if database else ''} at {primary}",
     )
+    archive = _get_recovery_archive(estate, database, recovery) if database else None
+    why = (
+        missing.get("primary_database_host")
+        or missing.get("recovery_site")
+        or f"{primary}/{database.name if database else ''}'s WAL is archived at no host of "
+        f"{recovery} (backup.datasets.*.archive.hosts)"
+    )
+    put("recovery_archive_host", archive.archive_host.name if archive else None, why)
+    put("archive_rpo", format_duration(archive.rpo) if archive else None, why)
     return Bindings(values=values, missing=missing)
 
 
@@ -205,6 +223,16 @@ def _get_primary_database(estate: Estate) -> HostRef | None:
             if ref is not None:
                 return ref
     return None
+
+
+def _get_recovery_archive(
+    estate: Estate, database: HostRef, site: str | None
+) -> ArchivedCluster | None:
+    """The archive of ``database``'s chain on a host at ``site``: a point-in-time recovery
+    there needs nothing from the primary site but what its archive already holds."""
+    root = get_replication_root(estate, database)
+    pairs = get_archived_clusters(estate)
+    return next((p for p in pairs if p.cluster == root and p.archive_host.site == site), None)
 
 
 def _get_local_standby(estate: Estate, database: HostRef) -> HostRef | None:

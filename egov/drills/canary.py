@@ -102,17 +102,28 @@ def measure_data_loss(
     cutoff: float,
     recovered: frozenset[int],
     fault_at: float | None = None,
+    error_ended_at: float | None = None,
 ) -> DataLoss:
     """What the recovery site lacks of the records acknowledged up to ``cutoff`` (pure), the
-    fault having struck at ``fault_at`` (None: at the cutoff).
+    fault having struck at ``fault_at`` (None: at the cutoff); after an operator's error
+    that had surely been committed by ``error_ended_at``, also what it holds of the records
+    sent after that (their numbers are their sending times in milliseconds).
 
     ``recovered`` holds the records found there (at least those from this drill's first
     acknowledgement on). A record there newer than every counted acknowledgement (taken after
     the cutoff, or committed but never acknowledged) means nothing counted is newer than it.
     """
     acked = sorted((seq, at) for seq, at in acknowledged.items() if at <= cutoff)
+    after = (
+        ()
+        if error_ended_at is None
+        else tuple(sorted(seq for seq in recovered if seq > error_ended_at * 1000))
+    )
     if not acked:
-        return DataLoss(cutoff, 0, None, None, fault_at=fault_at)
+        return DataLoss(
+            cutoff, 0, None, None, fault_at=fault_at, error_ended_at=error_ended_at,
+            written_after=after,
+        )  # fmt: skip
     newest_seq, newest_at = acked[-1]
     kept = [at for seq, at in acked if seq in recovered]
     if any(seq > newest_seq for seq in recovered):
@@ -124,6 +135,8 @@ def measure_data_loss(
         newest_recovered_at=max(kept) if kept else None,
         lost=tuple(LostRecord(seq, at) for seq, at in acked if seq not in recovered),
         fault_at=fault_at,
+        error_ended_at=error_ended_at,
+        written_after=after,
     )
 
 

@@ -13,13 +13,27 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from egov.drills import actions, filestore, isolation, probes, replicationsteps
+from egov.drills import (
+    actions,
+    filestore,
+    isolation,
+    operatorerror,
+    probes,
+    replicationsteps,
+)
 from egov.drills.activity import REGISTRY, Entry
 from egov.drills.activity import Arguments as Arguments  # noqa: PLC0414 (the tests register)
 from egov.drills.activity import register as register  # noqa: PLC0414
 
 #: Every module whose functions are catalog entries (registered on import).
-CATALOG_MODULES: tuple[ModuleType, ...] = (actions, filestore, isolation, probes, replicationsteps)
+CATALOG_MODULES: tuple[ModuleType, ...] = (
+    actions,
+    filestore,
+    isolation,
+    operatorerror,
+    probes,
+    replicationsteps,
+)
 
 #: Every action and probe by name (the tests add their fakes here and remove them).
 CATALOG: dict[str, Entry] = REGISTRY

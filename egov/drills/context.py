@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from egov.drills.canary import CanaryWriter, Endpoint, get_records, measure_data_loss
 from egov.drills.journal import Journal
@@ -44,6 +45,10 @@ class DrillContext:
     recovery_site: str | None = None
     measuring: bool = False
     fault_at: float | None = None
+    #: an operator's error (``destroy-drill-data``): the primary's clock just before it, the
+    #: point a recovery goes back to, and this node's clock once it had surely committed
+    error_target: datetime | None = None
+    error_ended_at: float | None = None
     recovered: dict[str, tuple[str, float]] = field(default_factory=dict)  # service → site, when
     progress: Callable[[str], None] = lambda _message: None
     confirm: Callable[[str], bool] = lambda _instruction: False
@@ -77,6 +82,16 @@ class DrillContext:
                     return member
             raise DrillError(f"{site}/{host} is not a member of {name}'s replication chain")
         raise DrillError(f"site {site} has no database host of the services' replication chain")
+
+    def get_copy_host(self, site: str, host: str | None) -> HostRef:
+        """Where a test's isolated copy runs at ``site``: ``host`` (the archive host a
+        point-in-time copy is recovered on), else the site's database host (a replica's)."""
+        if host is None:
+            return self.get_database_host(site)
+        found = self.estate.find_host(site, host)
+        if found is None:
+            raise DrillError(f"no host {host} at site {site}")
+        return found
 
     def get_database_roots(self) -> list[str]:
         """The primary-site database hosts of the drilled services."""
@@ -132,7 +147,9 @@ class DrillContext:
         # after the fault, so every acknowledgement counts (none is missed at the edge).
         cutoff = self.fault_at if self.mode is Mode.TEST else self.clock()
         acknowledged = self.canary.get_acknowledged(service)
-        loss = measure_data_loss(acknowledged, cutoff, recovered, self.fault_at)
+        loss = measure_data_loss(
+            acknowledged, cutoff, recovered, self.fault_at, self.error_ended_at
+        )
         self.journal.append(
             "measure",
             service=service,
@@ -146,6 +163,8 @@ class DrillContext:
             newest_recovered_at=loss.newest_recovered_at,
             lost=[[record.seq, record.acknowledged_at] for record in loss.lost],
             lost_records=len(loss.lost),
+            error_ended_at=loss.error_ended_at,
+            written_after=list(loss.written_after),
             detail=(
                 f"{where}: {loss.acknowledged} acknowledged records, "
                 f"{loss.acknowledged - len(loss.lost)} recovered, "

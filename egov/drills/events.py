@@ -143,6 +143,10 @@ class MeasureEvent(Event):
     newest_recovered_at: float | None = None
     lost: list[tuple[int, float]] = Field(default_factory=list)  # [seq, acknowledged at]
     lost_records: int | None = None
+    #: an operator's error: when it had surely been committed, and the records sent after it
+    #: that the recovered copy holds (it went past the error)
+    error_ended_at: float | None = None
+    written_after: list[int] = Field(default_factory=list)
 
 
 class CanaryService(BaseModel):

@@ -46,6 +46,7 @@ CHECK_TIMEOUT_SECONDS = 5
 class TestServiceArguments(Arguments):
     site: Name
     port: Port = 55432  # the isolated copy's port (create-test-database's)
+    host: Name | None = None  # the copy's host at ``site`` (default: its database host)
 
 
 def get_app_hosts(estate: Estate, site: str, services: list[str]) -> list[HostRef]:
@@ -180,7 +181,7 @@ def parse_service_check(output: str) -> tuple[bool, frozenset[int] | None]:
 def open_test_service(context: DrillContext, arguments: TestServiceArguments) -> str:
     """Serve every drilled service at the site from the isolated copy, on the test's path."""
     estate, site = context.estate, arguments.site
-    database = context.get_database_host(site)
+    database = context.get_copy_host(site, arguments.host)
     apps = get_app_hosts(estate, site, context.services)
     if not apps:
         raise DrillError(f"no app host at site {site} runs {', '.join(context.services)}")
@@ -254,7 +255,7 @@ def close_test_service(context: DrillContext, arguments: TestServiceArguments) -
             f"systemctl reset-failed {DRILL_CANARY_UNIT} 2>/dev/null || true; "
             f"rm -rf {DRILL_SERVICE_DIRECTORY}; " + make_close_ports_script(),
         )
-    context.remote.run(context.get_database_host(site), make_close_ports_script())
+    context.remote.run(context.get_copy_host(site, arguments.host), make_close_ports_script())
     return f"the test's service path at {site} removed"
 
 

@@ -44,6 +44,7 @@ class SpaceArguments(Arguments):
 class TestDatabaseArguments(Arguments):
     site: Name
     port: Port = 55432
+    host: Name | None = None  # the copy's host at ``site`` (default: its database host)
 
 
 @register("probe", "unreachable-hosts", OptionalSiteArguments)
@@ -214,7 +215,7 @@ def are_services_healthy(context: DrillContext, arguments: SiteArguments) -> boo
 def is_test_database_healthy(context: DrillContext, arguments: TestDatabaseArguments) -> bool:
     """Whether the isolated test copy takes writes in every service database (test RTO/RPO):
     the copy's canary records from this drill's first on are its measure of data lost."""
-    ref = context.get_database_host(arguments.site)
+    ref = context.get_copy_host(arguments.site, arguments.host)
     for service in context.services:
         for database in context.estate.services[service].data.databases:
             script = (

@@ -14,7 +14,9 @@ the journal knows which acknowledged records the recovery site lacks. A passing 
 - every acknowledged record older than the fault minus the target present (a gap in the
   middle is a loss however recent the newest recovered record is);
 - no canary write refused while the service should have taken it (a write never
-  acknowledged is data the users lost too, even if no record shows it).
+  acknowledged is data the users lost too, even if no record shows it);
+- after an operator's error, no record written after the error ended: a recovery that went
+  past the error has replayed the error too (``operator-error``'s point-in-time recovery).
 
 Missing measurements fail: a service whose RTO or RPO the drill could not measure is not
 proven. A file store's RPO is judged only where the drill restored one.
@@ -83,7 +85,10 @@ class DataLoss:
     ``newest_recovered_at`` are acknowledgement times (None: nothing acknowledged, or none of
     it recovered); ``lost`` lists every acknowledged record the recovery site lacks.
     ``fault_at`` (None: the cutoff) is when the fault struck: every record acknowledged more
-    than the RPO target before it must have survived.
+    than the RPO target before it must have survived. ``error_ended_at`` (None: no such
+    fault) is when an operator's error had surely been committed; ``written_after`` lists
+    the recovered records sent after it, which a recovery to just before the error must not
+    hold.
     """
 
     cutoff: float
@@ -92,6 +97,8 @@ class DataLoss:
     newest_recovered_at: float | None
     lost: tuple[LostRecord, ...] = ()
     fault_at: float | None = None
+    error_ended_at: float | None = None
+    written_after: tuple[int, ...] = ()
 
     @property
     def seconds(self) -> float | None:
@@ -206,6 +213,14 @@ def _judge_data_loss(loss: DataLoss | None, target: float) -> list[str]:
         problems.append(
             f"RPO {seconds:.1f} s is over the target {target:.0f} s "
             f"({len(loss.lost)} acknowledged records lost: {_name_records(loss.lost)})"
+        )
+    if loss.written_after:
+        shown = ", ".join(str(seq) for seq in loss.written_after[:NAMED_RECORDS])
+        more = f", … {loss.written_after[-1]}" if len(loss.written_after) > NAMED_RECORDS else ""
+        problems.append(
+            f"{len(loss.written_after)} records written after the error are in the recovered "
+            f"copy: it was recovered past the error, so the error is in it too (records "
+            f"{shown}{more})"
         )
     # the newest records may go within the target; anything older must be there, gap or not
     fault_at = loss.cutoff if loss.fault_at is None else loss.fault_at
@@ -355,4 +370,6 @@ def _read_data_loss(event: MeasureEvent | None) -> DataLoss | None:
         newest_recovered_at=event.newest_recovered_at,
         lost=tuple(LostRecord(seq, at) for seq, at in event.lost),
         fault_at=event.fault_at,
+        error_ended_at=event.error_ended_at,
+        written_after=tuple(event.written_after),
     )

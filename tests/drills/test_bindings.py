@@ -48,6 +48,8 @@ def test_the_lab_binds_every_name_to_ca_maus() -> None:
         "primary_database_host": "db-01",
         "primary_database_machine": "primary-db-01",
         "standby_database_host": "db-02",
+        "recovery_archive_host": "store-01",
+        "archive_rpo": "1m",
     }
 
 
@@ -59,7 +61,12 @@ def test_the_second_province_binds_its_own_names_and_lacks_an_offsite_store() ->
     assert bindings.values["files_path"] == "/srv/records"
     assert bindings.values["standby_database_host"] == "pg-1b"
     assert bindings.values["primary_database_machine"] == "north-pg-1"
-    assert set(bindings.missing) == {"offsite_site", "offsite_repository"}
+    assert set(bindings.missing) == {
+        "offsite_site", "offsite_repository", "recovery_archive_host", "archive_rpo"
+    }  # fmt: skip
+    assert bindings.missing["archive_rpo"] == (
+        "north/pg-1's WAL is archived at no host of south (backup.datasets.*.archive.hosts)"
+    )
 
 
 def test_a_planned_recovery_site_is_named_as_the_reason() -> None:

@@ -247,3 +247,14 @@ def test_writes_to_a_stopped_server_are_counted_as_failed(
         write.sent_at >= max(writer.get_acknowledged(SERVICE).values()) - 1 for write in failures
     )
     assert all(write.refused_at >= write.sent_at for write in failures)
+
+
+def test_records_sent_after_an_operators_error_are_found_by_their_numbers() -> None:
+    # numbers are sending times in ms: 12_000 was sent at 12 s, after an error ended at 11.5 s
+    loss = measure_data_loss(
+        ACKNOWLEDGED, 11.0, frozenset({1, 2, 12_000, 13_000}), 11.0, error_ended_at=11.5
+    )
+    assert loss.written_after == (12_000, 13_000) and loss.error_ended_at == 11.5
+    assert measure_data_loss(ACKNOWLEDGED, 11.0, frozenset({1, 2}), 11.0, 11.5).written_after == ()
+    # no error in this drill: nothing is judged written after it
+    assert measure_data_loss(ACKNOWLEDGED, 11.0, frozenset({1, 12_000})).written_after == ()

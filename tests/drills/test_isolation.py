@@ -89,7 +89,7 @@ def test_the_copy_admits_each_services_role_from_its_sites_app_hosts_only(
     )
     database = estate.find_host("site2", "db-01")
     assert database is not None
-    lines = make_test_hba(context, database).splitlines()
+    lines = make_test_hba(context, database, database.site).splitlines()
     assert lines[0] == "local all all peer"
     hosts = [line.split()[3] for line in lines[1:]]
     assert hosts and set(hosts) == {"10.213.3.10/32"}  # site2/app-01, nothing of the primary

@@ -6,6 +6,7 @@ of a test) is 110 s and the targets are the lab's: RTO 180 s, RPO 5 s, file stor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -286,3 +287,27 @@ def test_the_runner_ends_failed_on_a_missed_objective_or_a_failure() -> None:
     assert get_end_status(missed, interrupted=False, failed=False) is DrillStatus.FAILED
     assert get_end_status(met, interrupted=False, failed=True) is DrillStatus.FAILED
     assert get_end_status(missed, interrupted=True, failed=True) is DrillStatus.INTERRUPTED
+
+
+def test_records_written_after_an_operators_error_in_the_copy_fail_the_rpo() -> None:
+    # a recovery that went past the error holds what was written after it: the error too
+    past = DataLoss(
+        cutoff=CUTOFF, acknowledged=41, newest_acknowledged_at=110.0, newest_recovered_at=110.0,
+        error_ended_at=111.0, written_after=(111_250, 111_500),
+    )  # fmt: skip
+    verdict = verdict_of(data_loss=past)
+    assert not verdict.ok and not verdict.services[0].rpo_ok
+    assert verdict.problems == (
+        "portal: 2 records written after the error are in the recovered copy: it was recovered "
+        "past the error, so the error is in it too (records 111250, 111500)",
+    )
+    # stopped before the error: the same copy without them passes
+    assert verdict_of(data_loss=replace(past, written_after=())).ok
+
+
+def test_records_written_after_the_error_travel_through_the_journal() -> None:
+    after = ("measure", {**RPO[1], "error_ended_at": 111.0, "written_after": [111_250]})
+    verdict = judge_drill(journal(RTO, after, END))
+    loss = verdict.measurements["portal"].data_loss
+    assert loss is not None and loss.written_after == (111_250,) and loss.error_ended_at == 111.0
+    assert not verdict.passed and "1 records written after the error" in verdict.problems[-1]
