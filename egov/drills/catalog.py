@@ -20,6 +20,7 @@ from egov.drills import (
     operatorerror,
     probes,
     replicationsteps,
+    testcopy,
 )
 from egov.drills.activity import REGISTRY, Entry
 from egov.drills.activity import Arguments as Arguments  # noqa: PLC0414 (the tests register)
@@ -33,6 +34,7 @@ CATALOG_MODULES: tuple[ModuleType, ...] = (
     operatorerror,
     probes,
     replicationsteps,
+    testcopy,
 )
 
 #: Every action and probe by name (the tests add their fakes here and remove them).

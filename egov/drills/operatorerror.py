@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from egov.backup.walarchive import ArchivedCluster, get_archived_clusters
-from egov.drills.actions import (
-    make_start_test_cluster_lines,
-    make_stop_test_cluster_lines,
-)
 from egov.drills.activity import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.probes import TestDatabaseArguments
+from egov.drills.testcopy import (
+    make_start_test_cluster_lines,
+    make_stop_test_cluster_lines,
+)
 from egov.errors import BackupError, DrillError
 from egov.hostlayout import DRILL_ROOT, DRILL_SOCKET_DIRECTORY
 from egov.inventory.derive import get_replication_root

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from egov.deploys.app import CANARY_PASSWORD
-from egov.drills.actions import make_test_hba
 from egov.drills.context import DrillContext
 from egov.drills.isolation import (
     CHECK_PROGRAM,
@@ -32,6 +31,7 @@ from egov.drills.isolation import (
 from egov.drills.journal import Journal
 from egov.drills.remote import Remote
 from egov.drills.scenario import Mode
+from egov.drills.testcopy import make_test_hba
 from egov.errors import DrillError
 from egov.inventory import load_estate
 from egov.inventory.model import Estate
