@@ -13,10 +13,14 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from egov.drills.journal import read_journal
 from tests.lab.conftest import DeployRun, Lab, egov
+from tests.lab.test_drill import drill
 
 SERVER = "databases-primary-db-01"
 PSQL = ("runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1")
@@ -88,6 +92,15 @@ def mistake(lab: Lab, deployed: tuple[DeployRun, DeployRun]) -> Iterator[datetim
 
 def _count_recovered(lab: Lab, machine: str, directory: str) -> str:
     """Start the recovered cluster as the restore left it, count the probe's rows, stop it."""
+    return query_recovered(
+        lab, machine, directory, "motcua",
+        f"SELECT count(*), count(*) FILTER (WHERE id = 9999) FROM {TABLE}",
+    )  # fmt: skip
+
+
+def query_recovered(lab: Lab, machine: str, directory: str, database: str, sql: str) -> str:
+    """Start the recovered cluster in ``directory`` on ``machine`` as the restore left it,
+    run ``sql`` in ``database``, stop it; the answer, unaligned."""
     options = f"-p 5439 -k {directory}"
     start = lab.exec(
         machine,
@@ -106,8 +119,7 @@ def _count_recovered(lab: Lab, machine: str, directory: str) -> str:
     try:
         count = lab.exec(
             machine, "runuser", "-u", "barman", "--", "psql", "-h", directory, "-p", "5439",
-            "-U", "postgres", "-d", "motcua", "-XtAc",
-            f"SELECT count(*), count(*) FILTER (WHERE id = 9999) FROM {TABLE}",
+            "-U", "postgres", "-d", database, "-XtAc", sql,
         )  # fmt: skip
         assert count.returncode == 0, count.stderr
         return count.stdout.strip()
@@ -209,3 +221,136 @@ def test_a_gap_in_an_archive_fails_the_restore_to_latest_until_mended(
     assert mended.returncode == 0, mended.stdout + mended.stderr
     report = json.loads(mended.stdout)
     assert report["replayed_segment"][8:] == report["newest_segment"][8:]
+
+
+# --- the operator-error drill: refused on a stale archive, then the error undone --------------
+
+ARCHIVE_CUT_TABLE = "egov_test_archive_cut"
+
+
+def _site2_archive(lab: Lab) -> dict[str, Any] | None:
+    """Site 2's row of ``egov backup status --archives`` (None: no answer)."""
+    status = egov("backup", "status", "--archives", "-o", "json")
+    if status.returncode not in (0, 1) or not status.stdout.strip():
+        return None
+    rows = [row for row in json.loads(status.stdout)["archives"] if row["site"] == "site2"]
+    return rows[0] if rows else None
+
+
+def _wait_site2_archive(lab: Lab, fresh: bool, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = _site2_archive(lab)
+        if row is not None and row["error"] is None and row["wal_fresh"] is fresh:
+            return row
+        if time.monotonic() > deadline:
+            pytest.fail(f"site 2's archive never became {'fresh' if fresh else 'stale'}: {row}")
+        time.sleep(5)
+
+
+def _cut_site2_archive(lab: Lab) -> None:
+    """Site 2's archive host unreachable from the primary's database (both directions of
+    PostgreSQL's port dropped on the archive host); the control node still reaches it."""
+    primary = lab.address("primary-db-01")
+    script = (
+        f"nft add table inet {ARCHIVE_CUT_TABLE} && "
+        f"nft add chain inet {ARCHIVE_CUT_TABLE} input "
+        "'{ type filter hook input priority -10 ; policy accept ; }' && "
+        f"nft add chain inet {ARCHIVE_CUT_TABLE} output "
+        "'{ type filter hook output priority -10 ; policy accept ; }' && "
+        f"nft add rule inet {ARCHIVE_CUT_TABLE} input ip saddr {primary} tcp sport 5432 drop && "
+        f"nft add rule inet {ARCHIVE_CUT_TABLE} output ip daddr {primary} tcp dport 5432 drop"
+    )
+    result = lab.exec("site2-store-01", "sh", "-ec", script)
+    assert result.returncode == 0, result.stderr
+
+
+def _mend_site2_archive(lab: Lab) -> None:
+    """The rule gone, and the primary's stalled sender to it ended: the stream reconnects in
+    seconds instead of waiting out its TCP retries."""
+    lab.exec(
+        "site2-store-01", "sh", "-c",
+        f"nft delete table inet {ARCHIVE_CUT_TABLE} 2>/dev/null || true",
+    )  # fmt: skip
+    store = lab.address("site2-store-01")
+    _sql(
+        lab,
+        "postgres",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication "
+        f"WHERE client_addr = '{store}'",
+    )
+
+
+def _active(lab: Lab, machine: str, unit: str) -> bool:
+    return lab.exec(machine, "systemctl", "is-active", unit).stdout.strip() == "active"
+
+
+def _operator_error_leftovers(lab: Lab) -> list[str]:
+    """What the drill could leave: the copy on site 2's archive host, its service path, the
+    drill's table on the primary."""
+    found = []
+    machine = "site2-store-01"
+    if lab.exec(machine, "test", "-e", "/var/lib/egov-drill").returncode == 0:
+        found.append(f"{machine}:/var/lib/egov-drill")
+    if (
+        lab.exec(machine, "systemctl", "is-active", "egov-drill-postgres").stdout.strip()
+        == "active"
+    ):
+        found.append(f"egov-drill-postgres running on {machine}")
+    for host in (machine, "site2-app-01"):
+        if "egov-drill-test" in lab.exec(host, "nft", "list", "ruleset").stdout:
+            found.append(f"{host}: a firewall opening of the test")
+    if _active(lab, "site2-app-01", "egov-drill-canary"):
+        found.append("egov-drill-canary running")
+    for database in ("portal", "motcua"):
+        if _sql(lab, database, "SELECT to_regclass('egov_drill_dossiers') IS NOT NULL") == "t":
+            found.append(f"egov_drill_dossiers left in {database}")
+    return found
+
+
+def test_the_operator_error_drill_is_refused_while_site2s_archive_is_stale(
+    lab: Lab, mistake: datetime, tmp_path: Path
+) -> None:
+    """Site 2's archive host cut off from the primary for longer than the archive's target:
+    the drill, which would recover there, refuses to start and names the stale archive."""
+    _cut_site2_archive(lab)
+    try:
+        stale = _wait_site2_archive(lab, fresh=False, timeout=240)
+        code, report, stderr = drill(tmp_path, "operator-error", "test")
+    finally:
+        _mend_site2_archive(lab)
+    assert code == 1, stderr
+    assert report["status"] == "refused", report
+    probes = {p["name"]: p for p in report["probes"]}
+    assert not probes["recovery-site-archive-is-current"]["ok"], probes
+    assert probes["every-host-answers"]["ok"], probes  # refused for the archive alone
+    assert f"the WAL archive {SERVER} on site2-store-01 is stale" in stderr, stderr
+    assert stale["wal_age_seconds"] > stale["wal_limit_seconds"], stale
+    assert _operator_error_leftovers(lab) == []
+    _wait_site2_archive(lab, fresh=True, timeout=240)
+
+
+def test_the_operator_error_drill_recovers_to_just_before_the_error(
+    lab: Lab, mistake: datetime, tmp_path: Path
+) -> None:
+    """At T the drill's canary records are deleted and its table dropped on the primary; site
+    2's archive recovers the databases to just before T into an isolated copy that site 2's
+    balancer serves: every record acknowledged before T is there, none written after, the
+    table with all its rows; and everything is removed."""
+    code, report, stderr = drill(tmp_path, "operator-error", "test")
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    assert report["status"] == "succeeded"
+    for service in report["services"]:
+        assert service["rto_ok"] and service["rpo_ok"], service
+        assert service["rpo_target_seconds"] == 60, service  # the archive's, not the replicas'
+        assert service["lost_records"] == 0 and service["failed_writes"] == 0, service
+    journal = read_journal(Path(report["journal_path"]))
+    steps = {e["name"]: e for e in journal if e.get("event") == "step-end"}
+    error = steps["delete-and-drop"]["output"]
+    assert "canary records from" in error and "egov_drill_dossiers dropped" in error, error
+    recovered = steps["recover-to-before-the-error"]["output"]
+    assert "from site2/store-01's archive" in recovered and "stopped before" in recovered
+    rpos = [e for e in journal if e.get("event") == "measure" and e.get("metric") == "rpo"]
+    assert len(rpos) == 2 and all(e["error_ended_at"] for e in rpos), rpos
+    assert all(e["written_after"] == [] and e["acknowledged"] > 0 for e in rpos), rpos
+    assert _operator_error_leftovers(lab) == []

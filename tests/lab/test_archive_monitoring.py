@@ -1,6 +1,7 @@
 """The WAL archive's monitoring on the lab: the metrics fresh on both archive hosts, and a
 2-minute cut of site 2's link firing WalArchiveStale for site 2 at the primary's Prometheus,
-then resolving, with site 2's archive caught up and no segment missing.
+then resolving, with site 2's archive caught up and no segment missing, and a restore from
+site 2 to a moment inside the cut holding what was written before it and not after.
 
 ``egov-archive-metrics.timer`` writes ``egov_archive.prom`` on ``primary/store-01`` and
 ``site2/store-01`` (``inventory/lab.yaml``: ``databases.archive``, rpo 60 s). WalArchiveStale
@@ -20,6 +21,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,7 @@ from egov.backup.archivestate import ServerState, get_xlog_db_path, parse_xlog_d
 from egov.backup.walarchive import BARMAN_HOME
 from egov.hostlayout import TEXTFILE_DIRECTORY
 from tests.lab.conftest import DeployRun, Lab, egov
+from tests.lab.test_archive import query_recovered
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("deployed")]
 
@@ -41,6 +44,7 @@ WAL_LIMIT_SECONDS = 90
 #: The issue's cut.
 CUT_SECONDS = 120
 CUT_AFTER_AGE_SECONDS = 30
+CUT_TABLE = "egov_test_inside_cut"
 T = TypeVar("T")
 
 
@@ -174,9 +178,18 @@ def test_a_two_minute_cut_fires_wal_archive_stale_and_the_archive_catches_up(
         f"a segment {CUT_AFTER_AGE_SECONDS} s old on {machine}",
     )
     before = _filed_segments(lab, machine)
+    _primary_sql(lab, f"DROP TABLE IF EXISTS {CUT_TABLE}; CREATE TABLE {CUT_TABLE} (id int)")
     lab.api.cut_link(lab.spec, "site2")
     cut_at = time.monotonic()
     try:
+        # a point inside the cut to recover to afterwards, between two rows written during it
+        # (the primary's clock, in UTC: the archive host's is +07:00)
+        _primary_sql(lab, f"INSERT INTO {CUT_TABLE} VALUES (1)")
+        inside = datetime.fromtimestamp(
+            float(_primary_sql(lab, "SELECT extract(epoch FROM clock_timestamp())")), UTC
+        )
+        time.sleep(1)
+        _primary_sql(lab, f"INSERT INTO {CUT_TABLE} VALUES (2)")
         alert = _wait_for(
             lambda: next((a for a in _stale_alerts(lab, "site2") if a["state"] == "firing"), None),
             CUT_SECONDS,
@@ -238,6 +251,32 @@ def test_a_two_minute_cut_fires_wal_archive_stale_and_the_archive_catches_up(
     assert _stream_unit(lab, machine) == ("running", restarts), "the stream's unit restarted"
     streams = lab.exec(machine, "pgrep", "-u", "barman", "-c", "-x", "pg_receivewal")
     assert streams.stdout.strip() == "1", streams.stdout
+    # the WAL of the cut is whole: a restore from site 2 to the point inside it holds the row
+    # written before that point and not the one after
+    directory = "/var/tmp/egov-pitr-inside-cut"
+    lab.exec(machine, "rm", "-rf", directory)
+    restored = egov(
+        "backup", "restore", "--dataset", "databases", "--to-time", inside.isoformat(),
+        "--from-site", "site2", "--target", directory, "--verify", timeout=900,
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    try:
+        rows = query_recovered(
+            lab, machine, directory, "motcua", f"SELECT string_agg(id::text, ',') FROM {CUT_TABLE}"
+        )
+        assert rows == "1", rows
+    finally:
+        lab.exec(machine, "rm", "-rf", directory)
+        _primary_sql(lab, f"DROP TABLE IF EXISTS {CUT_TABLE}")
+
+
+def _primary_sql(lab: Lab, sql: str) -> str:
+    result = lab.exec(
+        "primary-db-01", "runuser", "-u", "postgres", "--", "psql", "-XtAq",
+        "-v", "ON_ERROR_STOP=1", "-d", "motcua", "-c", sql,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def _stream_unit(lab: Lab, machine: str) -> tuple[str, str]:
