@@ -339,9 +339,10 @@ def plan_night(
                 f"window ({job.bytes / 1e9:.0f} GB in "
                 f"{format_seconds(job.end_seconds - job.start_seconds)})"
             )
-    timed = {id(archive): bar for archive, bar in pulls}
+    # an archive is one (dataset, cluster, archive host): what names its bar, if it ran tonight
+    timed = {(a.dataset, a.host, a.archive_host): bar for a, bar in pulls}
     for archive in inputs.archives:
-        bar = timed.get(id(archive))
+        bar = timed.get((archive.dataset, archive.host, archive.archive_host))
         took = bar.end_seconds - bar.start_seconds if bar else archive.base_backup_seconds
         if took > archive.interval_seconds:
             findings.append(

@@ -78,6 +78,11 @@ def share(streams: Sequence[Stream], capacity: Mapping[str, float]) -> dict[int,
         finish = {key: since[key] + left[key] / rate[key] for key in rate if rate[key] > 0}
         candidates = [*ready_at.values(), *finish.values()]
         if not candidates:
+            stalled = sorted(key for key, value in rate.items() if value <= 0)
+            if stalled:  # started, but a resource they use has nothing to give
+                raise ValueError(
+                    f"streams {stalled} can never end: a resource they use has no capacity"
+                )
             raise ValueError("streams that can never start: a cycle in `after`")
         now = max(min(candidates), now)
         for key, end in finish.items():

@@ -162,6 +162,13 @@ def test_equal_shares_while_streams_overlap() -> None:
     assert capped[0].end == pytest.approx(10.0) and capped[1].end == pytest.approx(10.0)
 
 
+def test_a_stream_with_no_capacity_to_move_at_is_named_not_called_a_cycle() -> None:
+    with pytest.raises(ValueError, match=r"streams \[1\] can never end: a resource they use"):
+        share([Stream(0, 10.0, 10.0, 0.0), Stream(1, 5.0, 10.0, 0.0, ("link",))], {"link": 0.0})
+    with pytest.raises(ValueError, match="a cycle in `after`"):
+        share([Stream(0, 1.0, 1.0, 0.0, (), (1,)), Stream(1, 1.0, 1.0, 0.0, (), (0,))], {})
+
+
 def test_nights_are_named_by_the_day_their_window_starts(shipped: Estate) -> None:
     assert get_night_days(WEEK, 4, 0.0) == {4, 11, 18, 25}
     assert get_night_days(WEEK, 4, -3.5 * 3600) == {5, 12, 19, 26}  # 22:00: the next night
