@@ -159,7 +159,7 @@ def drill_validate(
         except DrillInputError as error:
             problems += error.problems
             continue
-        stdout.print(f"{path}: ok{_describe_unmet(loaded.unmet)}", markup=False)
+        stdout.print(f"{path}: ok{_describe_unmet(loaded.unmet)}", markup=False, soft_wrap=True)
     if problems:
         raise DrillInputError(problems, "fix the scenarios; nothing was touched")
 
