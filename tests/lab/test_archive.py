@@ -127,9 +127,9 @@ def query_recovered(lab: Lab, machine: str, directory: str, database: str, sql: 
         lab.exec(machine, *REPLAY, "-D", directory, "-m", "fast", "-w", "stop", timeout=120)
 
 
-@pytest.mark.parametrize(
-    ("site", "machine"), [("primary", "primary-store-01"), ("site2", "site2-store-01")]
-)
+# Site 2's archive is restored from by the operator-error drill below (to just before a DELETE
+# and a DROP, as here), by the gap test and by the monitoring test's restore inside a cut.
+@pytest.mark.parametrize(("site", "machine"), [("primary", "primary-store-01")])
 def test_a_point_in_time_restore_undoes_a_delete_and_a_drop(
     lab: Lab, mistake: datetime, site: str, machine: str
 ) -> None:
