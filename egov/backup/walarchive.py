@@ -119,6 +119,13 @@ def get_cluster_archives(estate: Estate, ref: HostRef) -> list[ArchivedCluster]:
     return [pair for pair in get_archived_clusters(estate) if pair.cluster == root]
 
 
+def get_site_archive(estate: Estate, ref: HostRef, site: str | None) -> ArchivedCluster | None:
+    """The archive of ``ref``'s replication chain on a host at ``site`` (None: none there):
+    a point-in-time recovery at that site needs nothing from the others."""
+    pairs = get_cluster_archives(estate, ref)
+    return next((pair for pair in pairs if pair.archive_host.site == site), None)
+
+
 def get_dataset_archives(estate: Estate, dataset: str) -> list[ArchivedCluster]:
     """The Barman servers of one dataset, archive hosts in inventory order."""
     return [pair for pair in get_archived_clusters(estate) if pair.dataset == dataset]

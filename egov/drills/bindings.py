@@ -19,13 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from egov.backup.walarchive import ArchivedCluster, get_archived_clusters
+from egov.backup.walarchive import get_site_archive
 from egov.inventory.backup import DatasetKind
 from egov.inventory.derive import (
     get_covering_root,
     get_recovery_site,
     get_replicas_of,
-    get_replication_root,
     get_repository_order,
     is_active_site,
 )
@@ -107,7 +106,7 @@ def make_bindings(estate: Estate) -> Bindings:
         missing.get("primary_database_host")
         or f"no hot standby of {primary}/{database.name if database else ''} at {primary}",
     )
-    archive = _get_recovery_archive(estate, database, recovery) if database else None
+    archive = get_site_archive(estate, database, recovery) if database else None
     why = (
         missing.get("primary_database_host")
         or missing.get("recovery_site")
@@ -223,16 +222,6 @@ def _get_primary_database(estate: Estate) -> HostRef | None:
             if ref is not None:
                 return ref
     return None
-
-
-def _get_recovery_archive(
-    estate: Estate, database: HostRef, site: str | None
-) -> ArchivedCluster | None:
-    """The archive of ``database``'s chain on a host at ``site``: a point-in-time recovery
-    there needs nothing from the primary site but what its archive already holds."""
-    root = get_replication_root(estate, database)
-    pairs = get_archived_clusters(estate)
-    return next((p for p in pairs if p.cluster == root and p.archive_host.site == site), None)
 
 
 def _get_local_standby(estate: Estate, database: HostRef) -> HostRef | None:

@@ -23,7 +23,7 @@ import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
-from egov.backup.walarchive import ArchivedCluster, get_archived_clusters
+from egov.backup.walarchive import ArchivedCluster, get_site_archive
 from egov.drills.activity import Arguments, register
 from egov.drills.context import DrillContext
 from egov.drills.probes import TestDatabaseArguments
@@ -69,18 +69,14 @@ def get_site_archives(context: DrillContext, site: str) -> list[ArchivedCluster]
         root = context.estate.find_host(context.estate.primary_site, name)
         if root is None:
             raise DrillError(f"no database host {name} at the primary site")
-        root = get_replication_root(context.estate, root)
-        found = [
-            pair
-            for pair in get_archived_clusters(context.estate)
-            if pair.cluster == root and pair.archive_host.site == site
-        ]
-        if not found:
+        found = get_site_archive(context.estate, root, site)
+        if found is None:
+            root = get_replication_root(context.estate, root)
             raise DrillError(
                 f"{root.selector}'s WAL is archived at no host of site {site}",
                 "add a host there to backup.datasets.*.archive.hosts",
             )
-        pairs.append(found[0])
+        pairs.append(found)
     return pairs
 
 

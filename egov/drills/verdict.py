@@ -215,12 +215,10 @@ def _judge_data_loss(loss: DataLoss | None, target: float) -> list[str]:
             f"({len(loss.lost)} acknowledged records lost: {_name_records(loss.lost)})"
         )
     if loss.written_after:
-        shown = ", ".join(str(seq) for seq in loss.written_after[:NAMED_RECORDS])
-        more = f", … {loss.written_after[-1]}" if len(loss.written_after) > NAMED_RECORDS else ""
         problems.append(
             f"{len(loss.written_after)} records written after the error are in the recovered "
             f"copy: it was recovered past the error, so the error is in it too (records "
-            f"{shown}{more})"
+            f"{_list_seqs(sorted(loss.written_after))})"
         )
     # the newest records may go within the target; anything older must be there, gap or not
     fault_at = loss.cutoff if loss.fault_at is None else loss.fault_at
@@ -249,9 +247,13 @@ def _name_records(records: tuple[LostRecord, ...]) -> str:
     seqs = sorted(record.seq for record in records)
     if not seqs:
         return "none named"
+    return f"records {_list_seqs(seqs)} ({len(seqs)})"
+
+
+def _list_seqs(seqs: list[int]) -> str:
+    """``1001, 1002, … 1009``: the first few of sorted ``seqs`` by number, and the last."""
     shown = ", ".join(str(seq) for seq in seqs[:NAMED_RECORDS])
-    more = f", … {seqs[-1]}" if len(seqs) > NAMED_RECORDS else ""
-    return f"records {shown}{more} ({len(seqs)})"
+    return shown + (f", … {seqs[-1]}" if len(seqs) > NAMED_RECORDS else "")
 
 
 @dataclass(frozen=True)
