@@ -2,9 +2,10 @@
 
 Why not the upper layer straight on the host's disk: filling a host's filesystem (a fault the
 drills need) would then fill the real machine's disk. With its own bounded ext4
-(``HOST_DISK_BYTES``, no reserved blocks) a host sees a disk of that size (overlayfs reports
-the upper filesystem in ``df``), filling it fills only that file, and ``fallocate`` leaves the
-sparse image nearly empty on the real disk. The disk survives power off/on, like a server's;
+(``LabHost.disk_bytes``: 4 GiB unless the host's ``data: {lab_disk: …}`` says otherwise; no
+reserved blocks) a host sees a disk of that size (overlayfs reports the upper filesystem in
+``df``), filling it fills only that file, and ``fallocate`` leaves the sparse image nearly
+empty on the real disk. The disk survives power off/on, like a server's;
 ``down --purge`` removes it.
 
 Layout under ``<state>/estates/<estate>/hosts/<machine>/``: ``disk.img``, ``disk/`` (its mount:
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from egov import execute
 from egov.errors import LabError, LabInputError
+from egov.lab.spec import DEFAULT_DISK_BYTES
 
-HOST_DISK_BYTES = 4 * 1024**3
 FILL_FILE_NAME = ".egov-lab-fill"
 FILL_CHUNK_BYTES = 1024**2
 MIN_FILL_CHUNK_BYTES = 4096
@@ -62,8 +63,12 @@ def check_disk_image_key(host_dir: Path, image_key: str) -> None:
         )
 
 
-def run_prepare_root(host_dir: Path, image_rootfs: Path, image_key: str) -> Path:
+def run_prepare_root(
+    host_dir: Path, image_rootfs: Path, image_key: str, disk_bytes: int = DEFAULT_DISK_BYTES
+) -> Path:
     """Create (first time) and mount the host's disk and overlay root; return the root path.
+
+    ``disk_bytes`` sizes a new disk only: an existing disk keeps the size it was made with.
 
     Idempotent: what is already there and mounted is kept. Raise LabInputError when the host's
     disk was made over another image (its upper layer would not match this lower layer).
@@ -73,7 +78,7 @@ def run_prepare_root(host_dir: Path, image_rootfs: Path, image_key: str) -> Path
     image = host_dir / "disk.img"
     key_file = host_dir / "image-key"
     if not image.is_file():
-        execute.run_command(("truncate", "--size", str(HOST_DISK_BYTES), str(image) + ".new"))
+        execute.run_command(("truncate", "--size", str(disk_bytes), str(image) + ".new"))
         execute.run_command(("mkfs.ext4", "-q", "-F", "-m", "0", str(image) + ".new"))
         Path(str(image) + ".new").replace(image)
         key_file.write_text(image_key + "\n")

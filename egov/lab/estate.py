@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
 from egov.errors import LabInputError
-from egov.inventory.model import Environment, Estate
+from egov.inventory.fields import Size
+from egov.inventory.model import Environment, Estate, Host
 from egov.lab.paths import get_state_dir
-from egov.lab.spec import LabHost, LabSite, LabSpec
+from egov.lab.spec import DEFAULT_DISK_BYTES, LabHost, LabSite, LabSpec
 from egov.secrets import create_missing_secrets, list_secret_references
+
+#: The host data key sizing a lab host's own disk (a bench's database host needs more than 4 GiB).
+DISK_KEY = "lab_disk"
+MIN_DISK_BYTES = 1024**3
+MAX_DISK_BYTES = 1024**4
 
 
 def make_lab_spec(estate: Estate) -> LabSpec:
@@ -32,6 +40,7 @@ def make_lab_spec(estate: Estate) -> LabSpec:
                     name=host_name,
                     address=host.address,
                     roles=tuple(host.roles),
+                    disk_bytes=get_disk_bytes(f"{site_name}/{host_name}", host),
                 )
                 for host_name, host in site.hosts.items()
             ),
@@ -40,6 +49,23 @@ def make_lab_spec(estate: Estate) -> LabSpec:
         if site.hosts
     )
     return LabSpec(name=estate.name, sites=sites)
+
+
+def get_disk_bytes(name: str, host: Host) -> int:
+    """The size of ``host``'s lab disk: its ``data.lab_disk`` (1 GiB to 1 TiB), else 4 GiB."""
+    value = host.data.get(DISK_KEY)
+    if value is None:
+        return DEFAULT_DISK_BYTES
+    try:
+        size = int(TypeAdapter(Size).validate_python(value))
+    except ValidationError:
+        size = -1
+    if not MIN_DISK_BYTES <= size <= MAX_DISK_BYTES:
+        raise LabInputError(
+            f"host {name}: data.{DISK_KEY} {value!r} is not a disk size from 1 GiB to 1 TiB",
+            hint=f"write it like `{DISK_KEY}: 40 GiB`, or leave it out for 4 GiB",
+        )
+    return size
 
 
 def create_lab_secrets(estate: Estate) -> list[Path]:

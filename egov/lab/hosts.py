@@ -45,7 +45,9 @@ def run_prepare(spec: LabSpec, host: LabHost, image: ImageStatus) -> str:
 
     Raise LabInputError when the host's disk belongs to another image.
     """
-    root = disk.run_prepare_root(get_host_dir(spec.name, host.machine), image.rootfs, image.key)
+    root = disk.run_prepare_root(
+        get_host_dir(spec.name, host.machine), image.rootfs, image.key, host.disk_bytes
+    )
     (root / "etc/hostname").write_text(host.machine + "\n")
     network_file = root / NETWORK_FILE_PATH
     network_file.parent.mkdir(parents=True, exist_ok=True)

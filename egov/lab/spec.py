@@ -21,6 +21,8 @@ LABEL_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_LABEL_LENGTH = 63
 #: A site network needs a host side (.1) and at least one host address.
 MAX_SITE_PREFIX_LENGTH = 29
+#: A host's own disk unless its inventory entry asks for another (``data: {lab_disk: 40 GiB}``).
+DEFAULT_DISK_BYTES = 4 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class LabHost:
     name: str
     address: IPv4Address
     roles: tuple[str, ...] = ()
+    #: the size of the host's own disk (a sparse image: only what is written takes space)
+    disk_bytes: int = DEFAULT_DISK_BYTES
 
     @property
     def machine(self) -> str:
@@ -192,7 +196,12 @@ def spec_to_dict(spec: LabSpec) -> dict[str, Any]:
                 "name": site.name,
                 "network": str(site.network),
                 "hosts": [
-                    {"name": host.name, "address": str(host.address), "roles": list(host.roles)}
+                    {
+                        "name": host.name,
+                        "address": str(host.address),
+                        "roles": list(host.roles),
+                        "disk_bytes": host.disk_bytes,
+                    }
                     for host in site.hosts
                 ],
             }
@@ -213,6 +222,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> LabSpec:
                     name=host["name"],
                     address=IPv4Address(host["address"]),
                     roles=tuple(host.get("roles", ())),
+                    disk_bytes=int(host.get("disk_bytes", DEFAULT_DISK_BYTES)),
                 )
                 for host in site["hosts"]
             ),
