@@ -59,7 +59,14 @@ def _wait_archiving(lab: Lab, machine: str, timeout: float = 300) -> None:
 @pytest.fixture(scope="module")
 def mistake(lab: Lab, deployed: tuple[DeployRun, DeployRun]) -> Iterator[datetime]:
     """A base backup on both archives, then rows the backup does not hold, then at T a
-    DELETE without its WHERE and a DROP TABLE; yields T (the primary's clock)."""
+    DELETE without its WHERE and a DROP TABLE; yields T (the primary's clock).
+
+    Right after T the primary closes its segment: a segment filed after T whose records all
+    precede it, as a busy database's often is. Barman 3.4 copies WAL up to the first segment
+    filed after the target, so it leaves out the next, which holds the first commit after T
+    that the replay must reach (``egov/backup/waltail.py``): without egov completing the
+    copy, the restores to T fail ("recovery ended before configured recovery target was
+    reached")."""
     for machine in ("primary-store-01", "site2-store-01"):
         _wait_archiving(lab, machine)
     _sql(lab, "motcua", f"DROP TABLE IF EXISTS {TABLE}")
@@ -83,6 +90,7 @@ def mistake(lab: Lab, deployed: tuple[DeployRun, DeployRun]) -> Iterator[datetim
         _sql(lab, "motcua", "SELECT to_char(clock_timestamp(), 'YYYY-MM-DD\"T\"HH24:MI:SS.USOF')")
         + ":00"
     )
+    _sql(lab, "motcua", "SELECT pg_switch_wal()")
     time.sleep(2)
     _sql(lab, "motcua", f"DELETE FROM {TABLE}")
     _sql(lab, "motcua", f"INSERT INTO {TABLE} VALUES (9999, 'after the mistake')")
@@ -146,6 +154,7 @@ def test_a_point_in_time_restore_undoes_a_delete_and_a_drop(
     assert report["replayed"] is True and report["segment_closed"] is True
     assert report["queries_checked"] == 2  # one sanity query on portal and on motcua
     assert report["stopped_before"] is not None  # it stopped at T, before the DELETE's commit
+    assert report["added_segments"], report  # Barman's copy stopped at the segment closed at T
     # every row acknowledged before T is back, and nothing written after it
     assert _count_recovered(lab, machine, directory) == f"{KEPT_ROWS}|0"
 
@@ -267,7 +276,9 @@ def _cut_site2_archive(lab: Lab) -> None:
 
 def _mend_site2_archive(lab: Lab) -> None:
     """The rule gone, and the primary's stalled sender to it ended: the stream reconnects in
-    seconds instead of waiting out its TCP retries."""
+    seconds instead of waiting out its TCP retries. The primary then closes its segment, so
+    the archive is fresh again as soon as it has filed it, not at the next archive_timeout
+    (up to 60 s later)."""
     lab.exec(
         "site2-store-01", "sh", "-c",
         f"nft delete table inet {ARCHIVE_CUT_TABLE} 2>/dev/null || true",
@@ -279,6 +290,7 @@ def _mend_site2_archive(lab: Lab) -> None:
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication "
         f"WHERE client_addr = '{store}'",
     )
+    _sql(lab, "postgres", "SELECT pg_switch_wal()")
 
 
 def _active(lab: Lab, machine: str, unit: str) -> bool:
