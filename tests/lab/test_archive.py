@@ -86,11 +86,14 @@ def mistake(lab: Lab, deployed: tuple[DeployRun, DeployRun]) -> Iterator[datetim
         f"FROM generate_series(101, {KEPT_ROWS}) g",
     )
     time.sleep(2)
-    moment = datetime.fromisoformat(
-        _sql(lab, "motcua", "SELECT to_char(clock_timestamp(), 'YYYY-MM-DD\"T\"HH24:MI:SS.USOF')")
-        + ":00"
+    # T and the switch in one statement: a commit between them (autovacuum's, say) would
+    # put a transaction after T into the closed segment, and Barman's copy would suffice
+    answer = _sql(
+        lab,
+        "motcua",
+        "SELECT to_char(clock_timestamp(), 'YYYY-MM-DD\"T\"HH24:MI:SS.USOF'), pg_switch_wal()",
     )
-    _sql(lab, "motcua", "SELECT pg_switch_wal()")
+    moment = datetime.fromisoformat(answer.split("|")[0] + ":00")
     time.sleep(2)
     _sql(lab, "motcua", f"DELETE FROM {TABLE}")
     _sql(lab, "motcua", f"INSERT INTO {TABLE} VALUES (9999, 'after the mistake')")
