@@ -39,9 +39,9 @@ REPLAY_PORT = 5439
 REPLAY_LOG = "egov-replay.log"
 #: Seconds ``switch-wal --archive`` waits for the archive to file the closed segment.
 SWITCH_TIMEOUT = 60
-#: How often the closed segment is looked for: it is streamed and filed within milliseconds,
-#: and every restore waits this long at least once when the first look comes too early
-#: (a second of 18 at 5 GB: ``bench/pitr_overhead.py``).
+#: How often the closed segment is looked for: Barman streams and files it within
+#: milliseconds, and a restore whose first look came too early waited a whole second (of a
+#: restore of about 18 s at 5 GB: ``bench/pitr_overhead.py``).
 SWITCH_POLL_SECONDS = 0.1
 #: Written into the recovered directory: Debian keeps these files out of PGDATA, so a base
 #: backup has neither. Trust on a socket in a 0700 directory of the barman user is its alone.
