@@ -279,10 +279,12 @@ def restore(side: str, moment: datetime, directory: str) -> None:
                 f"{PG_BIN}/pg_ctl -D {directory} -o '-p 5499 -k {directory}' "
                 f"-l {directory}/replay.log -w -t 3600 start"
             ),
-            # egov's agent polls each second too, for an hour at most
-            "n=0; until [ \"$(" + as_barman(f"psql {socket} -U postgres -XtAc "
+            # egov's agent polls each second too, for an hour at most; a postmaster that
+            # stopped (a replay that failed) ends the wait at once
+            "{ n=0; until [ \"$(" + as_barman(f"psql {socket} -U postgres -XtAc "
             "'SELECT pg_is_in_recovery()' postgres") + ")\" = f ]; do "
-            "n=$((n+1)); [ $n -lt 3600 ] || exit 1; sleep 1; done",
+            f"[ -f {directory}/postmaster.pid ] || exit 1; "
+            "n=$((n+1)); [ $n -lt 3600 ] || exit 1; sleep 1; done; }",
             as_barman(f"psql {socket} -U postgres -XtA -v ON_ERROR_STOP=1 "
                       f"-c {shlex.quote(SANITY_QUERY)} bench") + " | grep -q 1",
             as_barman(f"{PG_BIN}/pg_ctl -D {directory} -m fast -w stop"),
