@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from egov.backup.archivestate import (
+    SEGMENT_NAME,
     BaseBackup,
     get_done_backups,
     parse_list_backups,
@@ -162,7 +163,7 @@ def close_segment(server: str, primary: str, timeout: float = SWITCH_TIMEOUT) ->
         segment = run_command(make_switch_argv(primary), timeout_seconds=30).stdout.strip()
     except CommandFailed:
         return False
-    if not re.fullmatch(r"[0-9A-F]{24}", segment):
+    if not SEGMENT_NAME.fullmatch(segment):
         return False
     deadline = time.monotonic() + timeout
     while True:

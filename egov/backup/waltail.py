@@ -27,13 +27,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from egov.backup.archivestate import SEGMENT_NAME
 from egov.backup.walarchive import BARMAN_HOME
 from egov.execute import run_command
 
 #: Where ``barman recover`` (local, without ``--get-wal``) puts the WAL it copied; the
 #: recovered cluster's ``restore_command`` reads from it.
 COPIED_WAL = "barman_wal"
-_SEGMENT = re.compile(r"^[0-9A-F]{24}$")
 #: ``pg_waldump``'s description of a commit or an abort, its time in UTC (run with TZ=UTC):
 #: ``desc: COMMIT 2026-12-06 05:01:39.402611 UTC``, also ``COMMIT_PREPARED 5: …``
 _END_OF_TRANSACTION = re.compile(
@@ -71,7 +71,7 @@ def iter_archived_after(server: str, last: str, home: Path = Path(BARMAN_HOME)) 
         if not directory.is_dir():
             continue
         for path in sorted(directory.iterdir()):
-            if _SEGMENT.match(path.name) and path.name > last:
+            if SEGMENT_NAME.fullmatch(path.name) and path.name > last:
                 yield path
 
 
@@ -86,7 +86,7 @@ def complete_wal(
     copied, until one holds a transaction end after ``target``; the names copied (the caller
     gives them to the barman user, who replays)."""
     copied_wal = directory / COPIED_WAL
-    copied = sorted(p.name for p in copied_wal.glob("*") if _SEGMENT.match(p.name))
+    copied = sorted(p.name for p in copied_wal.glob("*") if SEGMENT_NAME.fullmatch(p.name))
     if not copied:
         return []
     if holds_a_transaction_after(copied_wal / copied[-1], target, postgres_bin):

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from egov import execute
 from egov.errors import LabError, LabInputError
-from egov.lab.spec import DEFAULT_DISK_BYTES
 
 FILL_FILE_NAME = ".egov-lab-fill"
 FILL_CHUNK_BYTES = 1024**2
@@ -63,9 +62,7 @@ def check_disk_image_key(host_dir: Path, image_key: str) -> None:
         )
 
 
-def run_prepare_root(
-    host_dir: Path, image_rootfs: Path, image_key: str, disk_bytes: int = DEFAULT_DISK_BYTES
-) -> Path:
+def run_prepare_root(host_dir: Path, image_rootfs: Path, image_key: str, disk_bytes: int) -> Path:
     """Create (first time) and mount the host's disk and overlay root; return the root path.
 
     ``disk_bytes`` sizes a new disk only: an existing disk keeps the size it was made with.
