@@ -24,6 +24,8 @@ from egov.errors import CommandFailed
 STDERR_TAIL_CHARS = 2000
 #: how long a timed-out command gets to clean up after SIGINT before it is killed
 TIMEOUT_GRACE_SECONDS = 10.0
+#: how long the pipes of a stopped command are read for what it said last
+DRAIN_SECONDS = 2.0
 
 
 def run_command(
@@ -61,7 +63,8 @@ def run_command(
             stdout, stderr = process.communicate(input_text, timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
             _stop(process)
-            raise CommandFailed(argv, 124, f"timed out after {timeout_seconds} s") from None
+            said = _drain_stderr(process) if capture else ""
+            raise CommandFailed(argv, 124, _timed_out(timeout_seconds, said)) from None
         except BaseException:  # Ctrl-C or a stop: leave no child behind, but let it clean up
             _stop(process)
             raise
@@ -121,8 +124,8 @@ class StartedCommand:
         try:
             self._process.communicate(input_text.encode(), timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
-            self.cancel()
-            raise CommandFailed(self.argv, 124, f"timed out after {timeout_seconds} s") from None
+            said = self.cancel().stderr
+            raise CommandFailed(self.argv, 124, _timed_out(timeout_seconds, said)) from None
         return self._collect()
 
     def interrupt(self) -> None:
@@ -170,6 +173,23 @@ def _start(
         raise CommandFailed(argv, 127, str(error)) from None
     except PermissionError as error:
         raise CommandFailed(argv, 126, str(error)) from None
+
+
+def _timed_out(timeout_seconds: float | None, stderr: str) -> str:
+    """The message of a timeout, with the tail of what the command said before it: why it
+    stalled (restic's "retrying after …" of a failing server, a lock it waits for)."""
+    message = f"timed out after {timeout_seconds} s"
+    tail = stderr.strip()[-STDERR_TAIL_CHARS:]
+    return f"{message}; its last words:\n{tail}" if tail else message
+
+
+def _drain_stderr(process: subprocess.Popen[str]) -> str:
+    """What a stopped ``process`` wrote to stderr (the pipes ``communicate`` had begun to read
+    are read to their end); nothing when a grandchild still holds them open."""
+    try:
+        return process.communicate(timeout=DRAIN_SECONDS)[1] or ""
+    except subprocess.TimeoutExpired:
+        return ""
 
 
 def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:

@@ -23,6 +23,19 @@ def test_a_command_that_times_out_is_interrupted_first(tmp_path: Path) -> None:
     assert marker.read_text() == "cleaned\n"
 
 
+def test_a_timeout_says_what_the_command_said_last() -> None:
+    """A stalled restic says why (a server answering 500, a lock): the timeout keeps it."""
+    script = "echo 'Load(<lock/1>) returned error, retrying after 720ms' >&2; exec sleep 30"
+    with pytest.raises(CommandFailed) as raised:
+        run_command(("sh", "-c", script), timeout_seconds=0.5)
+    assert raised.value.stderr_tail.startswith("timed out after 0.5 s; its last words:\n")
+    assert "retrying after 720ms" in raised.value.stderr_tail
+    started = StartedCommand(("sh", "-c", script))
+    with pytest.raises(CommandFailed) as finished:
+        started.finish("", timeout_seconds=0.5)
+    assert "retrying after 720ms" in finished.value.stderr_tail
+
+
 def test_a_command_deaf_to_the_interrupt_is_killed_after_the_grace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
