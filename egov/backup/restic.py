@@ -171,9 +171,17 @@ def make_copy_command(tag_sets: Sequence[Sequence[str]] = ()) -> tuple[str, ...]
 
     Each tag set is one ``--tag`` (snapshots matching any set are copied). Snapshots already
     in the target are skipped, so an interrupted copy is resumed by running it again.
+
+    The source is read without a lock (``--no-lock`` applies to it alone; the target is
+    locked). With copies to several targets at once, each locking the source, one copy's
+    lock checked by another just as the first removed it made restic 0.14 retry loading
+    the vanished lock ten times, about a minute (restic's issue #1523), past the lab's
+    30 s bound: CI failed on it once and the lab showed it again. The copy only reads the
+    source; a prune of the source meanwhile (the retention, at another hour) can make a
+    copy fail, never store a snapshot whose data is missing: the next run resumes.
     """
     options = [option for tags in tag_sets for option in make_tag_options(tags)]
-    return (RESTIC, "copy", *options)
+    return (RESTIC, "copy", "--no-lock", *options)
 
 
 def make_forget_command(
@@ -224,6 +232,13 @@ def make_snapshots_command(
     if latest is not None:
         argv += ["--latest", str(latest)]
     return tuple(argv)
+
+
+def make_unlocked(argv: Sequence[str]) -> tuple[str, ...]:
+    """A read-only ``argv`` (``snapshots``, ``stats``) run without a lock: it neither
+    writes one nor reads the others', so a lock that vanishes while restic 0.14 lists them
+    (a backup ending meanwhile) cannot hold it up for a minute (``make_copy_command``)."""
+    return (*argv[:2], "--no-lock", *argv[2:])
 
 
 def make_restore_command(snapshot_id: str, target: str, *, verify: bool = True) -> tuple[str, ...]:

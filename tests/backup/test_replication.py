@@ -184,6 +184,24 @@ def test_parallel_copies_run_at_once_and_one_stalled_target_does_not_hold_the_ot
     assert read_record(CatalogRecord, "vnpt", settings.state_dir).snapshot_count == 1  # type: ignore[union-attr]
 
 
+def test_a_lock_gone_between_restics_listing_and_its_read_does_not_stall_the_copy(
+    local_repository: RepositoryConfig, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
+) -> None:
+    """Another process's lock on the source, listed by restic and removed before restic reads
+    it (a copy to another target ending, a backup ending): restic 0.14 retries reading it
+    ten times, about a minute. The copies read the source without a lock, so they never
+    look; with the source locked (and unlocked first), this run outlived its bound."""
+    run_backup_job(files_job(make_tree(tmp_path / "src")), local_repository, settings)
+    locks = Path(local_repository.location) / "locks"
+    (locks / ("d5" * 32)).symlink_to(tmp_path / "removed-by-its-owner")  # listed, unreadable
+    vnpt = make_local(tmp_path, secrets_dir, "vnpt", "vnpt")
+    bounded = dataclasses.replace(settings, attempts=1, timeout_seconds=15.0)
+    catalogs = run_replication(
+        {"primary": local_repository, "vnpt": vnpt}, ["primary", "vnpt"], bounded
+    )
+    assert [catalog.snapshot_count for catalog in catalogs] == [1, 1]  # copied, and counted
+
+
 def test_copies_run_one_after_the_other_unless_parallel(
     local_repository: RepositoryConfig, secrets_dir: Path, settings: AgentSettings, tmp_path: Path
 ) -> None:

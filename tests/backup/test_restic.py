@@ -66,7 +66,7 @@ def test_check_reads_one_subset_and_refuses_out_of_range() -> None:
 
 def test_copy_takes_each_tag_set_as_one_option() -> None:
     argv = restic.make_copy_command((("egov",), ("egov-manifest",)))
-    assert argv == ("restic", "copy", "--tag", "egov", "--tag", "egov-manifest")
+    assert argv == ("restic", "copy", "--no-lock", "--tag", "egov", "--tag", "egov-manifest")
 
 
 def test_init_for_a_copy_target_takes_the_chunker_parameters() -> None:
