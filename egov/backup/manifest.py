@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import itertools
 import os
 import stat
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +62,18 @@ from egov.backup.manifestformat import (
 HASH_CHUNK_BYTES = 1 << 20
 #: how many names of missing or differing files a comparison keeps: it counts them all
 SAMPLE_NAMES = 100
+#: threads comparing a restored tree with its manifest: each file's open, read and hash run
+#: in blake3's Rust with the GIL released, so two threads on two cores took 0.6 of one
+#: thread's time at 200,000 files of 4 KiB (four took no less than two)
+COMPARE_THREADS = 2
+#: the entries a comparison thread takes at a time, and how many such batches may wait:
+#: the comparison's memory stays bounded whatever the number of files
+COMPARE_BATCH = 256
+COMPARE_BATCHES_AHEAD = 4
+#: blake3's ``update_mmap`` reads a file smaller than this into a buffer and maps a larger
+#: one; a mapped file truncated while it is hashed would kill the process (SIGBUS), so only
+#: the small ones go that way
+UNMAPPED_BYTES = 16 * 1024
 
 #: the manifest's name inside its snapshot; the snapshot it vouches for is named in its last
 #: line: the manifest's restic starts before that id is known
@@ -292,6 +307,15 @@ class ManifestComparison:
         if len(self.mismatched) < SAMPLE_NAMES:
             self.mismatched.append(path)
 
+    def add(self, other: ManifestComparison) -> None:
+        """Add the comparison of the entries that follow this one's (a later batch)."""
+        self.checked += other.checked
+        self.changed_during_backup += other.changed_during_backup
+        self.missing_count += other.missing_count
+        self.mismatched_count += other.mismatched_count
+        self.missing.extend(other.missing[: SAMPLE_NAMES - len(self.missing)])
+        self.mismatched.extend(other.mismatched[: SAMPLE_NAMES - len(self.mismatched)])
+
     def describe(self, limit: int = 5) -> str:
         """``2 files differ (/srv/a, /srv/b); 1 missing (/srv/c)``."""
         parts = []
@@ -303,12 +327,29 @@ class ManifestComparison:
         return "; ".join(parts) or f"{self.checked} files identical"
 
 
-def compare_manifest(manifest: Manifest, restored_root: Path) -> ManifestComparison:
-    """Compare the files restored under ``restored_root`` (restic keeps absolute paths below
-    the target) with ``manifest``, entry by entry as its stream is read."""
+def get_restored_digest(path: str, entry: ManifestEntry) -> str:
+    """The digest of the restored file at ``path`` by ``entry``'s algorithm.
+
+    A small BLAKE3 one is opened, read and hashed by blake3's Rust in one call, with the
+    GIL released (``update_mmap``, which reads rather than maps below ``UNMAPPED_BYTES``):
+    a tenth less time than reading it from Python, and the threads of a comparison then run
+    side by side. Others are read a MiB at a time (``get_file_digest``).
+    """
+    if entry.algorithm == DEFAULT_ALGORITHM and entry.size < UNMAPPED_BYTES:
+        hasher = blake3()
+        hasher.update_mmap(path)
+        return hasher.hexdigest()
+    return get_file_digest(path, entry.algorithm)
+
+
+def compare_entries(entries: Iterable[ManifestEntry], root: str) -> ManifestComparison:
+    """Compare the files restored under ``root`` (no trailing slash) with ``entries``.
+
+    Content is compared only where the restored size and mtime equal the entry's: a file
+    changed while the backup read it is counted, not compared (see the module's text).
+    """
     comparison = ManifestComparison()
-    root = str(restored_root).rstrip("/")
-    for entry in manifest.entries:
+    for entry in entries:
         restored = f"{root}/{entry.path.lstrip('/')}"
         try:
             info = os.lstat(restored)
@@ -321,9 +362,33 @@ def compare_manifest(manifest: Manifest, restored_root: Path) -> ManifestCompari
             continue
         comparison.checked += 1
         try:
-            same = matches(entry, restored)
+            same = get_restored_digest(restored, entry) == entry.digest
         except OSError:
             same = False
         if not same:
             comparison.add_mismatched(entry.path)
+    return comparison
+
+
+def compare_manifest(
+    manifest: Manifest, restored_root: Path, threads: int = COMPARE_THREADS
+) -> ManifestComparison:
+    """Compare the files restored under ``restored_root`` (restic keeps absolute paths below
+    the target) with ``manifest``, entry by entry as its stream is read.
+
+    The stream is cut into batches compared by ``threads`` threads; their results are
+    added up in the manifest's order, so the files named are the first ones whatever the
+    threads' timing, and at most ``COMPARE_BATCHES_AHEAD`` batches per thread are held.
+    """
+    root = str(restored_root).rstrip("/")
+    comparison = ManifestComparison()
+    entries = iter(manifest.entries)
+    with ThreadPoolExecutor(threads, thread_name_prefix="compare") as pool:
+        pending: deque[Future[ManifestComparison]] = deque()
+        while batch := tuple(itertools.islice(entries, COMPARE_BATCH)):
+            pending.append(pool.submit(compare_entries, batch, root))
+            if len(pending) > COMPARE_BATCHES_AHEAD * threads:
+                comparison.add(pending.popleft().result())
+        for future in pending:
+            comparison.add(future.result())
     return comparison

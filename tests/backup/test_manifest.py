@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
+from egov.backup import manifest as manifest_module
 from egov.backup.manifest import (
     SAMPLE_NAMES,
+    UNMAPPED_BYTES,
+    compare_entries,
     compare_manifest,
     get_file_digest,
     make_manifest,
@@ -202,6 +207,57 @@ def test_a_comparison_counts_every_missing_file_and_names_the_first(tmp_path: Pa
     assert comparison.missing_count == 250 and not comparison.ok
     assert comparison.missing == [entry.path for entry in entries[:SAMPLE_NAMES]]
     assert comparison.describe(limit=2) == "250 missing (/f0000, /f0001)"
+
+
+def test_a_flipped_byte_in_a_large_file_fails_the_comparison(tmp_path: Path) -> None:
+    """A file too large for blake3's unmapped read is read a MiB at a time: same verdict."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "small").write_bytes(b"s" * 100)
+    (source / "large").write_bytes(os.urandom(UNMAPPED_BYTES * 3 + 1))
+    entries = list(merge_entries(walk_files([str(source)], []), []))
+    restored = tmp_path / "restored"
+    restore_copy(entries, restored)
+    manifest = Manifest("files", "h", 1.0, entries=entries)
+    assert compare_manifest(manifest, restored).checked == 2
+    assert compare_manifest(manifest, restored).ok
+    for entry in entries:
+        victim = restored / entry.path.lstrip("/")
+        data = bytearray(victim.read_bytes())
+        data[-1] ^= 0x01
+        victim.write_bytes(bytes(data))
+        os.utime(victim, ns=(entry.mtime_ns or 0,) * 2)
+    assert compare_manifest(manifest, restored).mismatched == [e.path for e in entries]
+
+
+def test_the_threads_of_a_comparison_give_the_serial_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches compared side by side are added up in the manifest's order: the counts and
+    the files named are those of one pass over the manifest, however the threads ran."""
+    monkeypatch.setattr(manifest_module, "COMPARE_BATCH", 3)
+    source = make_tree(tmp_path / "src", files=40)
+    entries = list(merge_entries(walk_files([str(source)], []), []))
+    restored = tmp_path / "restored"
+    restore_copy(entries, restored)
+    for index, entry in enumerate(entries):
+        victim = restored / entry.path.lstrip("/")
+        if index % 5 == 1:
+            victim.unlink()
+        elif index % 5 == 2:
+            victim.write_bytes(victim.read_bytes()[::-1] + b"!")  # changed during the backup
+        elif index % 5 == 3:
+            victim.write_bytes(b"?" * entry.size)
+            os.utime(victim, ns=(entry.mtime_ns or 0,) * 2)
+    monkeypatch.setattr(manifest_module, "SAMPLE_NAMES", 5)
+    serial = compare_entries(entries, str(restored))
+    assert (serial.checked, serial.changed_during_backup) == (24, 8)
+    assert (serial.missing_count, serial.mismatched_count) == (8, 8)
+    assert serial.missing == [entry.path for entry in entries[1::5][:5]]
+    for threads in (1, 2, 4):
+        assert compare_manifest(Manifest("d", "h", 0.0, entries=entries), restored, threads) == (
+            serial
+        )
 
 
 class Info(NamedTuple):
