@@ -11,6 +11,7 @@ when the newest has none yet).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from egov.backup.restic import (
     parse_restored_snapshot_id,
     parse_snapshots,
 )
-from egov.backup.restoretest import find_manifest, pick_copy
-from egov.backup.shards import pick_newest_complete_run
+from egov.backup.resticexec import Restic
+from egov.backup.restoretest import pick_copy, pick_manifests, read_newest_manifest
+from egov.backup.shards import group_runs, pick_newest_complete_run
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 
@@ -150,6 +152,56 @@ def describe_unvouched(changed_during_backup: int) -> str | None:
     )
 
 
+def is_newest_run_certain(listed: Sequence[Snapshot], before: float | None) -> bool:
+    """Whether ``choose_restore`` picks the newest run of ``listed`` whatever its manifest
+    says: a files dataset's latest restore (no ``before``) whose newest complete run is
+    strictly newer than every other. Its manifest then only says how it is checked
+    (compared, or read back by restic when the manifest names an older run)."""
+    if before is not None or any(s.get_tag_value("database") for s in listed):
+        return False
+    runs = [run for run in group_runs(listed) if run.complete]
+    return bool(runs) and all(run.time < runs[-1].time for run in runs[:-1])
+
+
+def _restore(
+    restic: Restic, snapshot: Snapshot, target: Path, dataset: str, *, read_back: bool
+) -> None:
+    """Restore ``snapshot`` into ``target``, restic reading every file back (``--verify``)
+    when ``read_back``."""
+    result = restic.run(make_restore_command(snapshot.id, str(target), verify=read_back))
+    restic.check(result, f"restore of {dataset}")
+
+
+def _restore_while_reading(
+    restic: Restic,
+    listed: Sequence[Snapshot],
+    manifests: Sequence[Snapshot],
+    dataset: str,
+    target: Path,
+    spool: Path | None,
+) -> tuple[list[Snapshot], Manifest | None, str | None]:
+    """Restore the newest run of ``listed`` (``is_newest_run_certain``) while the newest
+    manifest is read in a thread; return what ``choose_restore`` says of them.
+
+    When the manifest names an older run (the newest was copied before its manifest),
+    restic restores the run again reading it back (``--verify``): the check is the one the
+    manifest read first would have chosen; only that rare case pays a second restore.
+    """
+    newest = pick_latest_per_stream(list(listed))
+    with ThreadPoolExecutor(1, thread_name_prefix="manifest") as pool:
+        reading = pool.submit(read_newest_manifest, restic, manifests, dataset, None, spool)
+        for snapshot in newest:
+            _restore(restic, snapshot, target, dataset, read_back=False)
+        found = reading.result()[1]
+    chosen, manifest, note = choose_restore(listed, found, None, dataset, restic.label)
+    if [s.id for s in chosen] != [s.id for s in newest]:  # is_newest_run_certain's promise
+        raise BackupError(f"restore of {dataset}: restored a run its manifest did not choose")
+    if manifest is None:
+        for snapshot in chosen:
+            _restore(restic, snapshot, target, dataset, read_back=True)
+    return chosen, manifest, note
+
+
 def restore_dataset(
     repository: RepositoryConfig,
     dataset: str,
@@ -192,19 +244,33 @@ def restore_dataset(
         # the manifest is spooled beside the restore, not in a tmpfs $TMPDIR: it grows with
         # the number of files (about 170 bytes each)
         spool = target.parent if target.parent.is_dir() else None
-        found = find_manifest(restic, dataset, host, before, spool)[1] if verify else None
-        result = restic.run(make_snapshots_command([EGOV_TAG, f"dataset:{dataset}"], host))
+        data_tags = [EGOV_TAG, f"dataset:{dataset}"]
+        # one listing gives the data snapshots and, to verify, the manifests
+        manifest_tags = [MANIFEST_TAG, f"dataset:{dataset}"] if verify else []
+        result = restic.run(make_snapshots_command(data_tags, host, or_tags=manifest_tags))
         restic.check(result, "listing snapshots")
-        listed = parse_snapshots(result.stdout)
-        chosen, manifest, note = choose_restore(listed, found, before, dataset, restic.label)
-        if not chosen:
-            raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
-        # with a manifest every file is read back and compared with its backup-time digest
-        # below: restic's own read-back (``--verify``) would read them all a second time
-        read_back = verify and manifest is None
-        for snapshot in chosen:
-            result = restic.run(make_restore_command(snapshot.id, str(target), verify=read_back))
-            restic.check(result, f"restore of {dataset}")
+        snapshots = parse_snapshots(result.stdout)
+        listed = [s for s in snapshots if MANIFEST_TAG not in s.tags]
+        manifests = pick_manifests(snapshots, before)
+        if verify and manifests and is_newest_run_certain(listed, before):
+            # the run restored is known before the manifest is read: the manifest's restic
+            # (a key derivation, the index) runs while the restore does
+            chosen, manifest, note = _restore_while_reading(
+                restic, listed, manifests, dataset, target, spool
+            )
+        else:
+            found = (
+                read_newest_manifest(restic, manifests, dataset, before, spool)[1]
+                if verify
+                else None
+            )
+            chosen, manifest, note = choose_restore(listed, found, before, dataset, restic.label)
+            if not chosen:
+                raise BackupError(f"dataset {dataset} has no snapshot in {repository.name}")
+            # with a manifest every file is read back and compared with its backup-time
+            # digest below: restic's own read-back (``--verify``) would read them all again
+            for snapshot in chosen:
+                _restore(restic, snapshot, target, dataset, read_back=verify and manifest is None)
     if manifest is not None:
         comparison = compare_manifest(manifest, target)
         if not comparison.ok:

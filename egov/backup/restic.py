@@ -223,10 +223,17 @@ def make_check_command(subset: int | None = None, subsets: int | None = None) ->
 
 
 def make_snapshots_command(
-    tags: Sequence[str] = (), host: str | None = None, latest: int | None = None
+    tags: Sequence[str] = (),
+    host: str | None = None,
+    latest: int | None = None,
+    *,
+    or_tags: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """``restic snapshots --json``, optionally only snapshots carrying all ``tags``."""
-    argv = [RESTIC, "snapshots", "--json", *make_tag_options(tags)]
+    """``restic snapshots --json``, optionally only snapshots carrying all ``tags``, or
+    all ``or_tags`` (a second ``--tag``: restic lists the snapshots matching either set, so
+    a dataset's data and manifests come in one process, one key derivation)."""
+    options = [option for tag_set in (tags, or_tags) for option in make_tag_options(tag_set)]
+    argv = [RESTIC, "snapshots", "--json", *options]
     if host is not None:
         argv += ["--host", host]
     if latest is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,17 +92,35 @@ def find_manifest(
     goes when the result does: its trailer is at its end, and it may be larger than memory.
     Raise BackupError when there is none (nothing to compare with means no verdict).
     """
-    snapshots = [
+    listed = _list(restic, (MANIFEST_TAG, f"dataset:{dataset}"), host)
+    return read_newest_manifest(restic, pick_manifests(listed, before), dataset, before, spool_dir)
+
+
+def pick_manifests(snapshots: Iterable[Snapshot], before: float | None) -> list[Snapshot]:
+    """The manifest snapshots among ``snapshots`` (a listing, oldest first) taken before
+    ``before`` (epoch seconds) when given."""
+    return [
         snapshot
-        for snapshot in _list(restic, (MANIFEST_TAG, f"dataset:{dataset}"), host)
-        if before is None or snapshot.time.timestamp() < before
+        for snapshot in snapshots
+        if MANIFEST_TAG in snapshot.tags and (before is None or snapshot.timestamp < before)
     ]
-    if not snapshots:
+
+
+def read_newest_manifest(
+    restic: Restic,
+    candidates: Sequence[Snapshot],
+    dataset: str,
+    before: float | None = None,
+    spool_dir: Path | None = None,
+) -> tuple[Snapshot, Manifest]:
+    """The newest whole manifest among ``candidates`` (``pick_manifests(listing, before)``),
+    dumped as ``find_manifest`` says; raise BackupError when there is none."""
+    if not candidates:
         when = "" if before is None else " from before the given time"
         raise BackupError(f"dataset {dataset} has no manifest{when} in repository {restic.label}")
     # A manifest whose backup process lost its writer (the agent killed while restic waited
     # for it) may be cut short: skip it for the one before, which names an older snapshot.
-    for candidate in reversed(snapshots[-MANIFEST_CANDIDATES:]):
+    for candidate in reversed(candidates[-MANIFEST_CANDIDATES:]):
         spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 (kept by the result)
         result = restic.run(make_dump_command(candidate.id, candidate.paths[0]), output=spool)
         restic.check(result, f"reading the manifest of {dataset}")

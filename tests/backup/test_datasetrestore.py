@@ -4,7 +4,9 @@ takes (pure)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from egov.backup.restic import (
     parse_restored_snapshot_id,
     parse_snapshots,
 )
+from egov.backup.resticexec import ResticResult
 from egov.errors import BackupError
 from egov.inventory.backup import DatasetKind
 from tests.backup.conftest import make_tree
@@ -173,7 +176,58 @@ def test_a_verified_restore_reads_the_files_back_once(
         newest = parse_snapshots(restic.run(make_snapshots_command([MANIFEST_TAG])).stdout)[-1]
         restic.check(restic.run(("restic", "forget", newest.id)), "forget")
     unchecked = restore_dataset(local_repository, "files", tmp_path / "b", settings, verify=True)
-    assert not unchecked.compared and asked == [False, True]
+    # restored while its manifest was read, which names the older run: restored again, read
+    # back by restic this time
+    assert not unchecked.compared and asked == [False, False, True]
+
+
+def test_a_verified_restore_lists_once_and_reads_the_manifest_beside_the_restore(
+    local_repository: RepositoryConfig,
+    settings: AgentSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each restic pays a key derivation: one listing gives the data snapshots and the
+    manifests, and the manifest's dump runs while the restore does (another thread)."""
+    import threading
+
+    from egov.backup.resticexec import Restic
+
+    ran: list[tuple[str, bool]] = []
+    real = Restic.run
+
+    def recording(self: Restic, argv: Sequence[str], **options: Any) -> ResticResult:
+        ran.append((argv[1], threading.current_thread() is threading.main_thread()))
+        return real(self, argv, **options)
+
+    source = make_tree(tmp_path / "src")
+    run_backup_job(files_job(source), local_repository, settings)
+    monkeypatch.setattr(Restic, "run", recording)
+    restored = restore_dataset(local_repository, "files", tmp_path / "t", settings, verify=True)
+    assert restored.compared
+    assert sorted(ran) == [("dump", False), ("restore", True), ("snapshots", True)]
+
+
+def test_the_newest_run_is_certain_only_for_a_latest_files_restore_without_a_tie() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from egov.backup.datasetrestore import is_newest_run_certain
+    from egov.backup.restic import Snapshot
+
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+
+    def snap(name: str, minutes: int, *tags: str) -> Snapshot:
+        return Snapshot(id=name * 8, time=start + timedelta(minutes=minutes), tags=list(tags))
+
+    files = [snap("a", 0), snap("b", 5)]
+    assert is_newest_run_certain(files, None)
+    assert not is_newest_run_certain(files, before=start.timestamp() + 600)
+    assert not is_newest_run_certain([], None)
+    # two runs at the same second: the manifest says which one
+    assert not is_newest_run_certain([*files, snap("c", 5)], None)
+    assert not is_newest_run_certain([snap("a", 0, "database:portal")], None)
+    # a newer run one shard of which failed is no candidate
+    assert is_newest_run_certain([*files, snap("d", 9, "shard:1of2")], None)
 
 
 def test_files_the_manifest_cannot_vouch_for_are_said_so() -> None:
