@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Protocol
 
 from egov.backup.repositories import DEFAULT_CACHE_DIR
-from egov.backup.restic import Outcome, make_unlock_command
+from egov.backup.restic import make_unlock_command
 from egov.backup.resticexec import Restic, ResticResult
+from egov.backup.resticoutcome import Outcome
 from egov.records import get_state_dir
 
 RETRY_OUTCOMES = (Outcome.NETWORK, Outcome.LOCKED)

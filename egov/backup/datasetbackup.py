@@ -45,12 +45,12 @@ from egov.backup.repositories import (
 )
 from egov.backup.restic import (
     BackupSummary,
-    Outcome,
     make_stdin_backup_command,
     make_unlock_command,
     parse_backup_summary,
 )
 from egov.backup.resticexec import Restic, ResticResult
+from egov.backup.resticoutcome import Outcome
 from egov.backup.shardbackup import creating_repository, run_files_backup
 from egov.errors import BackupError, EgovError, InputError
 from egov.inventory.backup import DatasetKind

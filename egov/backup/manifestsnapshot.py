@@ -22,8 +22,9 @@ from pathlib import Path
 from egov.backup.datasets import BackupJob, make_manifest_tags
 from egov.backup.manifest import MANIFEST_FILENAME
 from egov.backup.manifestformat import get_snapshot_suffix
-from egov.backup.restic import Outcome, make_stdin_backup_command
+from egov.backup.restic import make_stdin_backup_command
 from egov.backup.resticexec import Restic, ResticResult
+from egov.backup.resticoutcome import Outcome
 from egov.errors import BackupError
 from egov.execute import StartedCommand
 

@@ -26,13 +26,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from egov.backup.restic import (
-    PROGRESS_FPS,
-    Outcome,
-    make_cat_config_command,
-    make_init_command,
-)
+from egov.backup.restic import PROGRESS_FPS, make_cat_config_command, make_init_command
 from egov.backup.resticexec import Restic
+from egov.backup.resticoutcome import Outcome
 from egov.errors import BackupError, InputError
 from egov.hostlayout import RESTIC_CACHE_DIRECTORY
 from egov.inventory.backup import RepositoryKind

@@ -17,13 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from egov.backup.restic import (
-    Outcome,
-    classify_failure,
-    make_version_command,
-    parse_version,
-    strip_stack_traces,
-)
+from egov.backup.restic import make_version_command, parse_version
+from egov.backup.resticoutcome import Outcome, classify_failure, strip_stack_traces
 from egov.errors import BackupError, CommandFailed
 from egov.execute import StartedCommand, run_command, run_pipeline
 

@@ -24,12 +24,12 @@ from egov.backup.agent import AgentSettings, Progress, run_with_retries
 from egov.backup.datasets import BackupJob
 from egov.backup.restic import (
     BackupSummary,
-    Outcome,
     make_backup_command,
     make_init_command,
     parse_backup_summary,
 )
 from egov.backup.resticexec import Restic, ResticResult
+from egov.backup.resticoutcome import Outcome
 from egov.backup.shards import (
     assign_shards,
     get_parent,

@@ -22,12 +22,8 @@ from egov.backup.repositories import (
     make_repository_config,
     open_repository,
 )
-from egov.backup.restic import (
-    Outcome,
-    make_snapshots_command,
-    make_stdin_backup_command,
-    parse_snapshots,
-)
+from egov.backup.restic import make_snapshots_command, make_stdin_backup_command, parse_snapshots
+from egov.backup.resticoutcome import Outcome
 from egov.errors import BackupError, InputError
 from egov.hostlayout import SECRET_DIRECTORY
 from egov.inventory.model import Estate

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from egov.backup import restic
-from egov.backup.restic import Outcome
+from egov.backup.resticoutcome import Outcome, classify_failure, strip_stack_traces
 from egov.inventory.backup import Retention
 
 BACKUP_OUTPUT = (
@@ -105,7 +105,7 @@ def test_the_tail_shown_is_restics_words_without_its_go_stack() -> None:
         "\truntime/asm_amd64.s:1594\n"
         "unable to create lock in backend\n"
     )
-    assert restic.strip_stack_traces(stderr) == (
+    assert strip_stack_traces(stderr) == (
         "server response unexpected: 500 Internal Server Error (500)\n"
         "unable to create lock in backend"
     )
@@ -148,7 +148,7 @@ def test_the_tail_shown_is_restics_words_without_its_go_stack() -> None:
 def test_exit_codes_and_014_messages_are_classified(
     code: int, stderr: str, outcome: Outcome
 ) -> None:
-    assert restic.classify_failure(code, stderr) is outcome
+    assert classify_failure(code, stderr) is outcome
 
 
 def test_version_is_read_from_the_text() -> None:
