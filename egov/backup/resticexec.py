@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from egov.backup.restic import make_version_command, parse_version
-from egov.backup.resticoutcome import Outcome, classify_failure, strip_stack_traces
+from egov.backup.resticoutcome import (
+    Outcome,
+    classify_failure,
+    strip_stack_traces,
+    strip_terminal_codes,
+)
 from egov.errors import BackupError, CommandFailed
 from egov.execute import StartedCommand, run_command, run_pipeline
 
@@ -48,8 +53,10 @@ class ResticResult:
 
     @property
     def stderr_tail(self) -> str:
-        """The last lines of stderr (restic's words, not its Go stack), for a message."""
-        return strip_stack_traces(self.stderr).strip()[-STDERR_SHOWN_CHARS:]
+        """The last lines of stderr (restic's words, not its Go stack nor its terminal
+        codes), for a message."""
+        words = strip_stack_traces(strip_terminal_codes(self.stderr))
+        return words.strip()[-STDERR_SHOWN_CHARS:]
 
 
 @dataclass(frozen=True)

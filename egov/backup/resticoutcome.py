@@ -94,3 +94,14 @@ def strip_stack_traces(stderr: str) -> str:
     (``github.com/restic/…(*Backend).Save`` and the tab-indented file:line under it): the
     tail shown to an operator should be restic's words, not its call stack."""
     return "\n".join(line for line in stderr.splitlines() if not _GO_FRAME.match(line))
+
+
+#: a terminal's control sequences (restic clears its status line, ``ESC[2K``, before a
+#: message even into a pipe) and carriage returns: journald stores a line holding one as
+#: "[48B blob data]", so an operator reading the journal would not see the line
+_TERMINAL_CODE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def strip_terminal_codes(stderr: str) -> str:
+    """``stderr`` without terminal control sequences, as plain text for a message."""
+    return _TERMINAL_CODE.sub("", stderr)

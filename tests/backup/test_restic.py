@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from egov.backup import restic
+from egov.backup.resticexec import ResticResult
 from egov.backup.resticoutcome import Outcome, classify_failure, strip_stack_traces
 from egov.inventory.backup import Retention
 
@@ -94,6 +95,19 @@ def test_parse_snapshots_sorts_oldest_first_and_reads_tags() -> None:
 def test_parse_stats() -> None:
     stats = restic.parse_stats('{"total_size":800,"total_file_count":0,"snapshots_count":2}\n')
     assert (stats.total_size, stats.snapshots_count) == (800, 2)
+
+
+def test_the_tail_shown_has_no_terminal_codes() -> None:
+    """restic clears its status line before a message even into a pipe; journald would show
+    such a line as "[48B blob data]"."""
+    result = ResticResult(
+        ("restic", "copy"),
+        124,
+        "",
+        "timed out\n\x1b[2Ksignal interrupt received\r\n",
+        Outcome.FAILED,
+    )
+    assert result.stderr_tail == "timed out\nsignal interrupt received"
 
 
 def test_the_tail_shown_is_restics_words_without_its_go_stack() -> None:
