@@ -192,11 +192,6 @@ def get_file_digest(path: str, algorithm: str = DEFAULT_ALGORITHM) -> str:
     return hasher.hexdigest()
 
 
-def matches(entry: ManifestEntry, path: str | Path) -> bool:
-    """Whether the file at ``path`` holds ``entry``'s content, by the entry's algorithm."""
-    return get_file_digest(str(path), entry.algorithm) == entry.digest
-
-
 def merge_entries(
     found: Iterable[tuple[str, FileInfo]],
     previous: Iterable[ManifestEntry],
@@ -342,6 +337,11 @@ def get_restored_digest(path: str, entry: ManifestEntry) -> str:
     return get_file_digest(path, entry.algorithm)
 
 
+def matches(entry: ManifestEntry, path: str | Path) -> bool:
+    """Whether the file at ``path`` holds ``entry``'s content, by the entry's algorithm."""
+    return get_restored_digest(str(path), entry) == entry.digest
+
+
 def compare_entries(entries: Iterable[ManifestEntry], root: str) -> ManifestComparison:
     """Compare the files restored under ``root`` (no trailing slash) with ``entries``.
 
@@ -362,7 +362,7 @@ def compare_entries(entries: Iterable[ManifestEntry], root: str) -> ManifestComp
             continue
         comparison.checked += 1
         try:
-            same = get_restored_digest(restored, entry) == entry.digest
+            same = matches(entry, restored)
         except OSError:
             same = False
         if not same:
