@@ -96,7 +96,7 @@ def make_copy_command(tag_sets: Sequence[Sequence[str]] = ()) -> tuple[str, ...]
     copy fail, never store a snapshot whose data is missing: the next run resumes.
     """
     options = [option for tags in tag_sets for option in make_tag_options(tags)]
-    return (RESTIC, "copy", "--no-lock", *options)
+    return make_unlocked((RESTIC, "copy", *options))
 
 
 def make_forget_command(
